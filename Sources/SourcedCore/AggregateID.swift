@@ -1,0 +1,39 @@
+/// The identity of one aggregate within its model, as clients name it (`"c1"`, an email, a UUID).
+///
+/// Any valid id is safe to use as-is: the storage layer maps each id to exactly one file name inside
+/// the data directory, so ids like `"../x"` or `"."` are ordinary ids, not paths. Validation only
+/// bounds what no real id needs: emptiness, control characters and unbounded length.
+public struct AggregateID: Hashable, Sendable, CustomStringConvertible {
+    /// The longest id accepted, in UTF-8 bytes.
+    public static let maximumByteCount = 128
+
+    /// The id as the client sent it.
+    public let rawValue: String
+
+    /// Validates `rawValue`.
+    /// - Throws: ``InvalidAggregateID`` saying what is wrong with it.
+    public init(_ rawValue: String) throws(InvalidAggregateID) {
+        let byteCount = rawValue.utf8.count
+        guard byteCount > 0 else { throw InvalidAggregateID("id must not be empty") }
+        guard byteCount <= Self.maximumByteCount else {
+            throw InvalidAggregateID("id is \(byteCount) bytes; at most \(Self.maximumByteCount) are allowed")
+        }
+        guard !rawValue.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw InvalidAggregateID("id must not contain control characters")
+        }
+        self.rawValue = rawValue
+    }
+
+    public var description: String { rawValue }
+}
+
+/// Why a string is not a valid ``AggregateID``.
+public struct InvalidAggregateID: Error, Hashable, Sendable, CustomStringConvertible {
+    public var reason: String
+
+    init(_ reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}

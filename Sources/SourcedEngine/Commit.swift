@@ -1,0 +1,22 @@
+import SourcedCore
+
+/// What an accepted command chain did: its events, durable, and the state they led to.
+public struct Commit<Model: AggregateModel>: Sendable {
+    /// The aggregate's version after the chain: the version of its last event.
+    public var version: UInt64
+    /// The chain's events in order; event `i` has version `version - events.count + 1 + i`.
+    public var events: [Model.Event]
+    /// The state after the chain.
+    public var state: Model.State?
+
+    /// The version of the chain's first event.
+    public var firstVersion: UInt64 { version - UInt64(events.count) + 1 }
+}
+
+/// An aggregate's durable state as of one version.
+public struct Snapshot<Model: AggregateModel>: Sendable {
+    /// The number of events the state folds; 0 for an aggregate never created.
+    public var version: UInt64
+    /// The state, `nil` for an aggregate never created.
+    public var state: Model.State?
+}

@@ -1,0 +1,217 @@
+import Logging
+import NIOPosix
+import SourcedCore
+import SourcedStorage
+import Synchronization
+
+/// Sourced's engine: one actor per live aggregate over durable per-aggregate logs.
+///
+/// Commands for one aggregate run one at a time inside its instance, so they never race and need
+/// no optimistic locking; a command on a loaded aggregate costs O(1). Commands for different
+/// aggregates run in parallel. A command is answered only once its events are durable.
+///
+/// All file I/O runs on the engine's own thread pool, never on the caller's executor.
+public final class Engine: Sendable {
+    public struct Configuration: Sendable {
+        /// Where the logs live; created if missing, locked while the engine runs.
+        public var dataDirectory: String
+        /// The models served.
+        public var models: ModelCatalog
+        /// The most aggregates kept in memory.
+        public var maximumAggregates: Int
+        /// Aggregates unused this long are dropped from memory.
+        public var idleTimeout: Duration
+        /// When appends are made durable.
+        public var sync: SyncMode
+        /// The most log files open at once.
+        public var maximumOpenFiles: Int
+        /// Threads doing file I/O; syncs of different logs proceed in parallel up to this number.
+        public var ioThreads: Int
+
+        public init(
+            dataDirectory: String,
+            models: ModelCatalog = .builtIn,
+            maximumAggregates: Int = 100_000,
+            idleTimeout: Duration = .seconds(300),
+            sync: SyncMode = .always,
+            maximumOpenFiles: Int = 1024,
+            ioThreads: Int = 32
+        ) {
+            self.dataDirectory = dataDirectory
+            self.models = models
+            self.maximumAggregates = maximumAggregates
+            self.idleTimeout = idleTimeout
+            self.sync = sync
+            self.maximumOpenFiles = maximumOpenFiles
+            self.ioThreads = ioThreads
+        }
+    }
+
+    private struct Lifecycle {
+        var accepting = true
+        var active = 0
+        var drained: [CheckedContinuation<Void, Never>] = []
+    }
+
+    public let configuration: Configuration
+    private let store: AggregateStore
+    private let pool: NIOThreadPool
+    private let registry: AggregateRegistry
+    private let counters: EngineCounters
+    private let lifecycle = Mutex(Lifecycle())
+    private let sweeper: Task<Void, Never>
+
+    /// Opens the data directory and starts the engine.
+    ///
+    /// - Parameter onFatal: called once if storage fails in a way only a restart can recover from
+    ///   (a failed sync); the engine refuses writes from then on, and the owner should exit.
+    /// - Throws: ``SourcedStorage/StorageError/locked(directory:owner:)`` if another process uses
+    ///   the directory, or an I/O error.
+    public static func start(
+        _ configuration: Configuration,
+        logger: Logger = Logger(label: "sourced.engine"),
+        onFatal: @escaping @Sendable (StorageError) -> Void = { _ in }
+    ) async throws -> Engine {
+        precondition(configuration.maximumAggregates > 0 && configuration.ioThreads > 0)
+        let pool = NIOThreadPool(numberOfThreads: configuration.ioThreads)
+        pool.start()
+        do {
+            let store = try await AggregateStore.open(
+                path: configuration.dataDirectory,
+                models: configuration.models.models.map { $0.name },
+                configuration: .init(sync: configuration.sync, maximumOpenFiles: configuration.maximumOpenFiles),
+                pool: pool,
+                logger: logger,
+                onFatal: onFatal
+            )
+            return Engine(configuration, store, pool)
+        } catch {
+            try? await pool.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private init(_ configuration: Configuration, _ store: AggregateStore, _ pool: NIOThreadPool) {
+        self.configuration = configuration
+        self.store = store
+        self.pool = pool
+        let counters = EngineCounters()
+        self.counters = counters
+        let registry = AggregateRegistry(capacity: configuration.maximumAggregates, counters: counters)
+        self.registry = registry
+        let timeout = configuration.idleTimeout
+        let interval = min(max(timeout / 4, .milliseconds(10)), .seconds(1))
+        sweeper = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                registry.evictIdle(olderThan: timeout)
+            }
+        }
+    }
+
+    /// Runs `commands` on aggregate `id` of `model` as one atomic chain.
+    ///
+    /// Each command is decided on the state the previous one produced; all events are written in
+    /// one record and acknowledged together, or, if any command is rejected, nothing is written.
+    /// - Parameter expected: if given, the chain fails with ``EngineError/wrongVersion(expected:actual:)``
+    ///   unless the aggregate is at that version when the chain is decided.
+    public func execute<Model: AggregateModel>(
+        _ model: Model.Type,
+        id: AggregateID,
+        commands: [Model.Command],
+        expecting expected: UInt64? = nil
+    ) async throws(EngineError) -> Commit<Model> {
+        guard !commands.isEmpty else { throw .emptyChain }
+        return try await withInstance(model, id) { instance throws(EngineError) in
+            try await instance.execute(commands, expecting: expected)
+        }
+    }
+
+    /// The durable state of aggregate `id` of `model`; version 0 and no state if never created.
+    public func snapshot<Model: AggregateModel>(
+        _ model: Model.Type,
+        id: AggregateID
+    ) async throws(EngineError) -> Snapshot<Model> {
+        try await withInstance(model, id) { instance throws(EngineError) in
+            try await instance.snapshot()
+        }
+    }
+
+    /// Current figures.
+    public var statistics: EngineStatistics {
+        EngineStatistics(
+            liveAggregates: registry.count,
+            capacity: registry.capacity,
+            hits: counters.hits.current,
+            misses: counters.misses.current,
+            loads: counters.loads.current,
+            evictions: counters.evictions.current,
+            commands: counters.commands.current,
+            rejections: counters.rejections.current,
+            events: counters.events.current,
+            syncs: store.syncCount,
+            openFiles: store.openFileCount
+        )
+    }
+
+    /// The storage failure that stopped writes, if one did.
+    public var fatalError: StorageError? { store.fatalError }
+
+    /// Stops taking requests, waits for those in flight to finish, and releases the data directory.
+    public func shutdown() async {
+        let mustWait = lifecycle.withLock { state in
+            state.accepting = false
+            return state.active > 0
+        }
+        if mustWait {
+            await withCheckedContinuation { continuation in
+                let done = lifecycle.withLock { state in
+                    guard state.active > 0 else { return true }
+                    state.drained.append(continuation)
+                    return false
+                }
+                if done { continuation.resume() }
+            }
+        }
+        sweeper.cancel()
+        try? await pool.shutdownGracefully()
+        store.directory.close()
+    }
+
+    private func withInstance<Model: AggregateModel, Result>(
+        _ model: Model.Type,
+        _ id: AggregateID,
+        _ body: (AggregateInstance<Model>) async throws(EngineError) -> Result
+    ) async throws(EngineError) -> Result {
+        guard configuration.models.model(named: Model.name) == Model.self else {
+            throw .unknownModel(Model.name, known: configuration.models.names)
+        }
+        guard lifecycle.withLock({ state in
+            guard state.accepting else { return false }
+            state.active += 1
+            return true
+        }) else {
+            throw .unavailable("sourced is shutting down")
+        }
+        defer { leave() }
+        let key = AggregateKey(model: Model.name, id: id)
+        let store = store
+        let counters = counters
+        let instance = await registry.acquire(key) {
+            AggregateInstance<Model>(key: key, store: store, counters: counters)
+        }
+        defer { registry.release(key) }
+        // The key's model name maps to exactly one type in the catalog, so the instance is of it.
+        return try await body(instance as! AggregateInstance<Model>)
+    }
+
+    private func leave() {
+        let drained = lifecycle.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.active -= 1
+            guard state.active == 0, !state.accepting else { return [] }
+            defer { state.drained = [] }
+            return state.drained
+        }
+        drained.forEach { $0.resume() }
+    }
+}

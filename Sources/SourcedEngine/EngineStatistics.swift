@@ -1,0 +1,48 @@
+import Synchronization
+
+/// Figures an operator watches: cache behaviour, work done, storage activity.
+public struct EngineStatistics: Codable, Hashable, Sendable {
+    /// Aggregates in memory now.
+    public var liveAggregates: Int
+    /// The most aggregates kept in memory.
+    public var capacity: Int
+    /// Requests that found their aggregate in memory.
+    public var hits: Int
+    /// Requests that had to create an instance (and so load the log).
+    public var misses: Int
+    /// Logs read to rebuild an aggregate.
+    public var loads: Int
+    /// Instances dropped from memory, for capacity or idleness.
+    public var evictions: Int
+    /// Command chains committed.
+    public var commands: Int
+    /// Command chains the model rejected.
+    public var rejections: Int
+    /// Events committed.
+    public var events: Int
+    /// `fdatasync`/`fsync` calls made.
+    public var syncs: Int
+    /// Log files open now.
+    public var openFiles: Int
+}
+
+/// The engine's running counters, shared by its instances without locks.
+final class EngineCounters: Sendable {
+    let hits = Atomic<Int>(0)
+    let misses = Atomic<Int>(0)
+    let loads = Atomic<Int>(0)
+    let evictions = Atomic<Int>(0)
+    let commands = Atomic<Int>(0)
+    let rejections = Atomic<Int>(0)
+    let events = Atomic<Int>(0)
+}
+
+extension Atomic where Value == Int {
+    func increment(by amount: Int = 1) {
+        add(amount, ordering: .relaxed)
+    }
+
+    var current: Int {
+        load(ordering: .relaxed)
+    }
+}

@@ -1,0 +1,268 @@
+import Glibc
+import Logging
+import NIOPosix
+import SourcedCore
+import Synchronization
+
+/// Folds an aggregate's records into something, typically its state, while its log is read.
+///
+/// The fold runs on an I/O thread, record by record, so a long log is never held as decoded
+/// events. A thrown error marks the log as corrupt at that record.
+public protocol LogFold: Sendable {
+    mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) throws
+}
+
+/// Per-aggregate append-only logs in a ``DataDirectory``.
+///
+/// Every call that touches a file runs on the given `NIOThreadPool`, never on the caller's thread.
+/// The store does not serialize calls for one aggregate; its single writer, the aggregate's actor,
+/// does. A failed write is rolled back to the given offset. A failed sync stops the store: after
+/// `fdatasync` fails the kernel may have dropped the dirty pages and a retry could falsely succeed
+/// (PostgreSQL's "fsyncgate"), so every later append fails and `onFatal` tells the owner to exit.
+public final class AggregateStore: Sendable {
+    public struct Configuration: Sendable {
+        /// When appends are made durable.
+        public var sync: SyncMode
+        /// How many log files may be open at once, independently of live aggregates.
+        public var maximumOpenFiles: Int
+
+        public init(sync: SyncMode = .always, maximumOpenFiles: Int = 1024) {
+            self.sync = sync
+            self.maximumOpenFiles = maximumOpenFiles
+        }
+    }
+
+    /// What a replay found.
+    public struct Replay<Fold: LogFold>: Sendable {
+        /// The fold after every valid record.
+        public var fold: Fold
+        /// The version of the last event, 0 for an aggregate with no events.
+        public var version: UInt64
+        /// The length of the valid log: where the next record goes.
+        public var length: Int
+    }
+
+    public let directory: DataDirectory
+    public let configuration: Configuration
+    private let pool: NIOThreadPool
+    private let descriptors: FileDescriptorCache
+    private let logger: Logger
+    private let onFatal: @Sendable (StorageError) -> Void
+    private let failure = Mutex<StorageError?>(nil)
+    private let syncs = Atomic<Int>(0)
+
+    /// Opens and locks the data directory at `path`, running on `pool`.
+    ///
+    /// - Parameter onFatal: called once, from an I/O thread, when a sync fails and the store stops.
+    public static func open(
+        path: String,
+        models: [String],
+        configuration: Configuration,
+        pool: NIOThreadPool,
+        logger: Logger,
+        onFatal: @escaping @Sendable (StorageError) -> Void
+    ) async throws -> AggregateStore {
+        let directory = try await pool.runIfActive { try DataDirectory(path: path, models: models) }
+        return AggregateStore(directory, configuration, pool, logger, onFatal)
+    }
+
+    private init(
+        _ directory: DataDirectory,
+        _ configuration: Configuration,
+        _ pool: NIOThreadPool,
+        _ logger: Logger,
+        _ onFatal: @escaping @Sendable (StorageError) -> Void
+    ) {
+        self.directory = directory
+        self.configuration = configuration
+        self.pool = pool
+        self.descriptors = FileDescriptorCache(capacity: configuration.maximumOpenFiles)
+        self.logger = logger
+        self.onFatal = onFatal
+    }
+
+    /// How many `fdatasync`/`fsync` calls the store has made.
+    public var syncCount: Int { syncs.load(ordering: .relaxed) }
+
+    /// How many log files are open now.
+    public var openFileCount: Int { descriptors.openCount }
+
+    /// The failure that stopped the store, if one did.
+    public var fatalError: StorageError? { failure.withLock { $0 } }
+
+    /// Reads `key`'s log into `fold`, repairing a torn tail.
+    ///
+    /// A torn tail (an incomplete last write) is cut off durably, with a warning. Only the
+    /// aggregate's single writer may call this, never while an append to the same log is running.
+    /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if the log is damaged before its end.
+    public func replay<Fold: LogFold>(_ key: AggregateKey, into fold: Fold) async throws -> Replay<Fold> {
+        try await run {
+            try self.descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
+                guard let descriptor else { return Replay(fold: fold, version: 0, length: 0) }
+                return try self.replay(key, descriptor, into: fold)
+            }
+        }
+    }
+
+    /// Appends `records` (whole encoded records) to `key`'s log at `offset`, its current length,
+    /// and makes them durable according to the sync mode. Creates the log if `offset` is 0.
+    ///
+    /// On return the records are durable; on a throw none of them is acknowledged and the file
+    /// is back at `offset` (or, after a sync failure, the store has stopped).
+    public func append(_ records: [UInt8], to key: AggregateKey, at offset: Int) async throws {
+        try await run {
+            if let failure = self.failure.withLock({ $0 }) {
+                throw StorageError.stopped(cause: failure.description)
+            }
+            try self.descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: offset == 0) }) { descriptor in
+                guard let descriptor else {
+                    throw StorageError.io(operation: "open", path: self.directory.logPath(of: key), errno: ENOENT)
+                }
+                try self.write(records, to: descriptor, at: offset, key)
+                if self.configuration.sync == .always {
+                    try self.sync(descriptor, self.directory.logPath(of: key))
+                }
+            }
+        }
+    }
+
+    // MARK: - On I/O threads
+
+    private func run<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
+        do {
+            return try await pool.runIfActive(body)
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError.shutDown
+        }
+    }
+
+    private func openLog(_ key: AggregateKey, create: Bool) throws -> Int32? {
+        guard let directoryDescriptor = directory.descriptor(of: key.model) else {
+            preconditionFailure("model \(key.model) has no directory")
+        }
+        let name = LogFileName.make(for: key.id)
+        let descriptor = openat(directoryDescriptor, name, O_RDWR | O_CLOEXEC)
+        if descriptor >= 0 { return descriptor }
+        guard errno == ENOENT else {
+            throw StorageError.io(operation: "open", path: directory.logPath(of: key), errno: errno)
+        }
+        guard create else { return nil }
+        let created = openat(directoryDescriptor, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        guard created >= 0 else {
+            throw StorageError.io(operation: "create", path: directory.logPath(of: key), errno: errno)
+        }
+        if configuration.sync == .always {
+            do {
+                try sync(directoryDescriptor, "\(directory.path)/aggregates/\(key.model)", fullSync: true)
+            } catch {
+                close(created)
+                throw error
+            }
+        }
+        return created
+    }
+
+    private func replay<Fold: LogFold>(_ key: AggregateKey, _ descriptor: Int32, into fold: Fold) throws -> Replay<Fold> {
+        let path = directory.logPath(of: key)
+        let bytes = try readAll(descriptor, path)
+        var fold = fold
+        var recordOffset = 0
+        let scan: LogScan
+        do {
+            scan = try bytes.withUnsafeBytes { buffer in
+                try LogScan(buffer) { entry in
+                    recordOffset = entry.offset
+                    try fold.apply(entry.header, payload: UnsafeRawBufferPointer(rebasing: buffer[entry.payload]))
+                }
+            }
+        } catch {
+            throw StorageError.corrupt(path: path, offset: recordOffset, reason: "undecodable events: \(error)")
+        }
+        switch scan.tail {
+        case .clean:
+            break
+        case .corrupt(let offset, let reason):
+            throw StorageError.corrupt(path: path, offset: offset, reason: reason)
+        case .torn(let offset):
+            logger.warning(
+                "cutting off torn tail of log",
+                metadata: ["path": "\(path)", "offset": "\(offset)", "bytes": "\(bytes.count - offset)"]
+            )
+            guard ftruncate(descriptor, off_t(offset)) == 0 else {
+                throw StorageError.io(operation: "truncate", path: path, errno: errno)
+            }
+            if configuration.sync == .always {
+                try sync(descriptor, path)
+            }
+        }
+        return Replay(fold: fold, version: scan.version, length: scan.validLength)
+    }
+
+    private func readAll(_ descriptor: Int32, _ path: String) throws -> [UInt8] {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw StorageError.io(operation: "stat", path: path, errno: errno) }
+        let size = Int(info.st_size)
+        var failure: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            failure = Self.transfer(size) { done in pread(descriptor, buffer.baseAddress! + done, size - done, off_t(done)) }
+            count = failure == 0 ? size : 0
+        }
+        guard failure == 0 else { throw StorageError.io(operation: "read", path: path, errno: failure) }
+        return bytes
+    }
+
+    private func write(_ records: [UInt8], to descriptor: Int32, at offset: Int, _ key: AggregateKey) throws {
+        let failure = records.withUnsafeBytes { buffer in
+            Self.transfer(buffer.count) { done in
+                pwrite(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            }
+        }
+        guard failure != 0 else { return }
+        let path = directory.logPath(of: key)
+        guard ftruncate(descriptor, off_t(offset)) == 0 else {
+            let error = StorageError.io(operation: "roll back (truncate)", path: path, errno: errno)
+            stop(error)
+            throw error
+        }
+        throw StorageError.io(operation: "write", path: path, errno: failure)
+    }
+
+    /// Repeats `operation(bytesDone)`, a `pread` or `pwrite`, until `total` bytes moved.
+    /// - Returns: 0, or the `errno` of the failure (`EIO` for an unexpected end of file).
+    private static func transfer(_ total: Int, _ operation: (Int) -> Int) -> Int32 {
+        var done = 0
+        while done < total {
+            let count = operation(done)
+            if count > 0 {
+                done += count
+            } else if count < 0 && errno == EINTR {
+                continue
+            } else {
+                return count == 0 ? EIO : errno
+            }
+        }
+        return 0
+    }
+
+    private func sync(_ descriptor: Int32, _ path: String, fullSync: Bool = false) throws {
+        syncs.add(1, ordering: .relaxed)
+        guard (fullSync ? fsync(descriptor) : fdatasync(descriptor)) == 0 else {
+            let error = StorageError.syncFailed(path: path, errno: errno)
+            stop(error)
+            throw error
+        }
+    }
+
+    private func stop(_ error: StorageError) {
+        let first = failure.withLock { failure in
+            guard failure == nil else { return false }
+            failure = error
+            return true
+        }
+        guard first else { return }
+        logger.critical("storage stopped", metadata: ["error": "\(error)"])
+        onFatal(error)
+    }
+}

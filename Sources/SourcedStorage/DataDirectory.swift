@@ -1,0 +1,106 @@
+import Glibc
+import SourcedCore
+import Synchronization
+
+/// The on-disk home of one store, held exclusively by one process.
+///
+/// Layout: `LOCK` (an `flock`ed file holding the owner's pid) and `aggregates/<model>/<file>.log`
+/// (see ``LogFileName``). Model directories are created, and made durable, when the directory is
+/// opened, so creating an aggregate's log later needs only one directory sync.
+///
+/// Opening performs blocking system calls; call it from a thread that may block.
+public final class DataDirectory: Sendable {
+    /// The directory's path as given.
+    public let path: String
+    private let lockDescriptor: Int32
+    private let modelDescriptors: [String: Int32]
+    private let isClosed = Atomic(false)
+
+    /// Opens (creating if needed) the data directory at `path` for `models` and locks it.
+    ///
+    /// - Throws: ``StorageError/locked(directory:owner:)`` if another process holds it, or
+    ///   ``StorageError/io(operation:path:errno:)`` if it cannot be created or opened.
+    public init(path: String, models: [String]) throws {
+        self.path = path
+        try Self.makeDirectory(path)
+        let lockPath = path + "/LOCK"
+        let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard lock >= 0 else { throw StorageError.io(operation: "open", path: lockPath, errno: errno) }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            let owner = Self.readOwner(lock)
+            Glibc.close(lock)
+            if code == EWOULDBLOCK {
+                throw StorageError.locked(directory: path, owner: owner)
+            }
+            throw StorageError.io(operation: "flock", path: lockPath, errno: code)
+        }
+        let pid = Array("pid \(getpid())\n".utf8)
+        _ = ftruncate(lock, 0)
+        _ = pwrite(lock, pid, pid.count, 0)
+
+        var descriptors: [String: Int32] = [:]
+        do {
+            try Self.makeDirectory(path + "/aggregates")
+            for model in models {
+                let modelPath = path + "/aggregates/" + model
+                try Self.makeDirectory(modelPath)
+                let descriptor = open(modelPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: modelPath, errno: errno) }
+                descriptors[model] = descriptor
+            }
+        } catch {
+            descriptors.values.forEach { _ = Glibc.close($0) }
+            Glibc.close(lock)
+            throw error
+        }
+        lockDescriptor = lock
+        modelDescriptors = descriptors
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Releases the lock and closes the directory; the store must be idle. Idempotent.
+    public func close() {
+        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        modelDescriptors.values.forEach { _ = Glibc.close($0) }
+        _ = Glibc.close(lockDescriptor)
+    }
+
+    /// The descriptor of `model`'s directory, for `openat` and directory syncs.
+    func descriptor(of model: String) -> Int32? {
+        modelDescriptors[model]
+    }
+
+    /// The path of `key`'s log, for messages.
+    public func logPath(of key: AggregateKey) -> String {
+        "\(path)/aggregates/\(key.model)/\(LogFileName.make(for: key.id))"
+    }
+
+    /// Creates `path` if missing and makes its entry durable in its parent.
+    private static func makeDirectory(_ path: String) throws {
+        guard mkdir(path, 0o750) == 0 else {
+            let code = errno
+            guard code == EEXIST else { throw StorageError.io(operation: "mkdir", path: path, errno: code) }
+            var info = stat()
+            guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw StorageError.io(operation: "mkdir", path: path, errno: ENOTDIR)
+            }
+            return
+        }
+        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) }.flatMap { $0.isEmpty ? "/" : $0 } ?? "."
+        let descriptor = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: parent, errno: errno) }
+        defer { Glibc.close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw StorageError.syncFailed(path: parent, errno: errno) }
+    }
+
+    private static func readOwner(_ descriptor: Int32) -> String {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = pread(descriptor, &buffer, buffer.count, 0)
+        let text = count > 0 ? String(decoding: buffer[..<count], as: UTF8.self) : ""
+        return text.split(separator: "\n").first.map(String.init) ?? "unknown pid"
+    }
+}

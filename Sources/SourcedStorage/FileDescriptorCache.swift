@@ -1,0 +1,93 @@
+import Glibc
+import SourcedCore
+import Synchronization
+
+/// Open log descriptors, bounded independently of how many aggregates are live.
+///
+/// A descriptor in use is *checked out* and never closed under its user; idle ones are kept in LRU
+/// order and the oldest is closed when more than `capacity` are open. If every open descriptor is
+/// in use the cache overshoots rather than block; that number is bounded by the I/O threads.
+/// Called only from I/O threads: opening a file blocks.
+final class FileDescriptorCache: Sendable {
+    private struct Entry {
+        var descriptor: Int32
+        var users: Int
+    }
+
+    private struct State {
+        var entries: [AggregateKey: Entry] = [:]
+        var idle = LRUOrder<AggregateKey>()
+    }
+
+    let capacity: Int
+    private let state = Mutex(State())
+
+    init(capacity: Int) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+    }
+
+    deinit {
+        state.withLock { $0.entries.values.forEach { _ = close($0.descriptor) } }
+    }
+
+    /// Number of open descriptors.
+    var openCount: Int {
+        state.withLock { $0.entries.count }
+    }
+
+    /// Runs `body` with `key`'s descriptor, opening it with `open` if it is not cached.
+    ///
+    /// `open` returns `nil` when the file does not exist; `body` then receives `nil` and nothing
+    /// is cached.
+    func withDescriptor<Result>(
+        for key: AggregateKey,
+        open: () throws -> Int32?,
+        _ body: (Int32?) throws -> Result
+    ) throws -> Result {
+        guard let descriptor = try checkOut(key, open: open) else {
+            return try body(nil)
+        }
+        defer { checkIn(key) }
+        return try body(descriptor)
+    }
+
+    private func checkOut(_ key: AggregateKey, open: () throws -> Int32?) throws -> Int32? {
+        let cached: Int32? = state.withLock { state in
+            guard var entry = state.entries[key] else { return nil }
+            entry.users += 1
+            state.entries[key] = entry
+            state.idle.remove(key)
+            return entry.descriptor
+        }
+        if let cached { return cached }
+        guard let opened = try open() else { return nil }
+        let (descriptor, surplus) = state.withLock { state -> (Int32, Int32?) in
+            if var raced = state.entries[key] {
+                raced.users += 1
+                state.entries[key] = raced
+                state.idle.remove(key)
+                return (raced.descriptor, opened)
+            }
+            state.entries[key] = Entry(descriptor: opened, users: 1)
+            return (opened, nil)
+        }
+        if let surplus { close(surplus) }
+        return descriptor
+    }
+
+    private func checkIn(_ key: AggregateKey) {
+        let evicted: [Int32] = state.withLock { state in
+            state.entries[key]!.users -= 1
+            if state.entries[key]!.users == 0 {
+                state.idle.touch(key)
+            }
+            var evicted: [Int32] = []
+            while state.entries.count > capacity, let oldest = state.idle.popLeastRecent() {
+                evicted.append(state.entries.removeValue(forKey: oldest)!.descriptor)
+            }
+            return evicted
+        }
+        evicted.forEach { _ = close($0) }
+    }
+}

@@ -1,0 +1,113 @@
+/// The fixed-size header of one log record; see `docs/storage-format.md` for the exact bytes.
+///
+/// One record holds one committed command chain, so a chain is atomic on disk: either its whole
+/// record verifies, or none of its events exist.
+public struct LogRecordHeader: Hashable, Sendable {
+    /// Bytes of JSON payload after the header.
+    public var payloadLength: Int
+    /// Events in the payload; at least 1.
+    public var eventCount: Int
+    /// The aggregate version of the first event; the record holds versions
+    /// `firstVersion ... firstVersion + eventCount - 1`.
+    public var firstVersion: UInt64
+    /// The global commit position of the chain, or 0 where none was assigned.
+    public var position: UInt64
+    /// When the chain was committed, in microseconds since the Unix epoch.
+    public var timestamp: Int64
+
+    public init(payloadLength: Int, eventCount: Int, firstVersion: UInt64, position: UInt64 = 0, timestamp: Int64) {
+        self.payloadLength = payloadLength
+        self.eventCount = eventCount
+        self.firstVersion = firstVersion
+        self.position = position
+        self.timestamp = timestamp
+    }
+
+    /// The version of the record's last event.
+    public var lastVersion: UInt64 { firstVersion + UInt64(eventCount) - 1 }
+}
+
+/// Encodes and decodes log records.
+///
+/// Layout, little-endian: `u32 payload length | u16 format | u16 event count | u64 first version |
+/// u64 position | i64 timestamp | u32 CRC-32C | payload`. The checksum covers the 32 header bytes
+/// before it and the payload, so a torn or flipped byte anywhere in a record is detected.
+public enum LogRecord {
+    /// Bytes before the payload.
+    public static let headerSize = 36
+    /// The record format this build writes and reads.
+    public static let formatVersion: UInt16 = 1
+    /// The largest payload accepted, so a corrupt length can never make a reader allocate gigabytes.
+    public static let maximumPayloadSize = 16 << 20
+    /// The most events one record (one chain) can carry.
+    public static let maximumEventCount = Int(UInt16.max)
+
+    static let checksumOffset = 32
+
+    /// Appends one complete record for `payload` to `buffer`.
+    public static func append(_ header: LogRecordHeader, payload: [UInt8], to buffer: inout [UInt8]) {
+        precondition(header.payloadLength == payload.count && payload.count <= maximumPayloadSize)
+        precondition((1...maximumEventCount).contains(header.eventCount) && header.firstVersion > 0)
+        let start = buffer.count
+        buffer.reserveCapacity(start + headerSize + payload.count)
+        appendLittleEndian(UInt32(payload.count), to: &buffer)
+        appendLittleEndian(formatVersion, to: &buffer)
+        appendLittleEndian(UInt16(header.eventCount), to: &buffer)
+        appendLittleEndian(header.firstVersion, to: &buffer)
+        appendLittleEndian(header.position, to: &buffer)
+        appendLittleEndian(header.timestamp, to: &buffer)
+        var crc = CRC32C()
+        buffer.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+        crc.update(payload)
+        appendLittleEndian(crc.value, to: &buffer)
+        buffer.append(contentsOf: payload)
+    }
+
+    /// What is found at one offset of a log.
+    public enum ReadResult: Equatable, Sendable {
+        /// A complete record whose checksum verifies; its payload is `payload` of the input.
+        case record(LogRecordHeader, payload: Range<Int>)
+        /// The bytes end before the record does.
+        case truncated
+        /// The bytes there are no valid record, for the reason given.
+        case invalid(String)
+    }
+
+    /// Reads the record starting at `offset` of `bytes`.
+    public static func read(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> ReadResult {
+        guard bytes.count - offset >= headerSize else { return .truncated }
+        let length = Int(bytes.loadLE(UInt32.self, at: offset))
+        let format = bytes.loadLE(UInt16.self, at: offset + 4)
+        let eventCount = Int(bytes.loadLE(UInt16.self, at: offset + 6))
+        let firstVersion = bytes.loadLE(UInt64.self, at: offset + 8)
+        guard format == formatVersion else { return .invalid("unknown record format \(format)") }
+        guard length <= maximumPayloadSize else { return .invalid("payload length \(length) exceeds the maximum") }
+        guard eventCount > 0, firstVersion > 0 else { return .invalid("record header holds no events") }
+        let payloadStart = offset + headerSize
+        guard bytes.count - payloadStart >= length else { return .truncated }
+        var crc = CRC32C()
+        crc.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + checksumOffset)]))
+        crc.update(UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<(payloadStart + length)]))
+        guard crc.value == bytes.loadLE(UInt32.self, at: offset + checksumOffset) else {
+            return .invalid("checksum mismatch")
+        }
+        let header = LogRecordHeader(
+            payloadLength: length,
+            eventCount: eventCount,
+            firstVersion: firstVersion,
+            position: bytes.loadLE(UInt64.self, at: offset + 16),
+            timestamp: bytes.loadLE(Int64.self, at: offset + 24)
+        )
+        return .record(header, payload: payloadStart..<(payloadStart + length))
+    }
+
+    private static func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to buffer: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    func loadLE<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
+        T(littleEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+}

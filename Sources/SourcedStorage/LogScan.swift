@@ -1,0 +1,86 @@
+/// The verified contents of one aggregate log, and what, if anything, is wrong with its end.
+///
+/// Recovery rule: records are read from the start, each must verify and continue the version
+/// sequence. At the first bad spot, if a valid record follows anywhere later, the log is
+/// **corrupt**: data after damage is never dropped or skipped. Otherwise the bad spot is a **torn
+/// tail**, the remains of a write that never completed (and so was never acknowledged), and the log
+/// is valid up to it.
+public struct LogScan: Sendable {
+    /// A verified record: its header and where its payload lies in the scanned bytes.
+    public struct Entry: Hashable, Sendable {
+        public var offset: Int
+        public var header: LogRecordHeader
+        public var payload: Range<Int>
+    }
+
+    /// How the log ends.
+    public enum Tail: Hashable, Sendable {
+        /// Every byte belongs to a valid record.
+        case clean
+        /// Bytes from `offset` to the end are an incomplete write and can be cut away.
+        case torn(offset: Int)
+        /// The record at `offset` is damaged and valid records follow it.
+        case corrupt(offset: Int, reason: String)
+    }
+
+    /// How the log ends.
+    public private(set) var tail: Tail = .clean
+    /// The number of valid records.
+    public private(set) var recordCount = 0
+    /// The byte length of the valid prefix: where the next record goes.
+    public private(set) var validLength = 0
+    /// The version of the last valid event, 0 for an empty log.
+    public private(set) var version: UInt64 = 0
+
+    /// Scans `bytes`, a whole log file, handing each valid record to `onRecord` in order.
+    ///
+    /// Records are handed over as they are verified, before the tail is known: a caller that folds
+    /// them must discard its result when ``tail`` turns out ``Tail/corrupt(offset:reason:)``.
+    public init(_ bytes: UnsafeRawBufferPointer, onRecord: (Entry) throws -> Void) rethrows {
+        var offset = 0
+        while offset < bytes.count {
+            let problem: String
+            switch LogRecord.read(bytes, at: offset) {
+            case .record(let header, let payload) where header.firstVersion == version + 1:
+                try onRecord(Entry(offset: offset, header: header, payload: payload))
+                recordCount += 1
+                version = header.lastVersion
+                offset = payload.upperBound
+                validLength = offset
+                continue
+            case .record(let header, _):
+                // A verified record is never the remains of a torn write.
+                tail = .corrupt(offset: offset, reason: "version \(header.firstVersion) follows version \(version)")
+                return
+            case .truncated:
+                problem = "record runs past the end of the file"
+            case .invalid(let reason):
+                problem = reason
+            }
+            tail = Self.hasRecord(in: bytes, after: offset, from: version + 1)
+                ? .corrupt(offset: offset, reason: problem)
+                : .torn(offset: offset)
+            return
+        }
+    }
+
+    /// Scans `bytes`, a whole log file, for its valid length and tail only.
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        self.init(bytes) { _ in }
+    }
+
+    /// Whether a verifiable record with a plausible version starts anywhere after `offset`.
+    private static func hasRecord(in bytes: UnsafeRawBufferPointer, after offset: Int, from version: UInt64) -> Bool {
+        var candidate = offset + 1
+        while bytes.count - candidate >= LogRecord.headerSize {
+            if bytes.loadLE(UInt16.self, at: candidate + 4) == LogRecord.formatVersion,
+               bytes.loadLE(UInt64.self, at: candidate + 8) >= version,
+               case .record = LogRecord.read(bytes, at: candidate)
+            {
+                return true
+            }
+            candidate += 1
+        }
+        return false
+    }
+}

@@ -1,0 +1,86 @@
+import Logging
+import NIOPosix
+import SourcedCore
+import SourcedStorage
+import SourcedTestSupport
+import Testing
+
+/// Counts records and remembers their first versions.
+struct VersionFold: LogFold {
+    var versions: [UInt64] = []
+
+    mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) throws {
+        versions.append(header.firstVersion)
+    }
+}
+
+@Suite struct AggregateStoreTests {
+    let directory = TemporaryDirectory("store")
+    let key = AggregateKey(model: "counter", id: try! AggregateID("c1"))
+
+    func withStore(_ body: (AggregateStore) async throws -> Void) async throws {
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        let store = try await AggregateStore.open(
+            path: directory.path, models: ["counter"], configuration: .init(), pool: pool,
+            logger: Logger(label: "test"), onFatal: { _ in }
+        )
+        try await body(store)
+        store.directory.close()
+        try await pool.shutdownGracefully()
+    }
+
+    @Test func appendedRecordsReplayInOrder() async throws {
+        let log = makeLog(records: 4)
+        try await withStore { store in
+            try await store.append(Array(log.bytes[..<log.starts[2]]), to: key, at: 0)
+            try await store.append(Array(log.bytes[log.starts[2]...]), to: key, at: log.starts[2])
+            let replay = try await store.replay(key, into: VersionFold())
+            #expect(replay.fold.versions == [1, 2, 3, 4])
+            #expect(replay.version == 4 && replay.length == log.bytes.count)
+            #expect(store.syncCount >= 3, "two data syncs and one directory sync")
+        }
+        #expect(try contents(of: directory.file("aggregates/counter/c1.log")) == log.bytes)
+    }
+
+    @Test func aMissingLogIsAnEmptyAggregateAndCreatesNoFile() async throws {
+        try await withStore { store in
+            let replay = try await store.replay(key, into: VersionFold())
+            #expect(replay.version == 0 && replay.fold.versions.isEmpty)
+        }
+        #expect(directory.allFiles() == ["LOCK"])
+    }
+
+    @Test func aTornTailIsCutOffOnDisk() async throws {
+        let log = makeLog(records: 3)
+        let path = directory.file("aggregates/counter/c1.log")
+        try await withStore { store in
+            try write(Array(log.bytes.dropLast(5)), to: path)
+            let replay = try await store.replay(key, into: VersionFold())
+            #expect(replay.version == 2 && replay.length == log.starts[2])
+        }
+        #expect(try contents(of: path) == Array(log.bytes[..<log.starts[2]]))
+    }
+
+    @Test func corruptionIsReportedAndLeftAlone() async throws {
+        var damaged = makeLog(records: 3).bytes
+        damaged[40] ^= 1
+        let path = directory.file("aggregates/counter/c1.log")
+        try await withStore { store in
+            try write(damaged, to: path)
+            await #expect(throws: StorageError.corrupt(path: path, offset: 0, reason: "checksum mismatch")) {
+                try await store.replay(key, into: VersionFold())
+            }
+        }
+        #expect(try contents(of: path) == damaged)
+    }
+
+    @Test func aSecondOpenOfTheDirectoryFailsWithTheOwner() throws {
+        let first = try DataDirectory(path: directory.path, models: ["counter"])
+        #expect(throws: StorageError.locked(directory: directory.path, owner: "pid \(getpid())")) {
+            try DataDirectory(path: directory.path, models: ["counter"])
+        }
+        first.close()
+        _ = try DataDirectory(path: directory.path, models: ["counter"])
+    }
+}
