@@ -3,14 +3,16 @@ import PackageDescription
 
 let package = Package(
     name: "Sourced",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SourcedEngine", targets: ["SourcedEngine"]),
+        .executable(name: "sourced", targets: ["sourced"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         .target(name: "SourcedCore"),
@@ -32,10 +34,54 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "SourcedProtocol"),
+        .target(
+            name: "SourcedServer",
+            dependencies: [
+                "SourcedCore",
+                "SourcedEngine",
+                "SourcedProtocol",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(
+            name: "SourcedSystemd",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "sourced",
+            dependencies: [
+                "SourcedCore",
+                "SourcedStorage",
+                "SourcedEngine",
+                "SourcedServer",
+                "SourcedSystemd",
+                "SourcedProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(name: "SourcedTestSupport", path: "Tests/SourcedTestSupport"),
         .testTarget(name: "SourcedCoreTests", dependencies: ["SourcedCore"]),
         .testTarget(name: "SourcedStorageTests", dependencies: ["SourcedStorage", "SourcedTestSupport"]),
         .testTarget(name: "SourcedEngineTests", dependencies: ["SourcedEngine", "SourcedTestSupport"]),
+        .testTarget(
+            name: "SourcedIntegrationTests",
+            dependencies: [
+                "SourcedCore",
+                "SourcedProtocol",
+                "SourcedTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,7 +13,7 @@ protocol LiveAggregate: Actor {}
 /// sync. Each caller is answered only when the write holding its own record is durable. If a write
 /// fails, every command decided on top of it fails too, and the instance reloads from disk.
 ///
-/// **Reads** (``snapshot()``) see only durable state.
+/// **Reads** (``snapshot(onQueued:)``) see only durable state.
 actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
     private enum Phase {
         case unloaded
@@ -23,10 +23,11 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
         case broken(EngineError)
     }
 
-    /// A decided chain waiting for its write.
+    /// A decided chain waiting for its write, or a read waiting for the chains before it.
     private struct Pending {
         var record: [UInt8]
         var commit: Commit<Model>
+        var isRead: Bool
         var continuation: CheckedContinuation<Commit<Model>, any Error>
     }
 
@@ -53,7 +54,11 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
     ///
     /// - Returns: once the chain's record is durable.
     /// - Throws: ``EngineError``; a rejected or failed chain has no effect.
-    func execute(_ commands: [Model.Command], expecting expected: UInt64?) async throws(EngineError) -> Commit<Model> {
+    func execute(
+        _ commands: [Model.Command],
+        expecting expected: UInt64?,
+        onQueued: @Sendable () -> Void
+    ) async throws(EngineError) -> Commit<Model> {
         try await load()
         if let expected, expected != head.version {
             throw .wrongVersion(expected: expected, actual: head.version)
@@ -75,23 +80,37 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
         )
         let record = try encode(commit)
         head = Snapshot(version: commit.version, state: commit.state)
+        return try await enqueue(record, commit, isRead: false, onQueued)
+    }
+
+    /// The state as of every chain decided so far, once that state is durable.
+    ///
+    /// Waiting for chains still in flight gives read-your-writes: a read that arrives after a
+    /// command sees that command's effect, yet never an effect that is not durable.
+    func snapshot(onQueued: @Sendable () -> Void) async throws(EngineError) -> Snapshot<Model> {
+        try await load()
+        guard writing else {
+            onQueued()
+            return durable
+        }
+        let commit = try await enqueue([], Commit(version: head.version, events: [], state: head.state), isRead: true, onQueued)
+        return Snapshot(version: commit.version, state: commit.state)
+    }
+
+    /// The events with versions in `versions`, from the durable log, with the current durable
+    /// snapshot (read-your-writes as for ``snapshot(onQueued:)``).
+    func events(
+        _ versions: Range<UInt64>,
+        onQueued: @Sendable () -> Void
+    ) async throws(EngineError) -> (events: [VersionedEvent<Model>], snapshot: Snapshot<Model>) {
+        let snapshot = try await snapshot(onQueued: onQueued)
+        let durableVersions = versions.clamped(to: 1..<(snapshot.version + 1))
         do {
-            return try await withCheckedThrowingContinuation { continuation in
-                queue.append(Pending(record: record, commit: commit, continuation: continuation))
-                if !writing {
-                    writing = true
-                    Task { await self.writeQueue() }
-                }
-            }
+            let read = try await store.read(key, length: length, into: EventRangeFold<Model>(versions: durableVersions))
+            return (read.events, snapshot)
         } catch {
             throw EngineError(error)
         }
-    }
-
-    /// The durable state, loading the aggregate if needed.
-    func snapshot() async throws(EngineError) -> Snapshot<Model> {
-        try await load()
-        return durable
     }
 
     // MARK: - Loading
@@ -157,6 +176,27 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
         return record
     }
 
+    /// Queues `record` for the next write and returns once it is durable.
+    private func enqueue(
+        _ record: [UInt8],
+        _ commit: Commit<Model>,
+        isRead: Bool,
+        _ onQueued: @Sendable () -> Void
+    ) async throws(EngineError) -> Commit<Model> {
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                queue.append(Pending(record: record, commit: commit, isRead: isRead, continuation: continuation))
+                onQueued()
+                if !writing {
+                    writing = true
+                    Task { await self.writeQueue() }
+                }
+            }
+        } catch {
+            throw EngineError(error)
+        }
+    }
+
     /// Writes queued chains, one batch per write, until the queue is empty.
     private func writeQueue() async {
         while !queue.isEmpty {
@@ -175,8 +215,10 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
             length += bytes.count
             durable = Snapshot(version: batch.last!.commit.version, state: batch.last!.commit.state)
             for pending in batch {
-                counters.commands.increment()
-                counters.events.increment(by: pending.commit.events.count)
+                if !pending.isRead {
+                    counters.commands.increment()
+                    counters.events.increment(by: pending.commit.events.count)
+                }
                 pending.continuation.resume(returning: pending.commit)
             }
         }

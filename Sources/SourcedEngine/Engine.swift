@@ -109,31 +109,55 @@ public final class Engine: Sendable {
         }
     }
 
+    deinit {
+        sweeper.cancel()
+    }
+
     /// Runs `commands` on aggregate `id` of `model` as one atomic chain.
     ///
     /// Each command is decided on the state the previous one produced; all events are written in
     /// one record and acknowledged together, or, if any command is rejected, nothing is written.
-    /// - Parameter expected: if given, the chain fails with ``EngineError/wrongVersion(expected:actual:)``
-    ///   unless the aggregate is at that version when the chain is decided.
+    /// - Parameters:
+    ///   - expected: if given, the chain fails with ``EngineError/wrongVersion(expected:actual:)``
+    ///     unless the aggregate is at that version when the chain is decided.
+    ///   - onQueued: called once the chain is decided and queued in the aggregate, before it is
+    ///     durable. A caller that starts its next request only then keeps its requests in order
+    ///     while their writes are still group-committed together (pipelining).
     public func execute<Model: AggregateModel>(
         _ model: Model.Type,
         id: AggregateID,
         commands: [Model.Command],
-        expecting expected: UInt64? = nil
+        expecting expected: UInt64? = nil,
+        onQueued: @escaping @Sendable () -> Void = {}
     ) async throws(EngineError) -> Commit<Model> {
         guard !commands.isEmpty else { throw .emptyChain }
         return try await withInstance(model, id) { instance throws(EngineError) in
-            try await instance.execute(commands, expecting: expected)
+            try await instance.execute(commands, expecting: expected, onQueued: onQueued)
         }
     }
 
-    /// The durable state of aggregate `id` of `model`; version 0 and no state if never created.
+    /// The state of aggregate `id` of `model` after every chain decided before this call, once
+    /// durable; version 0 and no state if it was never created.
     public func snapshot<Model: AggregateModel>(
         _ model: Model.Type,
-        id: AggregateID
+        id: AggregateID,
+        onQueued: @escaping @Sendable () -> Void = {}
     ) async throws(EngineError) -> Snapshot<Model> {
         try await withInstance(model, id) { instance throws(EngineError) in
-            try await instance.snapshot()
+            try await instance.snapshot(onQueued: onQueued)
+        }
+    }
+
+    /// The durable events of aggregate `id` of `model` whose versions lie in `versions`, and the
+    /// aggregate's snapshot, read as ``snapshot(_:id:onQueued:)`` reads.
+    public func events<Model: AggregateModel>(
+        _ model: Model.Type,
+        id: AggregateID,
+        versions: Range<UInt64>,
+        onQueued: @escaping @Sendable () -> Void = {}
+    ) async throws(EngineError) -> (events: [VersionedEvent<Model>], snapshot: Snapshot<Model>) {
+        try await withInstance(model, id) { instance throws(EngineError) in
+            try await instance.events(versions, onQueued: onQueued)
         }
     }
 
@@ -152,6 +176,20 @@ public final class Engine: Sendable {
             syncs: store.syncCount,
             openFiles: store.openFileCount
         )
+    }
+
+    /// Checks that the engine can still serve: storage has not failed and the I/O threads run
+    /// work. A daemon pings its watchdog only after this returns, so a hung disk or a stopped
+    /// store gets the process restarted.
+    public func checkHealth() async throws(EngineError) {
+        if let failure = store.fatalError {
+            throw .unavailable(failure.description)
+        }
+        do {
+            try await pool.runIfActive {}
+        } catch {
+            throw .unavailable("the I/O threads are not running")
+        }
     }
 
     /// The storage failure that stopped writes, if one did.

@@ -41,7 +41,7 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         switch error {
         case .corrupt:
             self = .corrupt(error.description)
-        case .syncFailed:
+        case .syncFailed, .rollbackFailed:
             self = .outcomeUnknown(error.description)
         case .recordTooLarge:
             self = .tooLarge(error.description)

@@ -5,11 +5,18 @@ import SourcedStorage
 /// The payload of a log record: the JSON array of a chain's events, each tagged with its `"type"`.
 enum EventPayload {
     static func encode<Event: Codable>(_ events: [Event]) throws -> [UInt8] {
-        Array(try JSONEncoder().encode(events.map { TaggedCoding($0) }))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(events.map { TaggedCoding($0) }))
     }
 
-    static func decode<Event: Codable>(_ type: Event.Type, from payload: UnsafeRawBufferPointer) throws -> [Event] {
-        try JSONDecoder().decode([TaggedCoding<Event>].self, from: Data(payload)).map(\.value)
+    /// Decodes a record's payload, which must hold exactly the `header`'s number of events.
+    static func decode<Event: Codable>(_ type: Event.Type, from payload: UnsafeRawBufferPointer, header: LogRecordHeader) throws -> [Event] {
+        let events = try JSONDecoder().decode([TaggedCoding<Event>].self, from: Data(payload)).map(\.value)
+        guard events.count == header.eventCount else {
+            throw EventCountMismatch(header: header.eventCount, payload: events.count)
+        }
+        return events
     }
 }
 
@@ -18,11 +25,7 @@ struct StateFold<Model: AggregateModel>: LogFold {
     var state: Model.State?
 
     mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) throws {
-        let events = try EventPayload.decode(Model.Event.self, from: payload)
-        guard events.count == header.eventCount else {
-            throw EventCountMismatch(header: header.eventCount, payload: events.count)
-        }
-        for event in events {
+        for event in try EventPayload.decode(Model.Event.self, from: payload, header: header) {
             state = Model.evolve(state, with: event)
         }
     }
@@ -34,4 +37,27 @@ struct EventCountMismatch: Error, CustomStringConvertible {
     var payload: Int
 
     var description: String { "header counts \(header) events, payload holds \(payload)" }
+}
+
+/// One event of an aggregate with its version and commit time.
+public struct VersionedEvent<Model: AggregateModel>: Sendable {
+    public var version: UInt64
+    /// When its chain was committed, in microseconds since the Unix epoch.
+    public var timestamp: Int64
+    public var event: Model.Event
+}
+
+/// Collects the events whose versions fall in a range, decoding only the records that hold them.
+struct EventRangeFold<Model: AggregateModel>: LogFold {
+    var versions: Range<UInt64>
+    var events: [VersionedEvent<Model>] = []
+
+    mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) throws {
+        let recordVersions = header.firstVersion..<(header.lastVersion + 1)
+        guard recordVersions.overlaps(versions) else { return }
+        let decoded = try EventPayload.decode(Model.Event.self, from: payload, header: header)
+        for (offset, event) in decoded.enumerated() where versions.contains(header.firstVersion + UInt64(offset)) {
+            events.append(VersionedEvent(version: header.firstVersion + UInt64(offset), timestamp: header.timestamp, event: event))
+        }
+    }
 }

@@ -97,9 +97,30 @@ public final class AggregateStore: Sendable {
     /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if the log is damaged before its end.
     public func replay<Fold: LogFold>(_ key: AggregateKey, into fold: Fold) async throws -> Replay<Fold> {
         try await run {
-            try self.descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
+            try self.checkRunning()
+            return try self.descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
                 guard let descriptor else { return Replay(fold: fold, version: 0, length: 0) }
                 return try self.replay(key, descriptor, into: fold)
+            }
+        }
+    }
+
+    /// Reads the first `length` bytes of `key`'s log, all of them acknowledged records, into `fold`.
+    ///
+    /// Safe while the aggregate's writer appends beyond `length`; never repairs anything.
+    /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if those bytes do not verify.
+    public func read<Fold: LogFold>(_ key: AggregateKey, length: Int, into fold: Fold) async throws -> Fold {
+        guard length > 0 else { return fold }
+        return try await run {
+            try self.checkRunning()
+            return try self.descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
+                let path = self.directory.logPath(of: key)
+                guard let descriptor else { throw StorageError.io(operation: "open", path: path, errno: ENOENT) }
+                let (fold, scan) = try self.fold(try self.readAll(descriptor, path, length: length), into: fold, path)
+                guard scan.tail == .clean, scan.validLength == length else {
+                    throw StorageError.corrupt(path: path, offset: scan.validLength, reason: "acknowledged records no longer verify")
+                }
+                return fold
             }
         }
     }
@@ -111,9 +132,7 @@ public final class AggregateStore: Sendable {
     /// is back at `offset` (or, after a sync failure, the store has stopped).
     public func append(_ records: [UInt8], to key: AggregateKey, at offset: Int) async throws {
         try await run {
-            if let failure = self.failure.withLock({ $0 }) {
-                throw StorageError.stopped(cause: failure.description)
-            }
+            try self.checkRunning()
             try self.descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: offset == 0) }) { descriptor in
                 guard let descriptor else {
                     throw StorageError.io(operation: "open", path: self.directory.logPath(of: key), errno: ENOENT)
@@ -135,6 +154,14 @@ public final class AggregateStore: Sendable {
             throw error
         } catch {
             throw StorageError.shutDown
+        }
+    }
+
+    /// After a failed sync the page cache may hold data that never reached the disk; nothing is
+    /// read or written from then on.
+    private func checkRunning() throws {
+        if let failure = failure.withLock({ $0 }) {
+            throw StorageError.stopped(cause: failure.description)
         }
     }
 
@@ -167,19 +194,7 @@ public final class AggregateStore: Sendable {
     private func replay<Fold: LogFold>(_ key: AggregateKey, _ descriptor: Int32, into fold: Fold) throws -> Replay<Fold> {
         let path = directory.logPath(of: key)
         let bytes = try readAll(descriptor, path)
-        var fold = fold
-        var recordOffset = 0
-        let scan: LogScan
-        do {
-            scan = try bytes.withUnsafeBytes { buffer in
-                try LogScan(buffer) { entry in
-                    recordOffset = entry.offset
-                    try fold.apply(entry.header, payload: UnsafeRawBufferPointer(rebasing: buffer[entry.payload]))
-                }
-            }
-        } catch {
-            throw StorageError.corrupt(path: path, offset: recordOffset, reason: "undecodable events: \(error)")
-        }
+        let (fold, scan) = try self.fold(bytes, into: fold, path)
         switch scan.tail {
         case .clean:
             break
@@ -200,10 +215,28 @@ public final class AggregateStore: Sendable {
         return Replay(fold: fold, version: scan.version, length: scan.validLength)
     }
 
-    private func readAll(_ descriptor: Int32, _ path: String) throws -> [UInt8] {
+    /// Scans `bytes`, handing each valid record to `fold`.
+    private func fold<Fold: LogFold>(_ bytes: [UInt8], into fold: Fold, _ path: String) throws -> (Fold, LogScan) {
+        var fold = fold
+        var recordOffset = 0
+        do {
+            let scan = try bytes.withUnsafeBytes { buffer in
+                try LogScan(buffer) { entry in
+                    recordOffset = entry.offset
+                    try fold.apply(entry.header, payload: UnsafeRawBufferPointer(rebasing: buffer[entry.payload]))
+                }
+            }
+            return (fold, scan)
+        } catch {
+            throw StorageError.corrupt(path: path, offset: recordOffset, reason: "undecodable events: \(error)")
+        }
+    }
+
+    /// Reads the file, or its first `length` bytes.
+    private func readAll(_ descriptor: Int32, _ path: String, length: Int? = nil) throws -> [UInt8] {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw StorageError.io(operation: "stat", path: path, errno: errno) }
-        let size = Int(info.st_size)
+        let size = min(Int(info.st_size), length ?? .max)
         var failure: Int32 = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
             failure = Self.transfer(size) { done in pread(descriptor, buffer.baseAddress! + done, size - done, off_t(done)) }
@@ -221,8 +254,11 @@ public final class AggregateStore: Sendable {
         }
         guard failure != 0 else { return }
         let path = directory.logPath(of: key)
-        guard ftruncate(descriptor, off_t(offset)) == 0 else {
-            let error = StorageError.io(operation: "roll back (truncate)", path: path, errno: errno)
+        // Roll back durably: a crash must not resurrect records whose callers were told no.
+        guard ftruncate(descriptor, off_t(offset)) == 0,
+              configuration.sync == .none || fdatasync(descriptor) == 0
+        else {
+            let error = StorageError.rollbackFailed(path: path, errno: errno)
             stop(error)
             throw error
         }

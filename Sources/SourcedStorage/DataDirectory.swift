@@ -21,6 +21,10 @@ public final class DataDirectory: Sendable {
     /// - Throws: ``StorageError/locked(directory:owner:)`` if another process holds it, or
     ///   ``StorageError/io(operation:path:errno:)`` if it cannot be created or opened.
     public init(path: String, models: [String]) throws {
+        var path = path
+        while path.count > 1 && path.hasSuffix("/") {
+            path.removeLast()
+        }
         self.path = path
         try Self.makeDirectory(path)
         let lockPath = path + "/LOCK"
@@ -79,10 +83,14 @@ public final class DataDirectory: Sendable {
         "\(path)/aggregates/\(key.model)/\(LogFileName.make(for: key.id))"
     }
 
-    /// Creates `path` if missing and makes its entry durable in its parent.
+    /// Creates `path` and any missing parents, making each new entry durable in its parent.
     private static func makeDirectory(_ path: String) throws {
         guard mkdir(path, 0o750) == 0 else {
             let code = errno
+            if code == ENOENT, let parent = parent(of: path), parent != path {
+                try makeDirectory(parent)
+                return try makeDirectory(path)
+            }
             guard code == EEXIST else { throw StorageError.io(operation: "mkdir", path: path, errno: code) }
             var info = stat()
             guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
@@ -90,11 +98,15 @@ public final class DataDirectory: Sendable {
             }
             return
         }
-        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) }.flatMap { $0.isEmpty ? "/" : $0 } ?? "."
+        let parent = parent(of: path) ?? "."
         let descriptor = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: parent, errno: errno) }
         defer { Glibc.close(descriptor) }
         guard fsync(descriptor) == 0 else { throw StorageError.syncFailed(path: parent, errno: errno) }
+    }
+
+    private static func parent(of path: String) -> String? {
+        path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 }
     }
 
     private static func readOwner(_ descriptor: Int32) -> String {

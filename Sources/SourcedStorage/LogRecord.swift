@@ -12,7 +12,7 @@ public struct LogRecordHeader: Hashable, Sendable {
     public var firstVersion: UInt64
     /// The global commit position of the chain, or 0 where none was assigned.
     public var position: UInt64
-    /// When the chain was committed, in microseconds since the Unix epoch.
+    /// When the chain was decided (wall clock, not monotonic), in microseconds since the Unix epoch.
     public var timestamp: Int64
 
     public init(payloadLength: Int, eventCount: Int, firstVersion: UInt64, position: UInt64 = 0, timestamp: Int64) {
@@ -71,6 +71,8 @@ public enum LogRecord {
         case truncated
         /// The bytes there are no valid record, for the reason given.
         case invalid(String)
+        /// A complete header of a record format this build does not know (a newer sourced wrote it).
+        case unsupportedFormat(UInt16)
     }
 
     /// Reads the record starting at `offset` of `bytes`.
@@ -80,7 +82,9 @@ public enum LogRecord {
         let format = bytes.loadLE(UInt16.self, at: offset + 4)
         let eventCount = Int(bytes.loadLE(UInt16.self, at: offset + 6))
         let firstVersion = bytes.loadLE(UInt64.self, at: offset + 8)
-        guard format == formatVersion else { return .invalid("unknown record format \(format)") }
+        guard format == formatVersion else {
+            return (formatVersion + 1...0xFF).contains(format) ? .unsupportedFormat(format) : .invalid("unknown record format \(format)")
+        }
         guard length <= maximumPayloadSize else { return .invalid("payload length \(length) exceeds the maximum") }
         guard eventCount > 0, firstVersion > 0 else { return .invalid("record header holds no events") }
         let payloadStart = offset + headerSize

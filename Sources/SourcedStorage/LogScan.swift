@@ -19,7 +19,8 @@ public struct LogScan: Sendable {
         case clean
         /// Bytes from `offset` to the end are an incomplete write and can be cut away.
         case torn(offset: Int)
-        /// The record at `offset` is damaged and valid records follow it.
+        /// The log cannot be read past `offset`: a damaged record with valid records after it, a
+        /// record out of version sequence, or a record format this build does not know.
         case corrupt(offset: Int, reason: String)
     }
 
@@ -51,6 +52,10 @@ public struct LogScan: Sendable {
             case .record(let header, _):
                 // A verified record is never the remains of a torn write.
                 tail = .corrupt(offset: offset, reason: "version \(header.firstVersion) follows version \(version)")
+                return
+            case .unsupportedFormat(let format):
+                // Never cut off what a newer build wrote: that would destroy its data.
+                tail = .corrupt(offset: offset, reason: "record format \(format) is newer than this build reads; run a newer sourced")
                 return
             case .truncated:
                 problem = "record runs past the end of the file"

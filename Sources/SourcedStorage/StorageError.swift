@@ -9,6 +9,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `fdatasync` or `fsync` failed. Whether the data reached the disk is unknown, and the kernel
     /// may have dropped the dirty pages, so the store stops accepting writes for good.
     case syncFailed(path: String, errno: Int32)
+    /// A failed write could not be rolled back: whether its records survive is unknown, so the
+    /// store stops accepting writes for good.
+    case rollbackFailed(path: String, errno: Int32)
     /// A write was refused because an earlier sync failed (see ``syncFailed(path:errno:)``).
     case stopped(cause: String)
     /// A log has a damaged record followed by valid data; it is left untouched.
@@ -26,10 +29,12 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             "\(operation) \(path) failed: \(Self.message(errno))"
         case .syncFailed(let path, let errno):
             "fsync of \(path) failed: \(Self.message(errno)); outcome of pending writes unknown, storage stopped; restart to recover"
+        case .rollbackFailed(let path, let errno):
+            "a failed write to \(path) could not be rolled back: \(Self.message(errno)); outcome unknown, storage stopped; restart to recover"
         case .stopped(let cause):
             "storage stopped after an earlier failure (\(cause)); restart sourced to recover"
         case .corrupt(let path, let offset, let reason):
-            "\(path) is corrupt at byte \(offset): \(reason); valid records follow, so nothing was repaired"
+            "\(path) is corrupt at byte \(offset): \(reason); the log was left untouched"
         case .recordTooLarge(let bytes, let limit):
             "the events of one chain take \(bytes) bytes; at most \(limit) fit in one record"
         case .shutDown:

@@ -64,6 +64,18 @@ func scan(_ bytes: [UInt8]) -> LogScan {
         #expect(scan(withoutSecond).tail == .corrupt(offset: log.starts[1], reason: "version 3 follows version 1"))
     }
 
+    /// A downgrade must not cut off what a newer build wrote as if it were a torn write.
+    @Test func aNewerRecordFormatIsNeverCutOff() {
+        let log = makeLog(records: 2)
+        var newer = log.bytes
+        newer[log.starts[1] + 4] = 2
+        guard case .corrupt(let offset, let reason) = scan(newer).tail else {
+            Issue.record("a format-2 record was not refused")
+            return
+        }
+        #expect(offset == log.starts[1] && reason.contains("newer"))
+    }
+
     @Test func handsEveryValidRecordToTheCallerInOrder() {
         let log = makeLog(records: 5)
         var versions: [UInt64] = []

@@ -1,0 +1,29 @@
+/// The stable `error.code` of a failed reply; clients branch on these, never on messages.
+public enum ErrorCode: String, Codable, Sendable, CaseIterable {
+    /// The line is not JSON, not an object, or a field is missing or of the wrong type.
+    case badRequest = "bad_request"
+    /// `op` names no operation.
+    case unknownOp = "unknown_op"
+    /// `model` names no model.
+    case unknownModel = "unknown_model"
+    /// A command's `type` is not one of the model's commands.
+    case unknownCommand = "unknown_command"
+    /// `id` is empty, too long or holds control characters.
+    case invalidID = "invalid_id"
+    /// The model refused the command; `message` is its reason. Nothing was written.
+    case rejected
+    /// The request's `expect` did not match the aggregate's version. Nothing was written.
+    case wrongVersion = "wrong_version"
+    /// The line or the resulting record exceeds a limit.
+    case tooLarge = "too_large"
+    /// The aggregate's log is damaged; other aggregates are unaffected.
+    case corrupt
+    /// The daemon cannot serve this now (shutting down, too many connections, storage refused
+    /// the write and rolled it back). Nothing was written; retrying later is safe.
+    case unavailable
+    /// Storage failed while making the command durable: it may or may not have been recorded.
+    /// Read the aggregate after the daemon restarts to find out.
+    case outcomeUnknown = "outcome_unknown"
+    /// A bug in sourced; please report it.
+    case `internal`
+}

@@ -1,0 +1,142 @@
+import Foundation
+import NIOCore
+import SourcedCore
+import SourcedEngine
+import SourcedProtocol
+
+/// Encodes reply lines: `{"ok":true, ...body, "req":...}` or `{"ok":false,"error":{...},"req":...}`.
+enum Reply {
+    static func success(_ body: some Encodable & Sendable, req: JSONValue?) -> ByteBuffer {
+        line(Envelope(ok: true, body: body, error: nil, req: req))
+    }
+
+    static func failure(_ error: ProtocolError, req: JSONValue?) -> ByteBuffer {
+        var object = error.details
+        object["code"] = .string(error.code.rawValue)
+        object["message"] = .string(error.message)
+        return line(Envelope<Empty>(ok: false, body: nil, error: .object(object), req: req))
+    }
+
+    /// Members of the reply object beside `ok`, given as JSON.
+    static func success(_ members: [String: JSONValue], req: JSONValue?) -> ByteBuffer {
+        success(Members(members: members), req: req)
+    }
+
+    private struct Empty: Encodable, Sendable {}
+
+    private struct Members: Encodable, Sendable {
+        var members: [String: JSONValue]
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: AnyKey.self)
+            for (key, value) in members {
+                try container.encode(value, forKey: AnyKey(stringValue: key))
+            }
+        }
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    private struct Envelope<Body: Encodable>: Encodable {
+        var ok: Bool
+        var body: Body?
+        var error: JSONValue?
+        var req: JSONValue?
+
+        private enum Key: String, CodingKey {
+            case ok, error, req
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(ok, forKey: .ok)
+            try body?.encode(to: encoder)
+            try container.encodeIfPresent(error, forKey: .error)
+            try container.encodeIfPresent(req, forKey: .req)
+        }
+    }
+
+    private static func line(_ value: some Encodable) -> ByteBuffer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var bytes: Data
+        do {
+            bytes = try encoder.encode(value)
+        } catch {
+            bytes = Data(#"{"ok":false,"error":{"code":"internal","message":"cannot encode the reply"}}"#.utf8)
+        }
+        bytes.append(0x0A)
+        return ByteBuffer(bytes: bytes)
+    }
+}
+
+/// The reply body of an accepted `execute`.
+struct CommitBody<Model: AggregateModel>: Encodable, Sendable {
+    var id: AggregateID
+    var commit: Commit<Model>
+
+    private enum Key: String, CodingKey {
+        case model, id, version, events, state
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(Model.name, forKey: .model)
+        try container.encode(id.rawValue, forKey: .id)
+        try container.encode(commit.version, forKey: .version)
+        try container.encode(commit.events.map { TaggedCoding($0) }, forKey: .events)
+        try container.encode(commit.state, forKey: .state)
+    }
+}
+
+/// The reply body of a `get`.
+struct SnapshotBody<Model: AggregateModel>: Encodable, Sendable {
+    var id: AggregateID
+    var snapshot: Snapshot<Model>
+
+    private enum Key: String, CodingKey {
+        case model, id, version, state
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(Model.name, forKey: .model)
+        try container.encode(id.rawValue, forKey: .id)
+        try container.encode(snapshot.version, forKey: .version)
+        try container.encode(snapshot.state, forKey: .state)
+    }
+}
+
+/// The reply body of an `events` request: one page of events, each with its version.
+struct EventsBody<Model: AggregateModel>: Encodable, Sendable {
+    var id: AggregateID
+    var version: UInt64
+    var events: [VersionedEvent<Model>]
+
+    private enum Key: String, CodingKey {
+        case model, id, version, events
+    }
+
+    private enum EventKey: String, CodingKey {
+        case version, timestamp, event
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(Model.name, forKey: .model)
+        try container.encode(id.rawValue, forKey: .id)
+        try container.encode(version, forKey: .version)
+        var list = container.nestedUnkeyedContainer(forKey: .events)
+        for event in events {
+            var item = list.nestedContainer(keyedBy: EventKey.self)
+            try item.encode(event.version, forKey: .version)
+            try item.encode(event.timestamp, forKey: .timestamp)
+            try item.encode(TaggedCoding(event.event), forKey: .event)
+        }
+    }
+}

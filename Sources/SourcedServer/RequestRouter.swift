@@ -1,0 +1,80 @@
+import Foundation
+import NIOCore
+import SourcedCore
+import SourcedEngine
+import SourcedProtocol
+
+/// Turns request lines into replies, running aggregate work on the engine.
+///
+/// ``submit(_:)`` returns once the request has its place in its aggregate's order, not when it is
+/// done, so a connection can read its next line while earlier commands are still being made
+/// durable, and pipelined commands on one connection take effect in the order they were sent.
+struct RequestRouter: Sendable {
+    /// A reply, or the work that will produce it.
+    enum PendingReply: Sendable {
+        case ready(ByteBuffer)
+        case running(Task<ByteBuffer, Never>)
+
+        var bytes: ByteBuffer {
+            get async {
+                switch self {
+                case .ready(let bytes): bytes
+                case .running(let task): await task.value
+                }
+            }
+        }
+    }
+
+    let engine: Engine
+    let statistics: @Sendable () -> JSONValue
+
+    func submit(_ line: ByteBuffer) async -> PendingReply {
+        guard line.readableBytes > 0 else {
+            return .ready(Reply.failure(ProtocolError(.badRequest, "empty line; send one JSON object per line"), req: nil))
+        }
+        let request: Request
+        do {
+            let decoder = JSONDecoder()
+            decoder.userInfo[Request.catalogKey] = engine.configuration.models
+            request = try decoder.decode(Request.self, from: Data(line.readableBytesView))
+        } catch DecodingError.typeMismatch {
+            return .ready(Reply.failure(ProtocolError(.badRequest, "a request must be a JSON object"), req: nil))
+        } catch {
+            return .ready(Reply.failure(ProtocolError(.badRequest, "request is not valid JSON"), req: nil))
+        }
+        switch request.operation {
+        case .aggregate(let call):
+            let queued = Latch<Void>()
+            let engine = engine
+            let task = Task {
+                let reply = await call.run(on: engine, req: request.req, onQueued: { queued.fire() })
+                queued.fire()
+                return reply
+            }
+            await queued.wait()
+            return .running(task)
+        case .models:
+            return .ready(Reply.success(ModelsBody(catalog: engine.configuration.models), req: request.req))
+        case .stats:
+            return .ready(Reply.success(["stats": statistics()], req: request.req))
+        case .ping:
+            return .ready(Reply.success(["pong": true], req: request.req))
+        case .invalid(let error):
+            return .ready(Reply.failure(error, req: request.req))
+        }
+    }
+}
+
+/// The reply body of `models`.
+struct ModelsBody: Encodable, Sendable {
+    struct Model: Encodable, Sendable {
+        var name: String
+        var commands: [CommandDescription]
+    }
+
+    var models: [Model]
+
+    init(catalog: ModelCatalog) {
+        models = catalog.models.map { Model(name: $0.name, commands: $0.commands) }
+    }
+}

@@ -1,0 +1,191 @@
+import Glibc
+import Logging
+import NIOCore
+import NIOExtras
+import NIOPosix
+import SourcedEngine
+import SourcedProtocol
+
+/// Serves the NDJSON protocol on a Unix stream socket: one JSON request per line in, one reply
+/// per line out, replies in request order per connection, pipelining allowed.
+///
+/// Each connection has a reader and a writer. The reader parses lines and submits them in order;
+/// the writer sends replies in the same order as they complete. A bounded ``ReplyQueue`` between
+/// them bounds the memory a connection can hold, whatever the client does.
+public final class UnixSocketServer: Sendable {
+    public struct Configuration: Sendable {
+        /// The longest request line accepted; a longer one gets `too_large` and the connection closes.
+        public var maximumLineBytes: Int
+        /// Connections beyond this are told `unavailable` and closed.
+        public var maximumConnections: Int
+        /// Requests one connection may have in flight before the daemon stops reading from it.
+        public var pipelineDepth: Int
+
+        public init(maximumLineBytes: Int = 1 << 20, maximumConnections: Int = 1024, pipelineDepth: Int = 256) {
+            self.maximumLineBytes = maximumLineBytes
+            self.maximumConnections = maximumConnections
+            self.pipelineDepth = pipelineDepth
+        }
+    }
+
+    /// Where to listen.
+    public enum Listener: Sendable {
+        /// Create the socket at this path (mode 0660), replacing a stale one.
+        case path(String)
+        /// Adopt a listening socket passed by systemd.
+        case inherited(Int32)
+    }
+
+    private typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    public let configuration: Configuration
+    private let serverChannel: NIOAsyncChannel<Connection, Never>
+    private let router: RequestRouter
+    private let connections: ConnectionTable
+    private let logger: Logger
+
+    /// Binds the socket and returns a server ready to ``run()``.
+    public static func bind(
+        _ listener: Listener,
+        configuration: Configuration,
+        engine: Engine,
+        logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> UnixSocketServer {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+        let maximumLineBytes = configuration.maximumLineBytes
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: maximumLineBytes)
+                )
+                return try Connection(wrappingChannelSynchronously: channel)
+            }
+        }
+        let serverChannel: NIOAsyncChannel<Connection, Never>
+        switch listener {
+        case .path(let path):
+            try await NIOThreadPool.singleton.runIfActive { try SocketPath.prepare(path) }
+            serverChannel = try await bootstrap.bind(unixDomainSocketPath: path, childChannelInitializer: initializer)
+            guard chmod(path, 0o660) == 0 else { throw ServerError.io(operation: "chmod", path: path, errno: errno) }
+        case .inherited(let descriptor):
+            serverChannel = try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
+        }
+        return UnixSocketServer(configuration, serverChannel, engine, logger)
+    }
+
+    private init(_ configuration: Configuration, _ serverChannel: NIOAsyncChannel<Connection, Never>, _ engine: Engine, _ logger: Logger) {
+        self.configuration = configuration
+        self.serverChannel = serverChannel
+        self.logger = logger
+        let connections = ConnectionTable(limit: configuration.maximumConnections)
+        self.connections = connections
+        let started = ContinuousClock.now
+        router = RequestRouter(engine: engine) {
+            Self.statistics(engine, connections.counts, uptime: .now - started)
+        }
+    }
+
+    /// Connections open now.
+    public var openConnections: Int {
+        connections.counts.open
+    }
+
+    /// Accepts and serves connections until ``shutdown()``, then returns once every connection
+    /// has finished its requests and closed.
+    public func run() async throws {
+        try await serverChannel.executeThenClose { inbound in
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await connection in inbound {
+                    group.addTask { await self.serve(connection) }
+                }
+            }
+        }
+    }
+
+    /// Stops accepting connections and stops reading new requests; requests already read still
+    /// complete and get their replies, then each connection closes and ``run()`` returns.
+    public func shutdown() {
+        let open = connections.close()
+        serverChannel.channel.close(promise: nil)
+        for channel in open {
+            channel.close(mode: .input, promise: nil)
+        }
+    }
+
+    /// Closes every connection at once, replies or not; for when ``shutdown()`` takes too long.
+    public func closeAllConnections() {
+        for channel in connections.channels {
+            channel.close(promise: nil)
+        }
+    }
+
+    private func serve(_ connection: Connection) async {
+        let refusal = connections.admit(connection.channel)
+        if let refusal {
+            logger.warning("connection refused", metadata: ["reason": "\(refusal)"])
+            try? await connection.executeThenClose { _, outbound in
+                try await outbound.write(Reply.failure(ProtocolError(.unavailable, refusal), req: nil))
+            }
+            return
+        }
+        defer { connections.remove(connection.channel) }
+        try? await connection.executeThenClose { inbound, outbound in
+            let replies = ReplyQueue(capacity: configuration.pipelineDepth)
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    var writable = true
+                    while let pending = await replies.pop() {
+                        let bytes = await pending.bytes
+                        if writable {
+                            do { try await outbound.write(bytes) } catch { writable = false }
+                        }
+                    }
+                }
+                await read(inbound, into: replies)
+                replies.finish()
+            }
+        }
+    }
+
+    /// Submits every line of `inbound` in order until it ends, then any final error reply.
+    private func read(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, into replies: ReplyQueue) async {
+        do {
+            for try await line in inbound {
+                await replies.push(await router.submit(line))
+            }
+        } catch is ByteToMessageDecoderError.PayloadTooLargeError {
+            let message = "request line exceeds \(configuration.maximumLineBytes) bytes; closing the connection"
+            await replies.push(.ready(Reply.failure(ProtocolError(.tooLarge, message), req: nil)))
+        } catch is NIOExtrasErrors.LeftOverBytesError {
+            let message = "the input ended inside a request; end every request with a newline"
+            await replies.push(.ready(Reply.failure(ProtocolError(.badRequest, message), req: nil)))
+        } catch {
+            logger.debug("connection read ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private static func statistics(_ engine: Engine, _ connections: ConnectionTable.Counts, uptime: Duration) -> JSONValue {
+        let figures = engine.statistics
+        return [
+            "live_aggregates": .integer(Int64(figures.liveAggregates)),
+            "capacity": .integer(Int64(figures.capacity)),
+            "hits": .integer(Int64(figures.hits)),
+            "misses": .integer(Int64(figures.misses)),
+            "loads": .integer(Int64(figures.loads)),
+            "evictions": .integer(Int64(figures.evictions)),
+            "commands": .integer(Int64(figures.commands)),
+            "rejections": .integer(Int64(figures.rejections)),
+            "events": .integer(Int64(figures.events)),
+            "fsyncs": .integer(Int64(figures.syncs)),
+            "open_files": .integer(Int64(figures.openFiles)),
+            "connections": .integer(Int64(connections.open)),
+            "connections_accepted": .integer(Int64(connections.accepted)),
+            "connections_refused": .integer(Int64(connections.refused)),
+            "sync": .string(engine.configuration.sync.rawValue),
+            "uptime_seconds": .integer(uptime.components.seconds),
+        ]
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Logging
+
+/// A swift-log handler writing one line per message to standard error, readable both by people
+/// and by the journal.
+///
+/// Under systemd (`JOURNAL_STREAM` set) each line starts with a `<N>` syslog priority, which
+/// journald turns into the entry's priority, and carries no timestamp (the journal adds one).
+/// Elsewhere lines carry an ISO 8601 timestamp and the level in words.
+public struct JournalLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    private let label: String
+    private let journal: Bool
+
+    public init(label: String, level: Logger.Level, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.label = label
+        self.logLevel = level
+        self.journal = environment["JOURNAL_STREAM"] != nil
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var line = journal
+            ? "<\(Self.priority(event.level))>"
+            : "\(Date().formatted(.iso8601)) \(event.level) "
+        line += "\(label): \(event.message)"
+        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+            line += " \(key)=\(value)"
+        }
+        line += "\n"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    /// The syslog priority of `level` (RFC 5424 severities).
+    static func priority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Dispatch
+import Glibc
+import Logging
+import NIOPosix
+import SourcedCore
+import SourcedEngine
+import SourcedServer
+import SourcedStorage
+import SourcedSystemd
+
+/// The daemon's lifecycle: open the engine, listen, tell systemd, serve, and shut down cleanly.
+struct Daemon {
+    enum Outcome {
+        case success
+        case failure(String)
+    }
+
+    var settings: DaemonSettings
+    var inheritedSocket: Int32?
+    var logger: Logger
+
+    /// Runs until SIGTERM/SIGINT (success) or a fatal failure.
+    func run() async -> Outcome {
+        let shutdown = Latch<ShutdownReason>()
+        let signals = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { @Sendable in shutdown.fire(.signal(number)) }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+
+        let engine: Engine
+        let server: UnixSocketServer
+        do {
+            engine = try await Engine.start(
+                Engine.Configuration(
+                    dataDirectory: settings.dataDirectory,
+                    maximumAggregates: settings.maximumAggregates,
+                    idleTimeout: settings.idleTimeout,
+                    sync: settings.sync,
+                    maximumOpenFiles: settings.maximumOpenFiles,
+                    ioThreads: settings.ioThreads
+                ),
+                logger: logger,
+                onFatal: { error in shutdown.fire(.storageFailed(error.description)) }
+            )
+        } catch {
+            return .failure("cannot open the data directory: \(error)")
+        }
+        do {
+            server = try await UnixSocketServer.bind(listener, configuration: settings.server, engine: engine, logger: logger)
+        } catch {
+            await engine.shutdown()
+            return .failure("cannot listen on \(settings.socketPath): \(error)")
+        }
+
+        let serving = Task {
+            do {
+                try await server.run()
+                shutdown.fire(.serverStopped(nil))
+            } catch {
+                shutdown.fire(.serverStopped(error))
+            }
+        }
+        let listening = inheritedSocket == nil ? settings.socketPath : "socket from systemd"
+        logger.info(
+            "ready",
+            metadata: ["socket": "\(listening)", "data": "\(settings.dataDirectory)", "sync": "\(settings.sync.rawValue)"]
+        )
+        SystemdNotifier.ready(status: "serving on \(listening)")
+        let monitors = Task { await monitor(engine, server) }
+
+        let reason = await shutdown.wait()
+        monitors.cancel()
+        let outcome = outcome(of: reason)
+        SystemdNotifier.stopping(status: "stopping: \(Self.describe(reason))")
+        logger.notice("shutting down", metadata: ["reason": "\(Self.describe(reason))"])
+        server.shutdown()
+        let timeout = settings.shutdownTimeout
+        let forceClose = Task {
+            try await Task.sleep(for: timeout)
+            logger.warning("closing connections that did not finish in time")
+            server.closeAllConnections()
+        }
+        await serving.value
+        forceClose.cancel()
+        await engine.shutdown()
+        if inheritedSocket == nil {
+            let path = settings.socketPath
+            _ = try? await NIOThreadPool.singleton.runIfActive { unlink(path) }
+        }
+        logger.info("stopped")
+        return outcome
+    }
+
+    private var listener: UnixSocketServer.Listener {
+        inheritedSocket.map { .inherited($0) } ?? .path(settings.socketPath)
+    }
+
+    private func outcome(of reason: ShutdownReason) -> Outcome {
+        switch reason {
+        case .signal: .success
+        case .storageFailed, .serverStopped: .failure(Self.describe(reason))
+        }
+    }
+
+    private static func describe(_ reason: ShutdownReason) -> String {
+        switch reason {
+        case .signal(let number): number == SIGTERM ? "SIGTERM" : "SIGINT"
+        case .storageFailed(let message): "storage failed: \(message)"
+        case .serverStopped(let error?): "server failed: \(error)"
+        case .serverStopped(nil): "server stopped"
+        }
+    }
+
+    /// Sends the watchdog ping while the engine answers, and live figures as STATUS, until cancelled.
+    private func monitor(_ engine: Engine, _ server: UnixSocketServer) async {
+        let watchdog = SystemdNotifier.watchdogTimeout
+        let interval = watchdog.map { $0 / 2 } ?? .seconds(10)
+        var lastStatus = ContinuousClock.now
+        while !Task.isCancelled {
+            if watchdog != nil {
+                do {
+                    try await engine.checkHealth()
+                    SystemdNotifier.watchdog()
+                } catch {
+                    logger.error("health check failed; not pinging the watchdog", metadata: ["error": "\(error)"])
+                }
+            }
+            if ContinuousClock.now - lastStatus >= .seconds(10) || watchdog == nil {
+                lastStatus = .now
+                let figures = engine.statistics
+                SystemdNotifier.status(
+                    "\(figures.liveAggregates) aggregates live, \(server.openConnections) connections, \(figures.commands) commands"
+                )
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}

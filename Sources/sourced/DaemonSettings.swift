@@ -1,0 +1,58 @@
+import ArgumentParser
+import Logging
+import SourcedProtocol
+import SourcedServer
+import SourcedStorage
+
+/// The daemon's settings: each from its flag, else its environment variable, else its default.
+struct DaemonSettings: Sendable {
+    var socketPath: String
+    var dataDirectory: String
+    var maximumAggregates: Int
+    var idleTimeout: Duration
+    var sync: SyncMode
+    var server: UnixSocketServer.Configuration
+    var maximumOpenFiles: Int
+    var ioThreads: Int
+    var logLevel: Logger.Level
+    var shutdownTimeout: Duration
+
+    init(_ flags: Sourced, environment: [String: String]) throws {
+        let defaults = DefaultLocations(environment: environment)
+        func setting<Value>(
+            _ flag: Value?,
+            _ name: String,
+            default value: Value,
+            valid: (Value) -> Bool = { _ in true },
+            parse: (String) -> Value?
+        ) throws -> Value {
+            if let flag {
+                guard valid(flag) else { throw ValidationError("invalid value \"\(flag)\" for --\(name); see sourced --help") }
+                return flag
+            }
+            let variable = "SOURCED_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+            guard let text = environment[variable], !text.isEmpty else { return value }
+            guard let parsed = parse(text), valid(parsed) else {
+                throw ValidationError("invalid value \"\(text)\" in \(variable); see sourced --help")
+            }
+            return parsed
+        }
+        let positive: (Int) -> Bool = { $0 > 0 }
+        let seconds: (Double) -> Bool = { $0 > 0 && $0.isFinite }
+        socketPath = flags.socket ?? defaults.socketPath
+        dataDirectory = flags.dataDir ?? defaults.dataDirectory
+        maximumAggregates = try setting(flags.maxAggregates, "max-aggregates", default: 100_000, valid: positive) { Int($0) }
+        idleTimeout = .seconds(try setting(flags.idleTimeout, "idle-timeout", default: 300, valid: seconds) { Double($0) })
+        let syncName = try setting(flags.sync, "sync", default: "always", valid: { SyncMode(rawValue: $0) != nil }) { $0 }
+        sync = SyncMode(rawValue: syncName)!
+        server = UnixSocketServer.Configuration(
+            maximumLineBytes: try setting(flags.maxLineBytes, "max-line-bytes", default: 1 << 20, valid: positive) { Int($0) },
+            maximumConnections: try setting(flags.maxConnections, "max-connections", default: 1024, valid: positive) { Int($0) }
+        )
+        maximumOpenFiles = try setting(flags.maxOpenFiles, "max-open-files", default: 1024, valid: positive) { Int($0) }
+        ioThreads = try setting(flags.ioThreads, "io-threads", default: 32, valid: positive) { Int($0) }
+        let levelName = try setting(flags.logLevel, "log-level", default: "info", valid: { Logger.Level(rawValue: $0) != nil }) { $0 }
+        logLevel = Logger.Level(rawValue: levelName)!
+        shutdownTimeout = .seconds(try setting(flags.shutdownTimeout, "shutdown-timeout", default: 10, valid: seconds) { Double($0) })
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOPosix
+import SourcedEngine
+import SourcedProtocol
+import SourcedServer
+import SourcedStorage
+import SourcedSystemd
+
+/// The Sourced daemon.
+@main
+struct Sourced: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sourced",
+        abstract: "The Sourced event-sourcing daemon: one actor per aggregate, durable per-aggregate logs.",
+        discussion: """
+            Serves newline-delimited JSON on a Unix socket (see docs/protocol.md). Every option can \
+            also be set by the environment variable named in its help; a flag wins over the variable.
+            With no options, data and socket live under $XDG_STATE_HOME/sourced \
+            (~/.local/state/sourced): no root needed. Under systemd, $STATE_DIRECTORY and \
+            $RUNTIME_DIRECTORY are used, and a socket passed by socket activation is adopted.
+            """
+    )
+
+    @Option(help: "Unix socket path to listen on. (env: SOURCED_SOCKET; default: ~/.local/state/sourced/sourced.sock)")
+    var socket: String?
+
+    @Option(help: "Directory holding the logs; created if missing, locked while running. (env: SOURCED_DATA_DIR; default: ~/.local/state/sourced/data)")
+    var dataDir: String?
+
+    @Option(help: "Most aggregates kept in memory; the least recently used idle one is evicted beyond. (env: SOURCED_MAX_AGGREGATES; default: 100000)")
+    var maxAggregates: Int?
+
+    @Option(help: "Seconds an aggregate may stay unused in memory before it is evicted. (env: SOURCED_IDLE_TIMEOUT; default: 300)")
+    var idleTimeout: Double?
+
+    @Option(help: "always: fdatasync before every acknowledgement. none: never sync (UNSAFE: a machine crash loses acknowledged commands). (env: SOURCED_SYNC; default: always)")
+    var sync: String?
+
+    @Option(help: "Longest request line in bytes; longer lines get too_large and the connection closes. (env: SOURCED_MAX_LINE_BYTES; default: 1048576)")
+    var maxLineBytes: Int?
+
+    @Option(help: "Most client connections at once; more are refused with unavailable. (env: SOURCED_MAX_CONNECTIONS; default: 1024)")
+    var maxConnections: Int?
+
+    @Option(help: "Most log files open at once, independent of --max-aggregates. (env: SOURCED_MAX_OPEN_FILES; default: 1024)")
+    var maxOpenFiles: Int?
+
+    @Option(help: "Threads doing file I/O; parallel fsyncs of different logs scale with them. (env: SOURCED_IO_THREADS; default: 32)")
+    var ioThreads: Int?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical. (env: SOURCED_LOG_LEVEL; default: info)")
+    var logLevel: String?
+
+    @Option(help: "Seconds to let in-flight requests finish on SIGTERM before closing connections. (env: SOURCED_SHUTDOWN_TIMEOUT; default: 10)")
+    var shutdownTimeout: Double?
+
+    func run() async throws {
+        let settings = try DaemonSettings(self, environment: ProcessInfo.processInfo.environment)
+        let inherited: Int32?
+        do {
+            inherited = try SocketActivation.listeningSocket()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: settings.logLevel) }
+        let daemon = Daemon(settings: settings, inheritedSocket: inherited, logger: Logger(label: "sourced"))
+        if case .failure(let reason) = await daemon.run() {
+            throw DaemonFailure(reason: reason)
+        }
+    }
+}
+
+/// A fatal daemon error, printed once and reported as exit status 1.
+struct DaemonFailure: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { reason }
+}

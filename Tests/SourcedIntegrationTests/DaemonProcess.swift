@@ -1,0 +1,107 @@
+import Foundation
+import Glibc
+import SourcedCore
+import SourcedTestSupport
+
+/// A real `sourced` process on a private data directory and socket, for tests that exercise the
+/// daemon as users do.
+final class DaemonProcess: Sendable {
+    let directory: TemporaryDirectory
+    let socketPath: String
+    let dataDirectory: String
+    let logPath: String
+    private let process: Process
+    private let exit = Latch<Int32>()
+
+    /// The built products folder: the test bundle sits beside the executables.
+    static var productsDirectory: URL {
+        Bundle.main.bundleURL
+    }
+
+    static func executable(_ name: String) -> String {
+        productsDirectory.appendingPathComponent(name).path
+    }
+
+    /// Starts `sourced` with `arguments` after its socket and data-directory flags, and waits until
+    /// it answers on its socket.
+    init(
+        in directory: TemporaryDirectory = TemporaryDirectory("sd"),
+        arguments: [String] = [],
+        environment: [String: String] = [:],
+        command: [String]? = nil,
+        waitUntilReady: Bool = true
+    ) async throws {
+        self.directory = directory
+        socketPath = directory.file("s.sock")
+        dataDirectory = directory.file("data")
+        logPath = directory.file("sourced.log")
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process = Process()
+        let full = (command ?? [Self.executable("sourced")])
+            + ["--socket", socketPath, "--data-dir", dataDirectory, "--log-level", "debug"] + arguments
+        process.executableURL = URL(fileURLWithPath: full[0])
+        process.arguments = Array(full.dropFirst())
+        var inherited = ProcessInfo.processInfo.environment
+        for key in ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] {
+            inherited[key] = nil
+        }
+        process.environment = inherited.merging(environment) { _, new in new }
+        process.standardError = log
+        process.standardOutput = log
+        let exit = exit
+        process.terminationHandler = { process in exit.fire(process.terminationStatus) }
+        try process.run()
+        if waitUntilReady {
+            try await self.waitUntilReady()
+        }
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+        }
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Waits until a connection to the socket is answered.
+    func waitUntilReady() async throws {
+        do {
+            try await waitUntil(timeout: .seconds(30)) {
+                guard process.isRunning else { return true }
+                guard let client = try? await LineClient.connect(socketPath) else { return false }
+                let reply = try? await client.request(#"{"op":"ping"}"#)
+                await client.close()
+                return reply?["ok"] == true
+            }
+        } catch {
+            throw DaemonFailed(message: "sourced did not become ready: \(log)")
+        }
+        guard process.isRunning else {
+            throw DaemonFailed(message: "sourced exited with status \(await exitStatus()): \(log)")
+        }
+    }
+
+    /// Sends `signal` and returns the exit status.
+    func stop(_ signal: Int32 = SIGTERM) async -> Int32 {
+        Glibc.kill(process.processIdentifier, signal)
+        return await exitStatus()
+    }
+
+    /// The exit status, once the process has exited (the signal number if a signal killed it).
+    func exitStatus() async -> Int32 {
+        await exit.wait()
+    }
+
+    /// Everything the daemon wrote to stderr so far.
+    var log: String {
+        (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+    }
+}
+
+struct DaemonFailed: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}

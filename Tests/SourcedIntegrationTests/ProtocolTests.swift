@@ -1,0 +1,131 @@
+import Foundation
+import SourcedProtocol
+import SourcedTestSupport
+import Testing
+
+@Suite struct ProtocolTests {
+    /// The session of docs/protocol.md, line by line, compared in meaning.
+    @Test func theDocumentedSessionBehavesAsDocumented() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await LineClient.connect(daemon.socketPath)
+        let created = try await client.request(#"{"op":"execute","model":"counter","id":"c1","command":{"type":"create"}}"#)
+        #expect(created == ["ok": true, "model": "counter", "id": "c1", "version": 1, "events": [["type": "created"]], "state": ["count": 0]])
+        let chained = try await client.request(
+            #"{"op":"execute","model":"counter","id":"c1","commands":[{"type":"increment"},{"type":"increment"}]}"#
+        )
+        #expect(chained == [
+            "ok": true, "model": "counter", "id": "c1", "version": 3,
+            "events": [["type": "incremented", "count": 1], ["type": "incremented", "count": 2]], "state": ["count": 2],
+        ])
+        let got = try await client.request(#"{"op":"get","model":"counter","id":"c1"}"#)
+        #expect(got == ["ok": true, "model": "counter", "id": "c1", "version": 3, "state": ["count": 2]])
+        let again = try await client.request(#"{"op":"execute","model":"counter","id":"c1","command":{"type":"create"}}"#)
+        #expect(again == ["ok": false, "error": ["code": "rejected", "message": "already created"]])
+        let never = try await client.request(#"{"op":"get","model":"counter","id":"nobody","req":{"n":[1,2]}}"#)
+        #expect(never == ["ok": true, "model": "counter", "id": "nobody", "version": 0, "state": nil, "req": ["n": [1, 2]]])
+        await client.close()
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func eventsPageThroughAnAggregate() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await LineClient.connect(daemon.socketPath)
+        _ = try await client.request(#"{"op":"execute","model":"account","id":"a1","commands":[{"type":"open","owner":"ada"},{"type":"deposit","amount":5},{"type":"withdraw","amount":2}]}"#)
+        let page = try await client.request(#"{"op":"events","model":"account","id":"a1","from":1,"limit":1}"#)
+        #expect(page["version"] == 3)
+        let events = try #require(page["events"]?.arrayValue)
+        #expect(events.count == 1)
+        #expect(events.first?["version"] == 2 && events.first?["event"] == ["type": "deposited", "amount": 5, "balance": 5])
+        let rest = try await client.request(#"{"op":"events","model":"account","id":"a1","from":2}"#)
+        #expect(rest["events"]?.arrayValue?.map { $0["version"] } == [3])
+        let none = try await client.request(#"{"op":"events","model":"account","id":"a1","from":3}"#)
+        #expect(none["events"] == [])
+        let bad = try await client.request(#"{"op":"events","model":"account","id":"a1","limit":0}"#)
+        #expect(bad.errorCode == "bad_request")
+        await client.close()
+        _ = await daemon.stop()
+    }
+
+    @Test func modelsStatsAndPingAnswer() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await LineClient.connect(daemon.socketPath)
+        #expect(try await client.request(#"{"op":"ping","req":"p"}"#) == ["ok": true, "pong": true, "req": "p"])
+        let models = try await client.request(#"{"op":"models"}"#)
+        let names = models["models"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+        #expect(names == ["counter", "account"])
+        let account = models["models"]?.arrayValue?.last
+        let deposit = account?["commands"]?.arrayValue?.first { $0["type"] == "deposit" }
+        #expect(deposit?["fields"] == ["amount": "integer"])
+        _ = try await client.request(#"{"op":"execute","model":"counter","id":"c","command":{"type":"create"}}"#)
+        let stats = try #require(try await client.request(#"{"op":"stats"}"#)["stats"])
+        for key in ["live_aggregates", "capacity", "hits", "misses", "loads", "evictions", "commands", "events", "fsyncs", "connections", "uptime_seconds"] {
+            #expect(stats[key]?.integerValue != nil, "stats.\(key)")
+        }
+        #expect(stats["commands"] == 1 && stats["connections"] == 1 && stats["live_aggregates"] == 1)
+        await client.close()
+        _ = await daemon.stop()
+    }
+
+    @Test func stateSurvivesARestart() async throws {
+        let directory = TemporaryDirectory("sd")
+        var daemon = try await DaemonProcess(in: directory)
+        var client = try await LineClient.connect(daemon.socketPath)
+        _ = try await client.request(#"{"op":"execute","model":"account","id":"a1","commands":[{"type":"open","owner":"ada"},{"type":"deposit","amount":100}]}"#)
+        _ = try await client.request(#"{"op":"execute","model":"account","id":"a1","command":{"type":"withdraw","amount":40}}"#)
+        await client.close()
+        #expect(await daemon.stop() == 0)
+        daemon = try await DaemonProcess(in: directory)
+        client = try await LineClient.connect(daemon.socketPath)
+        let state = try await client.request(#"{"op":"get","model":"account","id":"a1"}"#)
+        #expect(state["version"] == 3 && state["state"] == ["owner": "ada", "balance": 60, "closed": false])
+        await client.close()
+        #expect(await daemon.stop() == 0)
+    }
+
+    /// Many connections each pipeline a burst of requests before reading anything; every reply
+    /// comes back in request order with the right result.
+    @Test func pipelinedRequestsFromManyConnectionsGetInOrderReplies() async throws {
+        let daemon = try await DaemonProcess()
+        let connections = 16
+        let burst = 200
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for connection in 0..<connections {
+                group.addTask {
+                    let client = try await LineClient.connect(daemon.socketPath)
+                    var lines = [#"{"op":"execute","model":"counter","id":"own-\#(connection)","command":{"type":"create"},"req":0}"#]
+                    for index in 1...burst {
+                        let id = index % 2 == 0 ? "own-\(connection)" : "shared"
+                        let command = index == 1 && connection == 0 ? "create" : "increment"
+                        lines.append(#"{"op":"execute","model":"counter","id":"\#(id)","command":{"type":"\#(command)"},"req":\#(index)}"#)
+                    }
+                    lines.append(#"{"op":"get","model":"counter","id":"own-\#(connection)","req":"last"}"#)
+                    try await client.sendRaw(Array(lines.joined(separator: "\n").utf8) + [0x0A])
+                    var ownVersion: Int64 = 0
+                    for index in 0...burst {
+                        let reply = try await client.readReply()
+                        #expect(reply["req"] == .integer(Int64(index)), "connection \(connection) reply \(index)")
+                        if index % 2 == 0 {
+                            let version = try #require(reply["version"]?.integerValue)
+                            #expect(version == ownVersion + 1, "own counter versions are consecutive")
+                            ownVersion = version
+                        } else if !(index == 1 && connection == 0) {
+                            #expect(reply["ok"] == true || reply.errorCode == "rejected")
+                        }
+                    }
+                    let last = try await client.readReply()
+                    #expect(last["req"] == "last" && last["version"] == .integer(ownVersion))
+                    await client.close()
+                }
+            }
+            try await group.waitForAll()
+        }
+        let client = try await LineClient.connect(daemon.socketPath)
+        let shared = try await client.request(#"{"op":"get","model":"counter","id":"shared"}"#)
+        let stats = try await client.request(#"{"op":"stats"}"#)
+        let total = try #require(stats["stats"]?["commands"]?.integerValue)
+        let sharedVersion = try #require(shared["version"]?.integerValue)
+        #expect(total == Int64(connections) * Int64(burst / 2 + 1) + sharedVersion, "every accepted command counted once")
+        await client.close()
+        #expect(await daemon.stop() == 0)
+    }
+}
