@@ -44,7 +44,6 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -71,6 +70,10 @@ let package = Package(
         .testTarget(name: "SourcedCoreTests", dependencies: ["SourcedCore"]),
         .testTarget(name: "SourcedStorageTests", dependencies: ["SourcedStorage", "SourcedTestSupport"]),
         .testTarget(name: "SourcedEngineTests", dependencies: ["SourcedEngine", "SourcedTestSupport"]),
+        .testTarget(
+            name: "SourcedServerTests",
+            dependencies: ["SourcedServer", .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
         .testTarget(
             name: "SourcedIntegrationTests",
             dependencies: [

@@ -1,7 +1,6 @@
 import Glibc
 import Logging
 import NIOCore
-import NIOExtras
 import NIOPosix
 import SourcedEngine
 import SourcedProtocol
@@ -36,7 +35,7 @@ public final class UnixSocketServer: Sendable {
         case inherited(Int32)
     }
 
-    private typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    private typealias Connection = NIOAsyncChannel<RequestLineDecoder.Frame, ByteBuffer>
 
     public let configuration: Configuration
     private let serverChannel: NIOAsyncChannel<Connection, Never>
@@ -59,7 +58,7 @@ public final class UnixSocketServer: Sendable {
         let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(
-                    ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: maximumLineBytes)
+                    ByteToMessageHandler(RequestLineDecoder(maximumLength: maximumLineBytes))
                 )
                 return try Connection(wrappingChannelSynchronously: channel)
             }
@@ -150,18 +149,23 @@ public final class UnixSocketServer: Sendable {
         }
     }
 
-    /// Submits every line of `inbound` in order until it ends, then any final error reply.
-    private func read(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, into replies: ReplyQueue) async {
+    /// Submits every line of `inbound` in order until it ends or a line is unacceptable.
+    private func read(_ inbound: NIOAsyncChannelInboundStream<RequestLineDecoder.Frame>, into replies: ReplyQueue) async {
         do {
-            for try await line in inbound {
-                await replies.push(await router.submit(line))
+            for try await frame in inbound {
+                switch frame {
+                case .line(let line):
+                    await replies.push(await router.submit(line))
+                case .tooLong:
+                    let message = "request line exceeds \(configuration.maximumLineBytes) bytes; closing the connection"
+                    await replies.push(.ready(Reply.failure(ProtocolError(.tooLarge, message), req: nil)))
+                    return
+                case .unterminated:
+                    let message = "the input ended inside a request; end every request with a newline"
+                    await replies.push(.ready(Reply.failure(ProtocolError(.badRequest, message), req: nil)))
+                    return
+                }
             }
-        } catch is ByteToMessageDecoderError.PayloadTooLargeError {
-            let message = "request line exceeds \(configuration.maximumLineBytes) bytes; closing the connection"
-            await replies.push(.ready(Reply.failure(ProtocolError(.tooLarge, message), req: nil)))
-        } catch is NIOExtrasErrors.LeftOverBytesError {
-            let message = "the input ended inside a request; end every request with a newline"
-            await replies.push(.ready(Reply.failure(ProtocolError(.badRequest, message), req: nil)))
         } catch {
             logger.debug("connection read ended", metadata: ["error": "\(error)"])
         }

@@ -22,13 +22,14 @@ final class DaemonProcess: Sendable {
         productsDirectory.appendingPathComponent(name).path
     }
 
-    /// Starts `sourced` with `arguments` after its socket and data-directory flags, and waits until
-    /// it answers on its socket.
+    /// Starts `sourced` with `arguments` after its socket and data-directory flags (unless
+    /// `defaultLocations`), and waits until it answers on its socket.
     init(
         in directory: TemporaryDirectory = TemporaryDirectory("sd"),
         arguments: [String] = [],
         environment: [String: String] = [:],
         command: [String]? = nil,
+        defaultLocations: Bool = false,
         waitUntilReady: Bool = true
     ) async throws {
         self.directory = directory
@@ -39,8 +40,8 @@ final class DaemonProcess: Sendable {
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         process = Process()
-        let full = (command ?? [Self.executable("sourced")])
-            + ["--socket", socketPath, "--data-dir", dataDirectory, "--log-level", "debug"] + arguments
+        let locations = defaultLocations ? [] : ["--socket", socketPath, "--data-dir", dataDirectory]
+        let full = (command ?? [Self.executable("sourced")]) + locations + ["--log-level", "debug"] + arguments
         process.executableURL = URL(fileURLWithPath: full[0])
         process.arguments = Array(full.dropFirst())
         var inherited = ProcessInfo.processInfo.environment
@@ -71,10 +72,7 @@ final class DaemonProcess: Sendable {
         do {
             try await waitUntil(timeout: .seconds(30)) {
                 guard process.isRunning else { return true }
-                guard let client = try? await LineClient.connect(socketPath) else { return false }
-                let reply = try? await client.request(#"{"op":"ping"}"#)
-                await client.close()
-                return reply?["ok"] == true
+                return await LineClient.answersPing(at: socketPath)
             }
         } catch {
             throw DaemonFailed(message: "sourced did not become ready: \(log)")

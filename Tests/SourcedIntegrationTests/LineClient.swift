@@ -31,6 +31,14 @@ final class LineClient {
         return LineClient(channel)
     }
 
+    /// Whether a daemon answers a ping on the socket at `path`.
+    static func answersPing(at path: String) async -> Bool {
+        guard let client = try? await connect(path) else { return false }
+        let reply = try? await client.request(#"{"op":"ping"}"#)
+        await client.close()
+        return reply?["ok"] == true
+    }
+
     /// Sends `line` and a newline.
     func send(_ line: String) async throws {
         try await sendRaw(Array(line.utf8) + [0x0A])

@@ -1,0 +1,149 @@
+import Foundation
+import SourcedProtocol
+import SourcedTestSupport
+import Testing
+
+@Suite struct BadInputTests {
+    /// Every bad line gets its error on the same connection, which stays usable, while another
+    /// client is served correctly throughout.
+    @Test func everyBadLineGetsItsErrorAndTheDaemonKeepsServing() async throws {
+        let daemon = try await DaemonProcess()
+        let bystander = try await LineClient.connect(daemon.socketPath)
+        _ = try await bystander.request(#"{"op":"execute","model":"counter","id":"steady","command":{"type":"create"}}"#)
+        let client = try await LineClient.connect(daemon.socketPath)
+        let cases: [(line: String, code: String)] = [
+            ("{not json", "bad_request"),
+            ("[1,2,3]", "bad_request"),
+            ("42", "bad_request"),
+            ("\"op\"", "bad_request"),
+            ("", "bad_request"),
+            ("   ", "bad_request"),
+            ("{}", "bad_request"),
+            (#"{"op":"execute","id":"x","command":{"type":"create"}}"#, "bad_request"),
+            (#"{"op":"execute","model":"counter","command":{"type":"create"}}"#, "bad_request"),
+            (#"{"op":"execute","model":"counter","id":"x"}"#, "bad_request"),
+            (#"{"op":"execute","model":"counter","id":"x","command":{"type":"create"},"commands":[]}"#, "bad_request"),
+            (#"{"op":"execute","model":"counter","id":"x","commands":[]}"#, "bad_request"),
+            (#"{"op":"execute","model":"account","id":"x","command":{"type":"deposit"}}"#, "bad_request"),
+            (#"{"op":5}"#, "bad_request"),
+            (#"{"op":"get","model":"counter","id":5}"#, "bad_request"),
+            (#"{"op":"get","model":["counter"],"id":"x"}"#, "bad_request"),
+            (#"{"op":"execute","model":"counter","id":"x","command":"create"}"#, "bad_request"),
+            (#"{"op":"execute","model":"counter","id":"x","commands":{"type":"create"}}"#, "bad_request"),
+            (#"{"op":"execute","model":"counter","id":"x","command":{"type":"create"},"expect":"1"}"#, "bad_request"),
+            (#"{"op":"execute","model":"counter","id":"x","command":{"type":"create"},"expect":-1}"#, "bad_request"),
+            (#"{"op":"execute","model":"account","id":"x","command":{"type":"deposit","amount":1e400}}"#, "bad_request"),
+            (#"{"op":"execute","model":"account","id":"x","command":{"type":"deposit","amount":123456789012345678901234567890}}"#, "bad_request"),
+            (#"{"op":"events","model":"counter","id":"x","limit":100000}"#, "bad_request"),
+            (String(repeating: "[", count: 100_000), "bad_request"),
+            (#"{"op":"drop_tables"}"#, "unknown_op"),
+            (#"{"op":"get","model":"Counter","id":"x"}"#, "unknown_model"),
+            (#"{"op":"execute","model":"counter","id":"x","command":{"type":"explode"}}"#, "unknown_command"),
+            (#"{"op":"execute","model":"counter","id":"x","command":{}}"#, "bad_request"),
+            (#"{"op":"get","model":"counter","id":""}"#, "invalid_id"),
+            (#"{"op":"get","model":"counter","id":"a\u0000b"}"#, "invalid_id"),
+            (#"{"op":"get","model":"counter","id":"line\nbreak"}"#, "invalid_id"),
+            (#"{"op":"get","model":"counter","id":"\#(String(repeating: "x", count: 10_000))"}"#, "invalid_id"),
+        ]
+        for (index, bad) in cases.enumerated() {
+            let reply = try await client.request(bad.line)
+            #expect(reply["ok"] == false && reply.errorCode == bad.code, "case \(index): \(bad.line.prefix(80)) → \(reply)")
+            #expect(reply["error"]?["message"]?.stringValue?.isEmpty == false)
+            let steady = try await bystander.request(#"{"op":"execute","model":"counter","id":"steady","command":{"type":"increment"}}"#)
+            #expect(steady["version"] == .integer(Int64(index + 2)), "the bystander is served after case \(index)")
+        }
+        let garbage = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }.filter { $0 != 0x0A }
+        try await client.sendRaw(garbage + [0x0A])
+        #expect(try await client.readReply().errorCode == "bad_request")
+        try await client.sendRaw([0xC3, 0x28, 0xFF, 0xFE] + Array(#"{"op":"ping"}"#.utf8) + [0x0A])
+        #expect(try await client.readReply().errorCode == "bad_request")
+        #expect(try await client.request(#"{"op":"ping"}"#)["ok"] == true, "the connection survives every bad line")
+        await client.close()
+        await bystander.close()
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func hostileIdsAreOrdinaryAggregatesInsideTheDataDirectory() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await LineClient.connect(daemon.socketPath)
+        let ids = ["../x", "../../etc/passwd", "/", ".", "..", "a/b", "~", "LOCK", "ｃ1", "c1"]
+        for id in ids {
+            let json = String(data: try JSONEncoder().encode(id), encoding: .utf8)!
+            let reply = try await client.request(#"{"op":"execute","model":"counter","id":\#(json),"command":{"type":"create"}}"#)
+            #expect(reply["ok"] == true && reply["id"] == .string(id), "\(id)")
+        }
+        await client.close()
+        #expect(await daemon.stop() == 0)
+        let files = daemon.directory.allFiles().filter { $0.hasPrefix("data/") }
+        #expect(files.count == ids.count + 1)
+        #expect(files.allSatisfy { $0 == "data/LOCK" || $0.hasPrefix("data/aggregates/counter/") })
+    }
+
+    @Test func anOversizedLineGetsTooLargeAndTheConnectionCloses() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await LineClient.connect(daemon.socketPath)
+        _ = try await client.request(#"{"op":"ping"}"#)
+        let huge = #"{"op":"ping","req":""# + String(repeating: "x", count: 2 << 20) + #""}"#
+        try? await client.send(huge)
+        let reply = try await client.readReply()
+        #expect(reply.errorCode == "too_large")
+        #expect(try await client.readLine() == nil, "the connection is closed after too_large")
+        await client.close()
+        let other = try await LineClient.connect(daemon.socketPath)
+        #expect(try await other.request(#"{"op":"ping"}"#)["ok"] == true)
+        await other.close()
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func aLastLineWithoutNewlineIsAnsweredWithAnErrorAndNothingRuns() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await LineClient.connect(daemon.socketPath)
+        try await client.send(#"{"op":"ping","req":1}"#)
+        try await client.sendRaw(Array(#"{"op":"execute","model":"counter","id":"half","command":{"type":"create"}}"#.utf8))
+        client.finishSending()
+        #expect(try await client.readReply()["req"] == 1)
+        #expect(try await client.readReply().errorCode == "bad_request")
+        #expect(try await client.readLine() == nil)
+        await client.close()
+        let check = try await LineClient.connect(daemon.socketPath)
+        #expect(try await check.request(#"{"op":"get","model":"counter","id":"half"}"#)["version"] == 0)
+        await check.close()
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func aClientThatVanishesMidPipelineLeavesOnlyWholeCommands() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await LineClient.connect(daemon.socketPath)
+        _ = try await client.request(#"{"op":"execute","model":"counter","id":"v","command":{"type":"create"}}"#)
+        let burst = (0..<500).map { _ in #"{"op":"execute","model":"counter","id":"v","command":{"type":"increment"}}"# }
+        try await client.sendRaw(Array(burst.joined(separator: "\n").utf8) + [0x0A])
+        await client.close()
+        let check = try await LineClient.connect(daemon.socketPath)
+        try await waitUntil {
+            let stats = try await check.request(#"{"op":"stats"}"#)
+            return stats["stats"]?["connections"] == 1
+        }
+        let state = try await check.request(#"{"op":"get","model":"counter","id":"v"}"#)
+        let version = try #require(state["version"]?.integerValue)
+        #expect(state["state"]?["count"] == .integer(version - 1), "count and version agree: no half-applied command")
+        await check.close()
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func connectionsBeyondTheLimitAreRefusedClearly() async throws {
+        let daemon = try await DaemonProcess(arguments: ["--max-connections", "2"])
+        let first = try await LineClient.connect(daemon.socketPath)
+        let second = try await LineClient.connect(daemon.socketPath)
+        _ = try await first.request(#"{"op":"ping"}"#)
+        _ = try await second.request(#"{"op":"ping"}"#)
+        let third = try await LineClient.connect(daemon.socketPath)
+        let refused = try await third.readReply()
+        #expect(refused.errorCode == "unavailable")
+        #expect(refused["error"]?["message"]?.stringValue?.contains("too many connections") == true)
+        #expect(try await third.readLine() == nil)
+        await first.close()
+        try await waitUntil { await LineClient.answersPing(at: daemon.socketPath) }
+        await second.close()
+        #expect(await daemon.stop() == 0)
+    }
+}
