@@ -24,6 +24,18 @@ import Testing
         #expect(listener.hasReceived("STOPPING=1"))
     }
 
+    @Test func logsWithSyslogPrioritiesUnderTheJournalAndTimestampsElsewhere() async throws {
+        let journal = try await DaemonProcess(environment: ["JOURNAL_STREAM": "8:12345"])
+        #expect(await journal.stop() == 0)
+        let lines = journal.log.split(separator: "\n")
+        #expect(lines.contains("<6>sourced: ready data=\(journal.dataDirectory) socket=\(journal.socketPath) sync=always"))
+        #expect(lines.contains { $0.hasPrefix("<5>sourced: shutting down") })
+        let plain = try await DaemonProcess()
+        #expect(await plain.stop() == 0)
+        let ready = try #require(plain.log.split(separator: "\n").first { $0.contains("sourced: ready") })
+        #expect(ready.hasPrefix("20") && ready.contains(" info sourced: ready"), "\(ready)")
+    }
+
     @Test func adoptsASocketPassedBySocketActivation() async throws {
         let activate = "/usr/bin/systemd-socket-activate"
         try #require(FileManager.default.isExecutableFile(atPath: activate), "systemd-socket-activate is part of Debian's systemd package")
