@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "SourcedEngine", targets: ["SourcedEngine"]),
         .executable(name: "sourced", targets: ["sourced"]),
+        .executable(name: "sourcectl", targets: ["sourcectl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -13,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         .target(name: "SourcedCore"),
@@ -66,6 +68,27 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .target(
+            name: "SourcedClient",
+            dependencies: [
+                "SourcedProtocol",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+            ]
+        ),
+        .executableTarget(
+            name: "sourcectl",
+            dependencies: [
+                "SourcedClient",
+                "SourcedProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .target(name: "SourcedTestSupport", path: "Tests/SourcedTestSupport"),
         .testTarget(name: "SourcedCoreTests", dependencies: ["SourcedCore"]),
         .testTarget(name: "SourcedStorageTests", dependencies: ["SourcedStorage", "SourcedTestSupport"]),
@@ -76,14 +99,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SourcedIntegrationTests",
-            dependencies: [
-                "SourcedCore",
-                "SourcedProtocol",
-                "SourcedTestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOExtras", package: "swift-nio-extras"),
-            ]
+            dependencies: ["SourcedCore", "SourcedProtocol", "SourcedClient", "SourcedTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

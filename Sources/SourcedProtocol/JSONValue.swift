@@ -31,6 +31,11 @@ public enum JSONValue: Hashable, Sendable {
     public var arrayValue: [JSONValue]? {
         if case .array(let value) = self { value } else { nil }
     }
+
+    /// The `error.code` of a failed reply, `nil` for any other value.
+    public var errorCode: String? {
+        self["error"]?["code"]?.stringValue
+    }
 }
 
 extension JSONValue: Codable {

@@ -9,7 +9,7 @@ import Testing
     @Test func everyBadLineGetsItsErrorAndTheDaemonKeepsServing() async throws {
         let daemon = try await DaemonProcess()
         let bystander = try await LineClient.connect(daemon.socketPath)
-        _ = try await bystander.request(#"{"op":"execute","model":"counter","id":"steady","command":{"type":"create"}}"#)
+        _ = try await bystander.request(line: #"{"op":"execute","model":"counter","id":"steady","command":{"type":"create"}}"#)
         let client = try await LineClient.connect(daemon.socketPath)
         let cases: [(line: String, code: String)] = [
             ("{not json", "bad_request"),
@@ -46,10 +46,10 @@ import Testing
             (#"{"op":"get","model":"counter","id":"\#(String(repeating: "x", count: 10_000))"}"#, "invalid_id"),
         ]
         for (index, bad) in cases.enumerated() {
-            let reply = try await client.request(bad.line)
+            let reply = try await client.request(line: bad.line)
             #expect(reply["ok"] == false && reply.errorCode == bad.code, "case \(index): \(bad.line.prefix(80)) → \(reply)")
             #expect(reply["error"]?["message"]?.stringValue?.isEmpty == false)
-            let steady = try await bystander.request(#"{"op":"execute","model":"counter","id":"steady","command":{"type":"increment"}}"#)
+            let steady = try await bystander.request(line: #"{"op":"execute","model":"counter","id":"steady","command":{"type":"increment"}}"#)
             #expect(steady["version"] == .integer(Int64(index + 2)), "the bystander is served after case \(index)")
         }
         let garbage = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }.filter { $0 != 0x0A }
@@ -57,7 +57,7 @@ import Testing
         #expect(try await client.readReply().errorCode == "bad_request")
         try await client.sendRaw([0xC3, 0x28, 0xFF, 0xFE] + Array(#"{"op":"ping"}"#.utf8) + [0x0A])
         #expect(try await client.readReply().errorCode == "bad_request")
-        #expect(try await client.request(#"{"op":"ping"}"#)["ok"] == true, "the connection survives every bad line")
+        #expect(try await client.request(line: #"{"op":"ping"}"#)["ok"] == true, "the connection survives every bad line")
         await client.close()
         await bystander.close()
         #expect(await daemon.stop() == 0)
@@ -69,7 +69,7 @@ import Testing
         let ids = ["../x", "../../etc/passwd", "/", ".", "..", "a/b", "~", "LOCK", "ｃ1", "c1"]
         for id in ids {
             let json = String(data: try JSONEncoder().encode(id), encoding: .utf8)!
-            let reply = try await client.request(#"{"op":"execute","model":"counter","id":\#(json),"command":{"type":"create"}}"#)
+            let reply = try await client.request(line: #"{"op":"execute","model":"counter","id":\#(json),"command":{"type":"create"}}"#)
             #expect(reply["ok"] == true && reply["id"] == .string(id), "\(id)")
         }
         await client.close()
@@ -82,7 +82,7 @@ import Testing
     @Test func anOversizedLineGetsTooLargeAndTheConnectionCloses() async throws {
         let daemon = try await DaemonProcess()
         let client = try await LineClient.connect(daemon.socketPath)
-        _ = try await client.request(#"{"op":"ping"}"#)
+        _ = try await client.request(line: #"{"op":"ping"}"#)
         let huge = #"{"op":"ping","req":""# + String(repeating: "x", count: 2 << 20) + #""}"#
         try? await client.send(huge)
         let reply = try await client.readReply()
@@ -90,7 +90,7 @@ import Testing
         #expect(try await client.readLine() == nil, "the connection is closed after too_large")
         await client.close()
         let other = try await LineClient.connect(daemon.socketPath)
-        #expect(try await other.request(#"{"op":"ping"}"#)["ok"] == true)
+        #expect(try await other.request(line: #"{"op":"ping"}"#)["ok"] == true)
         await other.close()
         #expect(await daemon.stop() == 0)
     }
@@ -106,7 +106,7 @@ import Testing
         #expect(try await client.readLine() == nil)
         await client.close()
         let check = try await LineClient.connect(daemon.socketPath)
-        #expect(try await check.request(#"{"op":"get","model":"counter","id":"half"}"#)["version"] == 0)
+        #expect(try await check.request(line: #"{"op":"get","model":"counter","id":"half"}"#)["version"] == 0)
         await check.close()
         #expect(await daemon.stop() == 0)
     }
@@ -114,16 +114,16 @@ import Testing
     @Test func aClientThatVanishesMidPipelineLeavesOnlyWholeCommands() async throws {
         let daemon = try await DaemonProcess()
         let client = try await LineClient.connect(daemon.socketPath)
-        _ = try await client.request(#"{"op":"execute","model":"counter","id":"v","command":{"type":"create"}}"#)
+        _ = try await client.request(line: #"{"op":"execute","model":"counter","id":"v","command":{"type":"create"}}"#)
         let burst = (0..<500).map { _ in #"{"op":"execute","model":"counter","id":"v","command":{"type":"increment"}}"# }
         try await client.sendRaw(Array(burst.joined(separator: "\n").utf8) + [0x0A])
         await client.close()
         let check = try await LineClient.connect(daemon.socketPath)
         try await waitUntil {
-            let stats = try await check.request(#"{"op":"stats"}"#)
+            let stats = try await check.request(line: #"{"op":"stats"}"#)
             return stats["stats"]?["connections"] == 1
         }
-        let state = try await check.request(#"{"op":"get","model":"counter","id":"v"}"#)
+        let state = try await check.request(line: #"{"op":"get","model":"counter","id":"v"}"#)
         let version = try #require(state["version"]?.integerValue)
         #expect(state["state"]?["count"] == .integer(version - 1), "count and version agree: no half-applied command")
         await check.close()
@@ -134,8 +134,8 @@ import Testing
         let daemon = try await DaemonProcess(arguments: ["--max-connections", "2"])
         let first = try await LineClient.connect(daemon.socketPath)
         let second = try await LineClient.connect(daemon.socketPath)
-        _ = try await first.request(#"{"op":"ping"}"#)
-        _ = try await second.request(#"{"op":"ping"}"#)
+        _ = try await first.request(line: #"{"op":"ping"}"#)
+        _ = try await second.request(line: #"{"op":"ping"}"#)
         let third = try await LineClient.connect(daemon.socketPath)
         let refused = try await third.readReply()
         #expect(refused.errorCode == "unavailable")

@@ -18,8 +18,8 @@ import Testing
                 for writer in 0..<writers {
                     group.addTask {
                         guard let client = try? await LineClient.connect(daemon.socketPath) else { return }
-                        _ = try? await client.request(#"{"op":"execute","model":"counter","id":"w\#(writer)","command":{"type":"create"}}"#)
-                        while let reply = try? await client.request(#"{"op":"execute","model":"counter","id":"w\#(writer)","command":{"type":"increment"}}"#),
+                        _ = try? await client.request(line: #"{"op":"execute","model":"counter","id":"w\#(writer)","command":{"type":"create"}}"#)
+                        while let reply = try? await client.request(line: #"{"op":"execute","model":"counter","id":"w\#(writer)","command":{"type":"increment"}}"#),
                               let version = reply["version"]?.integerValue
                         {
                             acknowledged.record(version, writer: writer)
@@ -39,7 +39,7 @@ import Testing
         let restarted = try await DaemonProcess(in: directory)
         let client = try await LineClient.connect(restarted.socketPath)
         for writer in 0..<writers {
-            let state = try await client.request(#"{"op":"get","model":"counter","id":"w\#(writer)"}"#)
+            let state = try await client.request(line: #"{"op":"get","model":"counter","id":"w\#(writer)"}"#)
             let version = try #require(state["version"]?.integerValue)
             #expect(version >= acknowledged.latest(writer), "writer \(writer)")
             #expect(state["state"]?["count"] == .integer(version - 1))
@@ -69,7 +69,7 @@ import Testing
         #expect(await intruder.exitStatus() == 1)
         #expect(intruder.log.contains("another sourced is answering on \(owner.socketPath)"))
         let client = try await LineClient.connect(owner.socketPath)
-        #expect(try await client.request(#"{"op":"ping"}"#)["ok"] == true)
+        #expect(try await client.request(line: #"{"op":"ping"}"#)["ok"] == true)
         await client.close()
         #expect(await owner.stop() == 0)
     }
@@ -94,7 +94,7 @@ import Testing
             environment: ["SOURCED_MAX_AGGREGATES": "3", "SOURCED_SYNC": "none"]
         )
         let client = try await LineClient.connect(daemon.socketPath)
-        let stats = try await client.request(#"{"op":"stats"}"#)["stats"]
+        let stats = try await client.request(line: #"{"op":"stats"}"#)["stats"]
         #expect(stats?["capacity"] == 7 && stats?["sync"] == "none")
         await client.close()
         #expect(await daemon.stop() == 0)

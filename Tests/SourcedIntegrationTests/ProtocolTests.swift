@@ -8,20 +8,20 @@ import Testing
     @Test func theDocumentedSessionBehavesAsDocumented() async throws {
         let daemon = try await DaemonProcess()
         let client = try await LineClient.connect(daemon.socketPath)
-        let created = try await client.request(#"{"op":"execute","model":"counter","id":"c1","command":{"type":"create"}}"#)
+        let created = try await client.request(line: #"{"op":"execute","model":"counter","id":"c1","command":{"type":"create"}}"#)
         #expect(created == ["ok": true, "model": "counter", "id": "c1", "version": 1, "events": [["type": "created"]], "state": ["count": 0]])
-        let chained = try await client.request(
+        let chained = try await client.request(line:
             #"{"op":"execute","model":"counter","id":"c1","commands":[{"type":"increment"},{"type":"increment"}]}"#
         )
         #expect(chained == [
             "ok": true, "model": "counter", "id": "c1", "version": 3,
             "events": [["type": "incremented", "count": 1], ["type": "incremented", "count": 2]], "state": ["count": 2],
         ])
-        let got = try await client.request(#"{"op":"get","model":"counter","id":"c1"}"#)
+        let got = try await client.request(line: #"{"op":"get","model":"counter","id":"c1"}"#)
         #expect(got == ["ok": true, "model": "counter", "id": "c1", "version": 3, "state": ["count": 2]])
-        let again = try await client.request(#"{"op":"execute","model":"counter","id":"c1","command":{"type":"create"}}"#)
+        let again = try await client.request(line: #"{"op":"execute","model":"counter","id":"c1","command":{"type":"create"}}"#)
         #expect(again == ["ok": false, "error": ["code": "rejected", "message": "already created"]])
-        let never = try await client.request(#"{"op":"get","model":"counter","id":"nobody","req":{"n":[1,2]}}"#)
+        let never = try await client.request(line: #"{"op":"get","model":"counter","id":"nobody","req":{"n":[1,2]}}"#)
         #expect(never == ["ok": true, "model": "counter", "id": "nobody", "version": 0, "state": nil, "req": ["n": [1, 2]]])
         await client.close()
         #expect(await daemon.stop() == 0)
@@ -30,17 +30,17 @@ import Testing
     @Test func eventsPageThroughAnAggregate() async throws {
         let daemon = try await DaemonProcess()
         let client = try await LineClient.connect(daemon.socketPath)
-        _ = try await client.request(#"{"op":"execute","model":"account","id":"a1","commands":[{"type":"open","owner":"ada"},{"type":"deposit","amount":5},{"type":"withdraw","amount":2}]}"#)
-        let page = try await client.request(#"{"op":"events","model":"account","id":"a1","from":1,"limit":1}"#)
+        _ = try await client.request(line: #"{"op":"execute","model":"account","id":"a1","commands":[{"type":"open","owner":"ada"},{"type":"deposit","amount":5},{"type":"withdraw","amount":2}]}"#)
+        let page = try await client.request(line: #"{"op":"events","model":"account","id":"a1","from":1,"limit":1}"#)
         #expect(page["version"] == 3)
         let events = try #require(page["events"]?.arrayValue)
         #expect(events.count == 1)
         #expect(events.first?["version"] == 2 && events.first?["event"] == ["type": "deposited", "amount": 5, "balance": 5])
-        let rest = try await client.request(#"{"op":"events","model":"account","id":"a1","from":2}"#)
+        let rest = try await client.request(line: #"{"op":"events","model":"account","id":"a1","from":2}"#)
         #expect(rest["events"]?.arrayValue?.map { $0["version"] } == [3])
-        let none = try await client.request(#"{"op":"events","model":"account","id":"a1","from":3}"#)
+        let none = try await client.request(line: #"{"op":"events","model":"account","id":"a1","from":3}"#)
         #expect(none["events"] == [])
-        let bad = try await client.request(#"{"op":"events","model":"account","id":"a1","limit":0}"#)
+        let bad = try await client.request(line: #"{"op":"events","model":"account","id":"a1","limit":0}"#)
         #expect(bad.errorCode == "bad_request")
         await client.close()
         _ = await daemon.stop()
@@ -49,15 +49,15 @@ import Testing
     @Test func modelsStatsAndPingAnswer() async throws {
         let daemon = try await DaemonProcess()
         let client = try await LineClient.connect(daemon.socketPath)
-        #expect(try await client.request(#"{"op":"ping","req":"p"}"#) == ["ok": true, "pong": true, "req": "p"])
-        let models = try await client.request(#"{"op":"models"}"#)
+        #expect(try await client.request(line: #"{"op":"ping","req":"p"}"#) == ["ok": true, "pong": true, "req": "p"])
+        let models = try await client.request(line: #"{"op":"models"}"#)
         let names = models["models"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
         #expect(names == ["counter", "account"])
         let account = models["models"]?.arrayValue?.last
         let deposit = account?["commands"]?.arrayValue?.first { $0["type"] == "deposit" }
         #expect(deposit?["fields"] == ["amount": "integer"])
-        _ = try await client.request(#"{"op":"execute","model":"counter","id":"c","command":{"type":"create"}}"#)
-        let stats = try #require(try await client.request(#"{"op":"stats"}"#)["stats"])
+        _ = try await client.request(line: #"{"op":"execute","model":"counter","id":"c","command":{"type":"create"}}"#)
+        let stats = try #require(try await client.request(line: #"{"op":"stats"}"#)["stats"])
         for key in ["live_aggregates", "capacity", "hits", "misses", "loads", "evictions", "commands", "events", "fsyncs", "connections", "uptime_seconds"] {
             #expect(stats[key]?.integerValue != nil, "stats.\(key)")
         }
@@ -70,13 +70,13 @@ import Testing
         let directory = TemporaryDirectory("sd")
         var daemon = try await DaemonProcess(in: directory)
         var client = try await LineClient.connect(daemon.socketPath)
-        _ = try await client.request(#"{"op":"execute","model":"account","id":"a1","commands":[{"type":"open","owner":"ada"},{"type":"deposit","amount":100}]}"#)
-        _ = try await client.request(#"{"op":"execute","model":"account","id":"a1","command":{"type":"withdraw","amount":40}}"#)
+        _ = try await client.request(line: #"{"op":"execute","model":"account","id":"a1","commands":[{"type":"open","owner":"ada"},{"type":"deposit","amount":100}]}"#)
+        _ = try await client.request(line: #"{"op":"execute","model":"account","id":"a1","command":{"type":"withdraw","amount":40}}"#)
         await client.close()
         #expect(await daemon.stop() == 0)
         daemon = try await DaemonProcess(in: directory)
         client = try await LineClient.connect(daemon.socketPath)
-        let state = try await client.request(#"{"op":"get","model":"account","id":"a1"}"#)
+        let state = try await client.request(line: #"{"op":"get","model":"account","id":"a1"}"#)
         #expect(state["version"] == 3 && state["state"] == ["owner": "ada", "balance": 60, "closed": false])
         await client.close()
         #expect(await daemon.stop() == 0)
@@ -120,8 +120,8 @@ import Testing
             try await group.waitForAll()
         }
         let client = try await LineClient.connect(daemon.socketPath)
-        let shared = try await client.request(#"{"op":"get","model":"counter","id":"shared"}"#)
-        let stats = try await client.request(#"{"op":"stats"}"#)
+        let shared = try await client.request(line: #"{"op":"get","model":"counter","id":"shared"}"#)
+        let stats = try await client.request(line: #"{"op":"stats"}"#)
         let total = try #require(stats["stats"]?["commands"]?.integerValue)
         let sharedVersion = try #require(shared["version"]?.integerValue)
         #expect(total == Int64(connections) * Int64(burst / 2 + 1) + sharedVersion, "every accepted command counted once")

@@ -15,7 +15,7 @@ import Testing
         )
         try await waitUntil { listener.hasReceived("READY=1") }
         let client = try await LineClient.connect(daemon.socketPath)
-        #expect(try await client.request(#"{"op":"ping"}"#)["ok"] == true, "READY=1 means the socket already accepts")
+        #expect(try await client.request(line: #"{"op":"ping"}"#)["ok"] == true, "READY=1 means the socket already accepts")
         try await waitUntil { listener.hasReceived("WATCHDOG=1") }
         #expect(listener.received.first?.contains("READY=1") == true, "READY=1 comes before any watchdog ping")
         #expect(listener.received.contains { $0.hasPrefix("STATUS=") || $0.contains("\nSTATUS=") })
@@ -47,7 +47,7 @@ import Testing
         )
         try await waitUntil { FileManager.default.fileExists(atPath: daemon.socketPath) }
         let client = try await LineClient.connect(daemon.socketPath)
-        let reply = try await client.request(#"{"op":"execute","model":"counter","id":"c1","command":{"type":"create"}}"#)
+        let reply = try await client.request(line: #"{"op":"execute","model":"counter","id":"c1","command":{"type":"create"}}"#)
         #expect(reply["ok"] == true && reply["version"] == 1)
         await client.close()
         #expect(await daemon.stop() == 0)

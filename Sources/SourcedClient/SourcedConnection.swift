@@ -1,0 +1,152 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOExtras
+import NIOPosix
+import SourcedProtocol
+
+/// A connection to `sourced`: newline-delimited JSON over its Unix socket, without blocking a
+/// thread.
+///
+/// Requests may be pipelined: ``send(_:)`` several, then ``receive()`` their replies, which
+/// arrive in the same order. Not for concurrent use by several tasks.
+public final class SourcedConnection {
+    /// Why talking to the daemon failed.
+    public enum Failure: Error, CustomStringConvertible {
+        /// Nothing listens at the path.
+        case cannotConnect(path: String, reason: String)
+        /// The daemon closed the connection before replying.
+        case closed
+        /// No reply came in time.
+        case timedOut(TimeAmount)
+        /// The daemon sent a line that is not JSON.
+        case malformedReply(String)
+
+        public var description: String {
+            switch self {
+            case .cannotConnect(let path, let reason):
+                "cannot connect to sourced at \(path): \(reason); is sourced running? (start it with scripts/start, or pass --socket)"
+            case .closed:
+                "sourced closed the connection"
+            case .timedOut(let timeout):
+                "no reply from sourced within \(timeout.nanoseconds / 1_000_000_000) s"
+            case .malformedReply(let line):
+                "sourced sent a reply that is not JSON: \(line.prefix(200))"
+            }
+        }
+    }
+
+    private let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    private var lines: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+
+    private init(_ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>) {
+        self.channel = channel
+        lines = channel.inbound.makeAsyncIterator()
+    }
+
+    /// Connects to the daemon's socket at `path`.
+    public static func connect(
+        to path: String,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> SourcedConnection {
+        do {
+            let channel = try await ClientBootstrap(group: group)
+                .channelOption(.allowRemoteHalfClosure, value: true)
+                .connect(unixDomainSocketPath: path) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: 256 << 20)
+                        )
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(isOutboundHalfClosureEnabled: true)
+                        )
+                    }
+                }
+            return SourcedConnection(channel)
+        } catch let error as IOError {
+            throw Failure.cannotConnect(path: path, reason: String(cString: strerror(error.errnoCode)))
+        } catch {
+            throw Failure.cannotConnect(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Sends one request (a JSON object) as one line.
+    public func send(_ request: JSONValue) async throws {
+        try await send(line: Self.encode(request))
+    }
+
+    /// Sends `line`, which must be one JSON object without a newline, and a newline.
+    public func send(line: String) async throws {
+        var buffer = ByteBuffer(string: line)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        try await channel.outbound.write(buffer)
+    }
+
+    /// Sends `bytes` exactly as given, newline or not.
+    public func send(bytes: [UInt8]) async throws {
+        try await channel.outbound.write(ByteBuffer(bytes: bytes))
+    }
+
+    /// Closes the sending side; the daemon still answers everything it received.
+    public func finishSending() {
+        channel.outbound.finish()
+    }
+
+    /// The next reply line, or `nil` once the daemon has closed the connection.
+    ///
+    /// After `timeout` without a line the connection is closed and ``Failure/timedOut(_:)`` thrown.
+    public func receiveLine(timeout: TimeAmount = .seconds(60)) async throws -> String? {
+        let raw = channel.channel
+        let timedOut = NIOLockedValueBox(false)
+        let timer = raw.eventLoop.scheduleTask(in: timeout) {
+            timedOut.withLockedValue { $0 = true }
+            raw.close(promise: nil)
+        }
+        defer { timer.cancel() }
+        let line: ByteBuffer?
+        do {
+            line = try await lines.next()
+        } catch is NIOExtrasErrors.LeftOverBytesError {
+            line = nil
+        } catch {
+            if timedOut.withLockedValue({ $0 }) { throw Failure.timedOut(timeout) }
+            throw error
+        }
+        if line == nil, timedOut.withLockedValue({ $0 }) { throw Failure.timedOut(timeout) }
+        return line.map { String(buffer: $0) }
+    }
+
+    /// The next reply, parsed.
+    public func receive(timeout: TimeAmount = .seconds(60)) async throws -> JSONValue {
+        guard let line = try await receiveLine(timeout: timeout) else { throw Failure.closed }
+        return try Self.decode(line)
+    }
+
+    /// Sends `request` and returns its reply.
+    public func request(_ request: JSONValue, timeout: TimeAmount = .seconds(60)) async throws -> JSONValue {
+        try await send(request)
+        return try await receive(timeout: timeout)
+    }
+
+    public func close() async {
+        try? await channel.channel.close()
+    }
+
+    /// The compact JSON text of `value`, keys sorted.
+    public static func encode(_ value: JSONValue) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // A JSONValue holds only encodable values; only a non-finite number could fail.
+        return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "null"
+    }
+
+    /// Parses one reply line.
+    public static func decode(_ line: String) throws -> JSONValue {
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))
+        } catch {
+            throw Failure.malformedReply(line)
+        }
+    }
+}

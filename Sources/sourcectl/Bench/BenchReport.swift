@@ -1,0 +1,95 @@
+import Foundation
+import SourcedClient
+import SourcedProtocol
+
+/// The figures of one bench run, as text for people or JSON for scripts.
+struct BenchReport {
+    let options: Bench
+    let result: ClientResult
+    let elapsed: Duration
+    /// Aggregates whose final state differs from what was acknowledged.
+    let problems: [String]
+    /// The daemon's `stats` before and after the run.
+    let before: JSONValue
+    let after: JSONValue
+
+    private var seconds: Double {
+        Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    private var commands: Int { result.succeeded }
+    private var events: Int { commands * options.model.eventsPerCommand }
+
+    private func rate(_ count: Int) -> Double {
+        seconds > 0 ? Double(count) / seconds : 0
+    }
+
+    /// Latency percentiles in milliseconds.
+    private var percentiles: [(String, Double)] {
+        let histogram = result.latency
+        return [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9)].map {
+            ($0.0, Double(histogram.valueAtPercentile($0.1)) / 1000)
+        } + [("max", Double(histogram.max) / 1000)]
+    }
+
+    /// How many syncs the daemon made per committed command during the run.
+    private var syncsPerCommand: Double? {
+        guard let syncs = delta("fsyncs"), let committed = delta("commands"), committed > 0 else { return nil }
+        return Double(syncs) / Double(committed)
+    }
+
+    private func delta(_ key: String) -> Int64? {
+        guard let start = before[key]?.integerValue, let end = after[key]?.integerValue else { return nil }
+        return end - start
+    }
+
+    private var workload: String {
+        let what = options.model == .counter ? "counter increments" : "account deposit+withdraw chains"
+        let distribution = options.distribution == .zipf ? "zipf s=\(options.zipfExponent)" : "uniform"
+        return "\(what), \(options.clients) clients, \(options.aggregates) aggregates (\(distribution)), pipeline \(options.pipeline)"
+    }
+
+    func text(_ terminal: Terminal) -> String {
+        let errors = result.errors.isEmpty
+            ? "0"
+            : result.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        var rows = [
+            ["commands", "\(Int(rate(commands)).formatted())/s (\(commands.formatted()) in all)"],
+            ["events", "\(Int(rate(events)).formatted())/s (\(events.formatted()) in all)"],
+            ["errors", errors],
+            ["latency", percentiles.map { "\($0.0) \(String(format: "%.3f", $0.1)) ms" }.joined(separator: "  ")],
+        ]
+        if let syncsPerCommand {
+            rows.append(["fsyncs", String(format: "%.3f per command (sync %@)", syncsPerCommand, after["sync"]?.stringValue ?? "?")])
+        }
+        let verdict = problems.isEmpty
+            ? terminal.paint("ok", .green) + ": all \(options.aggregates) aggregates match the \(commands.formatted()) acknowledged commands"
+            : terminal.paint("FAILED", .red) + ": \(problems.count) aggregates differ, e.g. \(problems.prefix(3).joined(separator: "; "))"
+        rows.append(["verified", verdict])
+        let title = "sourcectl bench: \(workload), \(String(format: "%.1f", seconds)) s"
+        return terminal.paint(title, .bold) + "\n" + Terminal.table(rows.map { ["  " + $0[0]] + $0.dropFirst() })
+    }
+
+    var json: String {
+        var object: [String: JSONValue] = [
+            "model": .string(options.model.rawValue),
+            "clients": .integer(Int64(options.clients)),
+            "aggregates": .integer(Int64(options.aggregates)),
+            "distribution": .string(options.distribution.rawValue),
+            "pipeline": .integer(Int64(options.pipeline)),
+            "seconds": .number(seconds),
+            "commands": .integer(Int64(commands)),
+            "events": .integer(Int64(events)),
+            "commands_per_second": .number(rate(commands)),
+            "events_per_second": .number(rate(events)),
+            "errors": .object(result.errors.mapValues { .integer(Int64($0)) }),
+            "latency_ms": .object(Dictionary(uniqueKeysWithValues: percentiles.map { ($0.0, .number($0.1)) })),
+            "verified": .bool(problems.isEmpty),
+            "sync": after["sync"] ?? .null,
+        ]
+        if options.distribution == .zipf { object["zipf_exponent"] = .number(options.zipfExponent) }
+        if let syncsPerCommand { object["fsyncs_per_command"] = .number(syncsPerCommand) }
+        if !problems.isEmpty { object["problems"] = .array(problems.prefix(20).map { .string($0) }) }
+        return SourcedConnection.encode(.object(object))
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import SourcedClient
+import SourcedProtocol
+
+/// How a subcommand reaches the daemon and prints its answers.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "The daemon's socket. (env: SOURCED_SOCKET)")
+    var socket: String?
+
+    @Flag(help: "Print the daemon's replies as exact JSON, one per line.")
+    var json = false
+
+    /// The socket path: the flag, else the same default as sourced, else the system service's.
+    var socketPath: String {
+        if let socket { return socket }
+        let environment = ProcessInfo.processInfo.environment
+        let preferred = DefaultLocations(environment: environment).socketPath
+        if environment["SOURCED_SOCKET"] != nil || FileManager.default.fileExists(atPath: preferred) {
+            return preferred
+        }
+        let system = "/run/sourced/sourced.sock"
+        return FileManager.default.fileExists(atPath: system) ? system : preferred
+    }
+
+    /// Connects, turning failure into exit status 3 with advice.
+    func connect() async throws -> SourcedConnection {
+        let path = socketPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CommandFailure(
+                message: "is sourced running? socket \(path) not found (start it with scripts/start, or pass --socket)",
+                status: .unavailable
+            )
+        }
+        do {
+            return try await SourcedConnection.connect(to: path)
+        } catch {
+            throw CommandFailure(message: "\(error)", status: .unavailable)
+        }
+    }
+
+    /// Sends one request and returns its reply line and parsed reply; a failed reply becomes a
+    /// ``CommandFailure`` with the matching exit status (after printing it with `--json`).
+    func call(_ request: JSONValue) async throws -> JSONValue {
+        let connection = try await connect()
+        let line: String
+        do {
+            try await connection.send(request)
+            guard let received = try await connection.receiveLine() else { throw SourcedConnection.Failure.closed }
+            line = received
+        } catch {
+            await connection.close()
+            throw CommandFailure(message: "\(error)", status: .unavailable)
+        }
+        await connection.close()
+        let reply = try SourcedConnection.decode(line)
+        if json {
+            print(line)
+        }
+        guard reply["ok"] == true else {
+            throw CommandFailure.reply(reply, printed: json)
+        }
+        return reply
+    }
+}
+
+extension CommandFailure {
+    /// The failure for a daemon's `{"ok":false,...}` reply.
+    static func reply(_ reply: JSONValue, printed: Bool) -> CommandFailure {
+        let code = reply.errorCode ?? "internal"
+        let message = reply["error"]?["message"]?.stringValue ?? "no message"
+        let status: ExitStatus = switch ErrorCode(rawValue: code) {
+        case .badRequest, .unknownOp, .unknownModel, .unknownCommand, .invalidID: .usage
+        case .unavailable: .unavailable
+        default: .domain
+        }
+        return CommandFailure(message: printed ? "" : "\(code): \(message)", status: status)
+    }
+}

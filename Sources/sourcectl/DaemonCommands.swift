@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import SourcedClient
+import SourcedProtocol
+
+struct Models: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the models the daemon serves and their commands.",
+        discussion: examples([
+            ("What can I send?", "sourcectl models"),
+        ])
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let reply = try await connection.call(["op": "models"])
+        guard !connection.json else { return }
+        let out = Terminal.standardOutput
+        var rows: [[String]] = []
+        for model in reply["models"]?.arrayValue ?? [] {
+            rows.append([out.paint(model["name"]?.stringValue ?? "?", .bold), "", ""])
+            for command in model["commands"]?.arrayValue ?? [] {
+                let fields: String
+                if case .object(let members)? = command["fields"] {
+                    fields = members.keys.sorted().map { "\($0)=<\(members[$0]?.stringValue ?? "?")>" }.joined(separator: " ")
+                } else {
+                    fields = ""
+                }
+                let usage = ([command["type"]?.stringValue ?? "?"] + (fields.isEmpty ? [] : [fields])).joined(separator: " ")
+                rows.append(["", usage, out.paint(command["summary"]?.stringValue ?? "", .dim)])
+            }
+        }
+        out.write(Terminal.table(rows))
+    }
+}
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the daemon's live figures: cache, commands, syncs, connections.",
+        discussion: examples([
+            ("Live figures", "sourcectl stats"),
+        ])
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let reply = try await connection.call(["op": "stats"])
+        guard !connection.json, case .object(let stats)? = reply["stats"] else { return }
+        Terminal.standardOutput.write(Terminal.table(stats.keys.sorted().map { [$0, stats[$0]?.stringValue ?? stats[$0]?.text ?? ""] }))
+    }
+}
+
+struct Ping: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check that the daemon answers, and how fast.",
+        discussion: examples([
+            ("Is it up?", "sourcectl ping"),
+        ])
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        _ = try await connection.call(["op": "ping"])
+        guard !connection.json else { return }
+        let elapsed = ContinuousClock.now - started
+        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        Terminal.standardOutput.write("pong from \(connection.socketPath) in \(String(format: "%.2f", milliseconds)) ms\n")
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Glibc
+
+/// `sourcectl`: use and operate Sourced from a shell.
+@main
+struct SourceCtl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sourcectl",
+        abstract: "Use and operate a Sourced daemon from the shell.",
+        discussion: """
+            Finds the daemon's socket like sourced chooses it: --socket, else $SOURCED_SOCKET, else \
+            ~/.local/state/sourced/sourced.sock, else /run/sourced/sourced.sock.
+
+            Exit status: 0 success, 1 rejected or other domain error, 2 usage error (also unknown \
+            model, command or op, invalid id), 3 cannot connect or daemon unavailable.
+            """,
+        subcommands: [Exec.self, Get.self, Events.self, Models.self, Stats.self, Ping.self, Bench.self]
+    )
+
+    /// Runs the command, mapping every failure to the documented exit status.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as CommandFailure {
+            Terminal.standardError.printError(failure.message)
+            Glibc.exit(failure.status.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Glibc.exit(ExitStatus.usage.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// The documented exit statuses.
+enum ExitStatus: Int32 {
+    case success = 0
+    /// The daemon refused: a rejection, a wrong version, a corrupt aggregate.
+    case domain = 1
+    /// The request was malformed: bad arguments, unknown model, command or op, invalid id.
+    case usage = 2
+    /// The daemon could not be reached or cannot serve now.
+    case unavailable = 3
+}
+
+/// Ends the command with a message on standard error and an exit status.
+struct CommandFailure: Error {
+    var message: String
+    var status: ExitStatus
+}
+
+/// Formats a command's examples for its `--help`.
+func examples(_ items: [(String, String)]) -> String {
+    "Examples:\n" + items.map { "  \($0.0):\n    \($0.1)" }.joined(separator: "\n")
+}

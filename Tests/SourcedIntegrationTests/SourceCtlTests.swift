@@ -1,0 +1,111 @@
+import Foundation
+import SourcedClient
+import SourcedProtocol
+import SourcedTestSupport
+import Testing
+
+/// The real `sourcectl` against a real `sourced`, subcommand by subcommand, with exit statuses.
+@Suite struct SourceCtlTests {
+    func ctl(_ daemon: DaemonProcess, _ arguments: String...) async throws -> ToolRun {
+        try await ToolRun.run("sourcectl", arguments, environment: ["SOURCED_SOCKET": daemon.socketPath, "NO_COLOR": "1"])
+    }
+
+    @Test func execRunsCommandsAndChainsWithTypedFields() async throws {
+        let daemon = try await DaemonProcess()
+        let opened = try await ctl(daemon, "exec", "account", "a1", "open", "owner=ada", "+", "deposit", "amount=100")
+        #expect(opened.status == 0, "\(opened.errors)")
+        #expect(opened.output.contains("account a1  version 2") && opened.output.contains(#"{"amount":100,"balance":100}"#))
+        let json = try await ctl(daemon, "exec", "--json", "account", "a1", "withdraw", "amount=30", "--expect", "2")
+        #expect(json.status == 0)
+        let reply = try SourcedConnection.decode(json.output.trimmingCharacters(in: .newlines))
+        #expect(reply["version"] == 3 && reply["state"]?["balance"] == 70)
+        let raw = try await ctl(daemon, "exec", "account", "a2", "open", #"owner:="007""#)
+        #expect(raw.status == 0 && raw.output.contains(#""owner":"007""#), "name:=JSON keeps a string a string")
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func domainErrorsExitOneAndUsageErrorsExitTwo() async throws {
+        let daemon = try await DaemonProcess()
+        _ = try await ctl(daemon, "exec", "account", "a1", "open", "owner=ada")
+        let rejected = try await ctl(daemon, "exec", "account", "a1", "withdraw", "amount=5")
+        #expect(rejected.status == 1 && rejected.errors.contains("rejected: insufficient funds: balance 0, requested 5"))
+        let wrongVersion = try await ctl(daemon, "exec", "account", "a1", "deposit", "amount=5", "--expect", "9")
+        #expect(wrongVersion.status == 1 && wrongVersion.errors.contains("wrong_version"))
+        let unknownModel = try await ctl(daemon, "get", "ledger", "x")
+        #expect(unknownModel.status == 2 && unknownModel.errors.contains("unknown model \"ledger\""))
+        let unknownCommand = try await ctl(daemon, "exec", "counter", "c", "explode")
+        #expect(unknownCommand.status == 2 && unknownCommand.errors.contains("unknown_command"))
+        let missingField = try await ctl(daemon, "exec", "account", "a1", "deposit")
+        #expect(missingField.status == 2 && missingField.errors.contains("amount"))
+        let noCommand = try await ctl(daemon, "exec", "counter", "c1")
+        #expect(noCommand.status == 2 && noCommand.errors.contains("each command starts with its type"))
+        let badField = try await ctl(daemon, "exec", "counter", "c1", "create", "oops")
+        #expect(badField.status == 2 && badField.errors.contains("name=value"))
+        let badOption = try await ctl(daemon, "events", "counter", "c1", "--limit", "many")
+        #expect(badOption.status == 2)
+        let jsonFailure = try await ctl(daemon, "exec", "--json", "account", "a1", "withdraw", "amount=5")
+        #expect(jsonFailure.status == 1 && jsonFailure.output.contains(#""code":"rejected""#), "--json prints the failed reply exactly")
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func getEventsModelsStatsAndPing() async throws {
+        let daemon = try await DaemonProcess()
+        _ = try await ctl(daemon, "exec", "counter", "c1", "create", "+", "increment", "+", "increment")
+        let got = try await ctl(daemon, "get", "counter", "c1")
+        #expect(got.status == 0 && got.output.contains("version 3") && got.output.contains(#"{"count":2}"#))
+        let events = try await ctl(daemon, "events", "counter", "c1", "--from", "1", "--limit", "1")
+        let rows = events.output.split(separator: "\n")
+        #expect(events.status == 0 && rows.count == 2 && rows[1].hasPrefix("2 ") && rows[1].contains("incremented"))
+        let eventsJSON = try await ctl(daemon, "events", "--json", "counter", "c1")
+        #expect(try SourcedConnection.decode(eventsJSON.output)["events"]?.arrayValue?.count == 3)
+        let models = try await ctl(daemon, "models")
+        #expect(models.status == 0 && models.output.contains("deposit amount=<integer>"))
+        let stats = try await ctl(daemon, "stats")
+        #expect(stats.status == 0 && stats.output.contains("live_aggregates") && stats.output.contains("sync"))
+        let ping = try await ctl(daemon, "ping")
+        #expect(ping.status == 0 && ping.output.hasPrefix("pong from \(daemon.socketPath)"))
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func aMissingDaemonExitsThreeWithAdvice() async throws {
+        let nowhere = TemporaryDirectory("none").file("s.sock")
+        let run = try await ToolRun.run("sourcectl", ["ping"], environment: ["SOURCED_SOCKET": nowhere])
+        #expect(run.status == 3)
+        #expect(run.errors.contains("is sourced running? socket \(nowhere) not found"))
+    }
+
+    @Test func findsTheDefaultDaemonWithNoFlags() async throws {
+        let home = TemporaryDirectory("h")
+        let daemon = try await DaemonProcess(in: home, environment: ["HOME": home.path], defaultLocations: true, waitUntilReady: false)
+        try await waitUntil { FileManager.default.fileExists(atPath: home.file(".local/state/sourced/sourced.sock")) }
+        let ping = try await ToolRun.run("sourcectl", ["ping"], environment: ["HOME": home.path])
+        #expect(ping.status == 0, "\(ping.errors)")
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func benchMeasuresAndVerifiesItsLoad() async throws {
+        let daemon = try await DaemonProcess()
+        for model in ["counter", "account"] {
+            let run = try await ctl(
+                daemon, "bench", "--json", "--model", model, "--clients", "4", "--aggregates", "20",
+                "--distribution", "zipf", "--requests", "400", "--pipeline", "4"
+            )
+            #expect(run.status == 0, "\(run.errors)")
+            let report = try SourcedConnection.decode(run.output.trimmingCharacters(in: .newlines))
+            #expect(report["commands"] == 400 && report["verified"] == true && report["errors"] == [:])
+            #expect(report["events"] == .integer(model == "counter" ? 400 : 800))
+            for percentile in ["p50", "p90", "p99", "p99.9", "max"] {
+                #expect(report["latency_ms"]?[percentile] != nil, "\(percentile)")
+            }
+        }
+        let text = try await ctl(daemon, "bench", "--clients", "2", "--aggregates", "5", "--duration", "0.5")
+        #expect(text.status == 0 && text.output.contains("verified  ok: all 5 aggregates match"))
+        #expect(!text.output.contains("\u{1B}["), "no colour when not on a terminal")
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func printsCompletionScripts() async throws {
+        let bash = try await ToolRun.run("sourcectl", ["--generate-completion-script", "bash"])
+        #expect(bash.status == 0 && bash.output.contains("sourcectl"))
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import SourcedCore
+import SourcedTestSupport
+
+/// One finished run of a built command-line tool.
+struct ToolRun: Sendable {
+    var status: Int32
+    var output: String
+    var errors: String
+
+    /// Runs the built product `tool` with `arguments` and waits for it, without blocking a thread.
+    /// Its outputs go to files, so no pipe can fill up and stall it.
+    static func run(
+        _ tool: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        in directory: TemporaryDirectory = TemporaryDirectory("run")
+    ) async throws -> ToolRun {
+        let outputPath = directory.file("stdout-\(UUID().uuidString)")
+        let errorsPath = directory.file("stderr-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorsPath, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: DaemonProcess.executable(tool))
+        process.arguments = arguments
+        var inherited = ProcessInfo.processInfo.environment
+        inherited["SOURCED_SOCKET"] = nil
+        process.environment = inherited.merging(environment) { _, new in new }
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorsPath))
+        let exited = Latch<Int32>()
+        process.terminationHandler = { exited.fire($0.terminationStatus) }
+        try process.run()
+        let status = await exited.wait()
+        return ToolRun(
+            status: status,
+            output: try String(contentsOfFile: outputPath, encoding: .utf8),
+            errors: try String(contentsOfFile: errorsPath, encoding: .utf8)
+        )
+    }
+}
