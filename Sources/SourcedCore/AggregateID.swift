@@ -3,6 +3,11 @@
 /// Any valid id is safe to use as-is: the storage layer maps each id to exactly one file name inside
 /// the data directory, so ids like `"../x"` or `"."` are ordinary ids, not paths. Validation only
 /// bounds what no real id needs: emptiness, control characters and unbounded length.
+///
+/// Two ids are the same id only if their UTF-8 bytes are equal. Swift's `String` equality would
+/// make `"café"` written with a precomposed `é` equal to the one with `e` + combining accent, while
+/// their bytes, and so their file names, differ; ids compare as bytes so that an id is always one
+/// aggregate and one file.
 public struct AggregateID: Hashable, Sendable, CustomStringConvertible {
     /// The longest id accepted, in UTF-8 bytes.
     public static let maximumByteCount = 128
@@ -25,6 +30,16 @@ public struct AggregateID: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { rawValue }
+
+    public static func == (lhs: AggregateID, rhs: AggregateID) -> Bool {
+        lhs.rawValue.utf8.elementsEqual(rhs.rawValue.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for byte in rawValue.utf8 {
+            hasher.combine(byte)
+        }
+    }
 }
 
 /// Why a string is not a valid ``AggregateID``.

@@ -1,32 +1,49 @@
 import DequeModule
+import NIOCore
 import Synchronization
 
 /// The replies of one connection in request order, between its reader and its writer.
 ///
-/// Bounded: the reader waits while `capacity` replies are outstanding, so a client that pipelines
-/// without reading, or never reads, holds at most `capacity` requests in the daemon and then stops
-/// being read (the socket's buffer pushes back on it).
+/// Bounded twice: the reader waits while `capacity` requests are outstanding, or while replies
+/// already computed but not yet written hold more than `byteBudget` bytes. So a client that
+/// pipelines without reading, or never reads, holds bounded memory in the daemon however large
+/// its replies are, and then stops being read (the socket's buffer pushes back on it).
 final class ReplyQueue: Sendable {
     private struct State {
         var items = Deque<RequestRouter.PendingReply>()
+        /// Bytes of replies computed and not yet written.
+        var bufferedBytes = 0
         var finished = false
         var reader: CheckedContinuation<Void, Never>?
         var writer: CheckedContinuation<RequestRouter.PendingReply?, Never>?
+
+        func hasRoom(capacity: Int, byteBudget: Int) -> Bool {
+            items.count < capacity && bufferedBytes <= byteBudget
+        }
+
+        /// The waiting reader, if there is now room for it.
+        mutating func readerToWake(capacity: Int, byteBudget: Int) -> CheckedContinuation<Void, Never>? {
+            guard hasRoom(capacity: capacity, byteBudget: byteBudget) else { return nil }
+            defer { reader = nil }
+            return reader
+        }
     }
 
     private let capacity: Int
+    private let byteBudget: Int
     private let state = Mutex(State())
 
-    init(capacity: Int) {
-        precondition(capacity > 0)
+    init(capacity: Int, byteBudget: Int) {
+        precondition(capacity > 0 && byteBudget > 0)
         self.capacity = capacity
+        self.byteBudget = byteBudget
     }
 
     /// Appends a reply, first waiting for room.
     func push(_ reply: RequestRouter.PendingReply) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let hasRoom = state.withLock { state in
-                if state.items.count < capacity { return true }
+                if state.hasRoom(capacity: capacity, byteBudget: byteBudget) { return true }
                 state.reader = continuation
                 return false
             }
@@ -41,6 +58,20 @@ final class ReplyQueue: Sendable {
             return nil
         }
         writer?.resume(returning: reply)
+    }
+
+    /// Counts a computed reply's bytes until ``written(_:)`` releases them.
+    func computed(_ bytes: Int) {
+        state.withLock { $0.bufferedBytes += bytes }
+    }
+
+    /// Releases the bytes of a reply that was written (or dropped).
+    func written(_ bytes: Int) {
+        let reader = state.withLock { state in
+            state.bufferedBytes -= bytes
+            return state.readerToWake(capacity: capacity, byteBudget: byteBudget)
+        }
+        reader?.resume()
     }
 
     /// No more replies will be pushed; ``pop()`` returns `nil` once the queue is empty.
@@ -58,8 +89,7 @@ final class ReplyQueue: Sendable {
         await withCheckedContinuation { continuation in
             let (item, reader) = state.withLock { state -> (RequestRouter.PendingReply??, CheckedContinuation<Void, Never>?) in
                 if let item = state.items.popFirst() {
-                    defer { state.reader = nil }
-                    return (.some(item), state.reader)
+                    return (.some(item), state.readerToWake(capacity: capacity, byteBudget: byteBudget))
                 }
                 if state.finished { return (.some(nil), nil) }
                 state.writer = continuation

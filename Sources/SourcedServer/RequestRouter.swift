@@ -28,9 +28,16 @@ struct RequestRouter: Sendable {
     let engine: Engine
     let statistics: @Sendable () -> JSONValue
 
-    func submit(_ line: ByteBuffer) async -> PendingReply {
+    ///
+    /// `onReply` is called with the size of the reply as soon as it is computed, before it is
+    /// written, so the connection can bound the bytes it buffers.
+    func submit(_ line: ByteBuffer, onReply: @escaping @Sendable (Int) -> Void) async -> PendingReply {
+        func ready(_ bytes: ByteBuffer) -> PendingReply {
+            onReply(bytes.readableBytes)
+            return .ready(bytes)
+        }
         guard line.readableBytes > 0 else {
-            return .ready(Reply.failure(ProtocolError(.badRequest, "empty line; send one JSON object per line"), req: nil))
+            return ready(Reply.failure(ProtocolError(.badRequest, "empty line; send one JSON object per line"), req: nil))
         }
         let request: Request
         do {
@@ -38,9 +45,9 @@ struct RequestRouter: Sendable {
             decoder.userInfo[Request.catalogKey] = engine.configuration.models
             request = try decoder.decode(Request.self, from: Data(line.readableBytesView))
         } catch DecodingError.typeMismatch {
-            return .ready(Reply.failure(ProtocolError(.badRequest, "a request must be a JSON object"), req: nil))
+            return ready(Reply.failure(ProtocolError(.badRequest, "a request must be a JSON object"), req: nil))
         } catch {
-            return .ready(Reply.failure(ProtocolError(.badRequest, "request is not valid JSON"), req: nil))
+            return ready(Reply.failure(ProtocolError(.badRequest, "request is not valid JSON"), req: nil))
         }
         switch request.operation {
         case .aggregate(let call):
@@ -49,18 +56,19 @@ struct RequestRouter: Sendable {
             let task = Task {
                 let reply = await call.run(on: engine, req: request.req, onQueued: { queued.fire() })
                 queued.fire()
+                onReply(reply.readableBytes)
                 return reply
             }
             await queued.wait()
             return .running(task)
         case .models:
-            return .ready(Reply.success(ModelsBody(catalog: engine.configuration.models), req: request.req))
+            return ready(Reply.success(ModelsBody(catalog: engine.configuration.models), req: request.req))
         case .stats:
-            return .ready(Reply.success(["stats": statistics()], req: request.req))
+            return ready(Reply.success(["stats": statistics()], req: request.req))
         case .ping:
-            return .ready(Reply.success(["pong": true], req: request.req))
+            return ready(Reply.success(["pong": true], req: request.req))
         case .invalid(let error):
-            return .ready(Reply.failure(error, req: request.req))
+            return ready(Reply.failure(error, req: request.req))
         }
     }
 }

@@ -19,11 +19,20 @@ public final class UnixSocketServer: Sendable {
         public var maximumConnections: Int
         /// Requests one connection may have in flight before the daemon stops reading from it.
         public var pipelineDepth: Int
+        /// Bytes of computed, unwritten replies one connection may hold before the daemon stops
+        /// reading from it (a client that does not read its replies).
+        public var replyBufferBytes: Int
 
-        public init(maximumLineBytes: Int = 1 << 20, maximumConnections: Int = 1024, pipelineDepth: Int = 256) {
+        public init(
+            maximumLineBytes: Int = 1 << 20,
+            maximumConnections: Int = 1024,
+            pipelineDepth: Int = 256,
+            replyBufferBytes: Int = 4 << 20
+        ) {
             self.maximumLineBytes = maximumLineBytes
             self.maximumConnections = maximumConnections
             self.pipelineDepth = pipelineDepth
+            self.replyBufferBytes = replyBufferBytes
         }
     }
 
@@ -132,7 +141,7 @@ public final class UnixSocketServer: Sendable {
         }
         defer { connections.remove(connection.channel) }
         try? await connection.executeThenClose { inbound, outbound in
-            let replies = ReplyQueue(capacity: configuration.pipelineDepth)
+            let replies = ReplyQueue(capacity: configuration.pipelineDepth, byteBudget: configuration.replyBufferBytes)
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     var writable = true
@@ -141,6 +150,7 @@ public final class UnixSocketServer: Sendable {
                         if writable {
                             do { try await outbound.write(bytes) } catch { writable = false }
                         }
+                        replies.written(bytes.readableBytes)
                     }
                 }
                 await read(inbound, into: replies)
@@ -155,20 +165,27 @@ public final class UnixSocketServer: Sendable {
             for try await frame in inbound {
                 switch frame {
                 case .line(let line):
-                    await replies.push(await router.submit(line))
+                    await replies.push(await router.submit(line) { replies.computed($0) })
                 case .tooLong:
                     let message = "request line exceeds \(configuration.maximumLineBytes) bytes; closing the connection"
-                    await replies.push(.ready(Reply.failure(ProtocolError(.tooLarge, message), req: nil)))
+                    await push(ProtocolError(.tooLarge, message), to: replies)
                     return
                 case .unterminated:
                     let message = "the input ended inside a request; end every request with a newline"
-                    await replies.push(.ready(Reply.failure(ProtocolError(.badRequest, message), req: nil)))
+                    await push(ProtocolError(.badRequest, message), to: replies)
                     return
                 }
             }
         } catch {
             logger.debug("connection read ended", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Queues a final error reply of the connection.
+    private func push(_ error: ProtocolError, to replies: ReplyQueue) async {
+        let bytes = Reply.failure(error, req: nil)
+        replies.computed(bytes.readableBytes)
+        await replies.push(.ready(bytes))
     }
 
     private static func statistics(_ engine: Engine, _ connections: ConnectionTable.Counts, uptime: Duration) -> JSONValue {

@@ -92,7 +92,9 @@ public final class AggregateStore: Sendable {
 
     /// Reads `key`'s log into `fold`, repairing a torn tail.
     ///
-    /// A torn tail (an incomplete last write) is cut off durably, with a warning. Only the
+    /// A torn tail (an incomplete last write) is cut off durably, with a warning. With sync
+    /// `always`, the log and its directory entry are synced before the replay returns, so nothing
+    /// that only reached the page cache before a crash is ever served as durable. Only the
     /// aggregate's single writer may call this, never while an append to the same log is running.
     /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if the log is damaged before its end.
     public func replay<Fold: LogFold>(_ key: AggregateKey, into fold: Fold) async throws -> Replay<Fold> {
@@ -126,7 +128,8 @@ public final class AggregateStore: Sendable {
     }
 
     /// Appends `records` (whole encoded records) to `key`'s log at `offset`, its current length,
-    /// and makes them durable according to the sync mode. Creates the log if `offset` is 0.
+    /// and makes them durable according to the sync mode. Creates the log if `offset` is 0; the
+    /// first append also syncs the log's directory entry.
     ///
     /// On return the records are durable; on a throw none of them is acknowledged and the file
     /// is back at `offset` (or, after a sync failure, the store has stopped).
@@ -140,6 +143,11 @@ public final class AggregateStore: Sendable {
                 try self.write(records, to: descriptor, at: offset, key)
                 if self.configuration.sync == .always {
                     try self.sync(descriptor, self.directory.logPath(of: key))
+                    if offset == 0 {
+                        // The log's first records: make its directory entry durable too, whoever
+                        // created the file (an earlier attempt may have crashed before doing so).
+                        try self.syncDirectory(of: key)
+                    }
                 }
             }
         }
@@ -180,14 +188,6 @@ public final class AggregateStore: Sendable {
         guard created >= 0 else {
             throw StorageError.io(operation: "create", path: directory.logPath(of: key), errno: errno)
         }
-        if configuration.sync == .always {
-            do {
-                try sync(directoryDescriptor, "\(directory.path)/aggregates/\(key.model)", fullSync: true)
-            } catch {
-                close(created)
-                throw error
-            }
-        }
         return created
     }
 
@@ -208,9 +208,12 @@ public final class AggregateStore: Sendable {
             guard ftruncate(descriptor, off_t(offset)) == 0 else {
                 throw StorageError.io(operation: "truncate", path: path, errno: errno)
             }
-            if configuration.sync == .always {
-                try sync(descriptor, path)
-            }
+        }
+        if configuration.sync == .always, scan.validLength > 0 {
+            // The records may have reached only the page cache before a crash of sourced: make
+            // them, and the file's directory entry, durable before anyone is shown them.
+            try sync(descriptor, path)
+            try syncDirectory(of: key)
         }
         return Replay(fold: fold, version: scan.version, length: scan.validLength)
     }
@@ -280,6 +283,13 @@ public final class AggregateStore: Sendable {
             }
         }
         return 0
+    }
+
+    private func syncDirectory(of key: AggregateKey) throws {
+        guard let descriptor = directory.descriptor(of: key.model) else {
+            preconditionFailure("model \(key.model) has no directory")
+        }
+        try sync(descriptor, "\(directory.path)/aggregates/\(key.model)", fullSync: true)
     }
 
     private func sync(_ descriptor: Int32, _ path: String, fullSync: Bool = false) throws {

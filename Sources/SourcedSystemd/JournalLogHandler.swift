@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 
 /// A swift-log handler writing one line per message to standard error, readable both by people
@@ -34,7 +35,26 @@ public struct JournalLogHandler: LogHandler {
             line += " \(key)=\(value)"
         }
         line += "\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        Self.write(line)
+    }
+
+    /// Writes to standard error with `write(2)`, giving up on error: logging must never stop or
+    /// crash the daemon (FileHandle traps on EPIPE and EAGAIN).
+    private static func write(_ line: String) {
+        var bytes = Array(line.utf8)
+        bytes.withUnsafeMutableBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(STDERR_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
     }
 
     /// The syslog priority of `level` (RFC 5424 severities).

@@ -21,6 +21,7 @@ struct Daemon {
 
     /// Runs until SIGTERM/SIGINT (success) or a fatal failure.
     func run() async -> Outcome {
+        signal(SIGPIPE, SIG_IGN)
         let shutdown = Latch<ShutdownReason>()
         let signals = [SIGTERM, SIGINT].map { number in
             signal(number, SIG_IGN)

@@ -38,7 +38,7 @@ struct DaemonSettings: Sendable {
             return parsed
         }
         let positive: (Int) -> Bool = { $0 > 0 }
-        let seconds: (Double) -> Bool = { $0 > 0 && $0.isFinite }
+        let seconds: (Double) -> Bool = { $0 > 0 && $0 <= 31_536_000 }
         socketPath = flags.socket ?? defaults.socketPath
         dataDirectory = flags.dataDir ?? defaults.dataDirectory
         maximumAggregates = try setting(flags.maxAggregates, "max-aggregates", default: 100_000, valid: positive) { Int($0) }

@@ -32,7 +32,7 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Most aggregates kept in memory; the least recently used idle one is evicted beyond. (env: SOURCED_MAX_AGGREGATES; default: 100000)")
     var maxAggregates: Int?
 
-    @Option(help: "Seconds an aggregate may stay unused in memory before it is evicted. (env: SOURCED_IDLE_TIMEOUT; default: 300)")
+    @Option(help: "Seconds an aggregate may stay unused in memory before it is evicted. (env: SOURCED_IDLE_TIMEOUT; default: 300; at most one year)")
     var idleTimeout: Double?
 
     @Option(help: "always: fdatasync before every acknowledgement. none: never sync (UNSAFE: a machine crash loses acknowledged commands). (env: SOURCED_SYNC; default: always)")
@@ -53,7 +53,7 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical. (env: SOURCED_LOG_LEVEL; default: info)")
     var logLevel: String?
 
-    @Option(help: "Seconds to let in-flight requests finish on SIGTERM before closing connections. (env: SOURCED_SHUTDOWN_TIMEOUT; default: 10)")
+    @Option(help: "Seconds to let in-flight requests finish on SIGTERM before closing connections. (env: SOURCED_SHUTDOWN_TIMEOUT; default: 10; at most one year)")
     var shutdownTimeout: Double?
 
     func run() async throws {

@@ -120,3 +120,15 @@ import Testing
         #expect(throws: InvalidAggregateID.self) { try AggregateID(raw) }
     }
 }
+
+@Suite struct AggregateIDIdentityTests {
+    /// Canonically equivalent spellings are different ids: their bytes, and so their files, differ.
+    @Test func idsCompareAsBytes() throws {
+        let precomposed = try AggregateID("caf\u{E9}")
+        let decomposed = try AggregateID("cafe\u{301}")
+        #expect(precomposed.rawValue == decomposed.rawValue, "String equality says equal")
+        #expect(precomposed != decomposed)
+        #expect(Set([precomposed, decomposed]).count == 2)
+        #expect(try AggregateID("caf\u{E9}") == precomposed)
+    }
+}

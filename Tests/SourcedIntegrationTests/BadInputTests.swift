@@ -147,3 +147,38 @@ import Testing
         #expect(await daemon.stop() == 0)
     }
 }
+
+@Suite struct SlowReaderTests {
+    /// Clients that pipeline requests with large replies and never read them hold a bounded
+    /// amount of the daemon's memory: it stops reading from them instead.
+    @Test func clientsThatNeverReadLargeRepliesHoldBoundedMemory() async throws {
+        let daemon = try await DaemonProcess()
+        let owner = String(repeating: "x", count: 900_000)
+        let setup = try await LineClient.connect(daemon.socketPath)
+        #expect(try await setup.request(line: #"{"op":"execute","model":"account","id":"big","command":{"type":"open","owner":"\#(owner)"}}"#)["ok"] == true)
+        let baseline = try residentMegabytes(daemon.pid)
+        var hogs: [LineClient] = []
+        let get = Array((String(repeating: #"{"op":"get","model":"account","id":"big"}"# + "\n", count: 400)).utf8)
+        for _ in 0..<3 {
+            let hog = try await LineClient.connect(daemon.socketPath)
+            try await hog.sendRaw(get)
+            hogs.append(hog)
+        }
+        var peak = baseline
+        for _ in 0..<20 {
+            #expect(try await setup.request(line: #"{"op":"get","model":"account","id":"big"}"#)["version"] == 1)
+            peak = max(peak, try residentMegabytes(daemon.pid))
+        }
+        #expect(peak - baseline < 150, "resident memory grew from \(baseline) MB to \(peak) MB")
+        for hog in hogs { await hog.close() }
+        await setup.close()
+        #expect(await daemon.stop() == 0)
+    }
+
+    private func residentMegabytes(_ pid: Int32) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
+        let kilobytes = try #require(line.split(separator: " ").compactMap { Int($0) }.first)
+        return kilobytes / 1024
+    }
+}
