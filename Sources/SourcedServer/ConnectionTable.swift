@@ -15,6 +15,16 @@ final class ConnectionTable: Sendable {
         var accepted = 0
         var refused = 0
         var closing = false
+        /// When a refusal was last logged, so a flood of refused clients cannot flood the log.
+        var lastLoggedRefusal: ContinuousClock.Instant?
+    }
+
+    /// A refused connection: why, and whether to log it (at most one log line a second).
+    struct Refusal {
+        var reason: String
+        var shouldLog: Bool
+        /// Refusals so far, for the log line.
+        var total: Int
     }
 
     private let limit: Int
@@ -29,19 +39,23 @@ final class ConnectionTable: Sendable {
     }
 
     /// Registers `channel`, or returns why it is refused.
-    func admit(_ channel: any Channel) -> String? {
+    func admit(_ channel: any Channel) -> Refusal? {
         state.withLock { state in
+            let reason: String
             if state.closing {
-                state.refused += 1
-                return "sourced is shutting down"
+                reason = "sourced is shutting down"
+            } else if state.open.count >= limit {
+                reason = "too many connections (at most \(limit)); try again later"
+            } else {
+                state.accepted += 1
+                state.open[ObjectIdentifier(channel)] = channel
+                return nil
             }
-            guard state.open.count < limit else {
-                state.refused += 1
-                return "too many connections (at most \(limit)); try again later"
-            }
-            state.accepted += 1
-            state.open[ObjectIdentifier(channel)] = channel
-            return nil
+            state.refused += 1
+            let now = ContinuousClock.now
+            let shouldLog = state.lastLoggedRefusal.map { now - $0 >= .seconds(1) } ?? true
+            if shouldLog { state.lastLoggedRefusal = now }
+            return Refusal(reason: reason, shouldLog: shouldLog, total: state.refused)
         }
     }
 

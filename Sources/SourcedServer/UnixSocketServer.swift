@@ -133,9 +133,11 @@ public final class UnixSocketServer: Sendable {
     private func serve(_ connection: Connection) async {
         let refusal = connections.admit(connection.channel)
         if let refusal {
-            logger.warning("connection refused", metadata: ["reason": "\(refusal)"])
+            if refusal.shouldLog {
+                logger.warning("connection refused", metadata: ["reason": "\(refusal.reason)", "refused_so_far": "\(refusal.total)"])
+            }
             try? await connection.executeThenClose { _, outbound in
-                try await outbound.write(Reply.failure(ProtocolError(.unavailable, refusal), req: nil))
+                try await outbound.write(Reply.failure(ProtocolError(.unavailable, refusal.reason), req: nil))
             }
             return
         }

@@ -7,8 +7,44 @@ import Synchronization
 /// A descriptor in use is *checked out* and never closed under its user; idle ones are kept in LRU
 /// order and the oldest is closed when more than `capacity` are open. If every open descriptor is
 /// in use the cache overshoots rather than block; that number is bounded by the I/O threads.
-/// Called only from I/O threads: opening a file blocks.
+/// The cache is split into shards by key, each with its own lock and share of the capacity, so
+/// the I/O threads rarely wait for one another. Called only from I/O threads: opening a file blocks.
 final class FileDescriptorCache: Sendable {
+    private let shards: [Shard]
+
+    init(capacity: Int) {
+        precondition(capacity > 0)
+        let count = min(16, capacity)
+        shards = (0..<count).map { index in
+            Shard(capacity: capacity / count + (index < capacity % count ? 1 : 0))
+        }
+    }
+
+    /// Number of open descriptors.
+    var openCount: Int {
+        shards.reduce(0) { $0 + $1.openCount }
+    }
+
+    /// Runs `body` with `key`'s descriptor, opening it with `open` if it is not cached.
+    ///
+    /// `open` returns `nil` when the file does not exist; `body` then receives `nil` and nothing
+    /// is cached.
+    func withDescriptor<Result>(
+        for key: AggregateKey,
+        open: () throws -> Int32?,
+        _ body: (Int32?) throws -> Result
+    ) throws -> Result {
+        let shard = shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+        guard let descriptor = try shard.checkOut(key, open: open) else {
+            return try body(nil)
+        }
+        defer { shard.checkIn(key) }
+        return try body(descriptor)
+    }
+}
+
+/// One lock's worth of the cache.
+private final class Shard: Sendable {
     private struct Entry {
         var descriptor: Int32
         var users: Int
@@ -23,7 +59,6 @@ final class FileDescriptorCache: Sendable {
     private let state = Mutex(State())
 
     init(capacity: Int) {
-        precondition(capacity > 0)
         self.capacity = capacity
     }
 
@@ -31,28 +66,11 @@ final class FileDescriptorCache: Sendable {
         state.withLock { $0.entries.values.forEach { _ = close($0.descriptor) } }
     }
 
-    /// Number of open descriptors.
     var openCount: Int {
         state.withLock { $0.entries.count }
     }
 
-    /// Runs `body` with `key`'s descriptor, opening it with `open` if it is not cached.
-    ///
-    /// `open` returns `nil` when the file does not exist; `body` then receives `nil` and nothing
-    /// is cached.
-    func withDescriptor<Result>(
-        for key: AggregateKey,
-        open: () throws -> Int32?,
-        _ body: (Int32?) throws -> Result
-    ) throws -> Result {
-        guard let descriptor = try checkOut(key, open: open) else {
-            return try body(nil)
-        }
-        defer { checkIn(key) }
-        return try body(descriptor)
-    }
-
-    private func checkOut(_ key: AggregateKey, open: () throws -> Int32?) throws -> Int32? {
+    func checkOut(_ key: AggregateKey, open: () throws -> Int32?) throws -> Int32? {
         let cached: Int32? = state.withLock { state in
             guard var entry = state.entries[key] else { return nil }
             entry.users += 1
@@ -76,7 +94,7 @@ final class FileDescriptorCache: Sendable {
         return descriptor
     }
 
-    private func checkIn(_ key: AggregateKey) {
+    func checkIn(_ key: AggregateKey) {
         let evicted: [Int32] = state.withLock { state in
             state.entries[key]!.users -= 1
             if state.entries[key]!.users == 0 {

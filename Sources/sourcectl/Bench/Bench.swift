@@ -69,7 +69,6 @@ struct Bench: AsyncParsableCommand {
     func run() async throws {
         let path = connection.socketPath
         let probe = try await connection.connect()
-        let before = try await Self.statistics(probe)
         let ids = (0..<aggregates).map { "\(prefix ?? "bench-\(getpid())-\(time(nil))")-\($0)" }
         let quiet = connection.json || !Terminal.standardError.isTerminal
         if !quiet { Terminal.standardError.write("creating \(aggregates) aggregates...\r") }
@@ -79,6 +78,7 @@ struct Bench: AsyncParsableCommand {
             }
         }
 
+        let before = try await Self.statistics(probe)
         let load = Load(budget: requests ?? .max, deadline: requests == nil ? .now + .seconds(duration ?? 10) : nil)
         let progress = quiet ? nil : Task { await Self.showProgress(load) }
         let started = ContinuousClock.now
