@@ -9,7 +9,8 @@ import SourcedProtocol
 /// thread.
 ///
 /// Requests may be pipelined: ``send(_:)`` several, then ``receive()`` their replies, which
-/// arrive in the same order. Not for concurrent use by several tasks.
+/// arrive in the same order. Not for concurrent use by several tasks. Replies are buffered as they
+/// arrive, so read them: a client is expected to consume what it asked for.
 public final class SourcedConnection {
     /// Why talking to the daemon failed.
     public enum Failure: Error, CustomStringConvertible {
@@ -36,12 +37,12 @@ public final class SourcedConnection {
         }
     }
 
-    private let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-    private var lines: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let channel: any Channel
+    private var lines: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator
 
-    private init(_ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>) {
+    private init(_ channel: any Channel, lines: AsyncThrowingStream<ByteBuffer, any Error>) {
         self.channel = channel
-        lines = channel.inbound.makeAsyncIterator()
+        self.lines = lines.makeAsyncIterator()
     }
 
     /// Connects to the daemon's socket at `path`.
@@ -49,21 +50,21 @@ public final class SourcedConnection {
         to path: String,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> SourcedConnection {
+        let (lines, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
         do {
             let channel = try await ClientBootstrap(group: group)
                 .channelOption(.allowRemoteHalfClosure, value: true)
-                .connect(unixDomainSocketPath: path) { channel in
+                .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: 256 << 20)
-                        )
-                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(isOutboundHalfClosureEnabled: true)
+                        try channel.pipeline.syncOperations.addHandlers(
+                            ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: 256 << 20),
+                            LineCollector(continuation)
                         )
                     }
                 }
-            return SourcedConnection(channel)
+                .connect(unixDomainSocketPath: path)
+                .get()
+            return SourcedConnection(channel, lines: lines)
         } catch let error as IOError {
             throw Failure.cannotConnect(path: path, reason: String(cString: strerror(error.errnoCode)))
         } catch {
@@ -78,30 +79,31 @@ public final class SourcedConnection {
 
     /// Sends `line`, which must be one JSON object without a newline, and a newline.
     public func send(line: String) async throws {
-        var buffer = ByteBuffer(string: line)
+        var buffer = channel.allocator.buffer(capacity: line.utf8.count + 1)
+        buffer.writeString(line)
         buffer.writeInteger(UInt8(ascii: "\n"))
-        try await channel.outbound.write(buffer)
+        try await channel.writeAndFlush(buffer)
     }
 
     /// Sends `bytes` exactly as given, newline or not.
     public func send(bytes: [UInt8]) async throws {
-        try await channel.outbound.write(ByteBuffer(bytes: bytes))
+        try await channel.writeAndFlush(channel.allocator.buffer(bytes: bytes))
     }
 
     /// Closes the sending side; the daemon still answers everything it received.
-    public func finishSending() {
-        channel.outbound.finish()
+    public func finishSending() async throws {
+        try await channel.close(mode: .output)
     }
 
     /// The next reply line, or `nil` once the daemon has closed the connection.
     ///
     /// After `timeout` without a line the connection is closed and ``Failure/timedOut(_:)`` thrown.
     public func receiveLine(timeout: TimeAmount = .seconds(60)) async throws -> String? {
-        let raw = channel.channel
+        let channel = channel
         let timedOut = NIOLockedValueBox(false)
-        let timer = raw.eventLoop.scheduleTask(in: timeout) {
+        let timer = channel.eventLoop.scheduleTask(in: timeout) {
             timedOut.withLockedValue { $0 = true }
-            raw.close(promise: nil)
+            channel.close(promise: nil)
         }
         defer { timer.cancel() }
         let line: ByteBuffer?
@@ -130,7 +132,7 @@ public final class SourcedConnection {
     }
 
     public func close() async {
-        try? await channel.channel.close()
+        try? await channel.close()
     }
 
     /// The compact JSON text of `value`, keys sorted.
@@ -148,5 +150,37 @@ public final class SourcedConnection {
         } catch {
             throw Failure.malformedReply(line)
         }
+    }
+}
+
+/// Hands the lines a connection receives to its ``SourcedConnection``, and the end of the input.
+private final class LineCollector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    private let lines: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
+
+    init(_ lines: AsyncThrowingStream<ByteBuffer, any Error>.Continuation) {
+        self.lines = lines
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lines.yield(unwrapInboundIn(data))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            lines.finish()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        lines.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        lines.finish(throwing: error)
+        context.close(promise: nil)
     }
 }

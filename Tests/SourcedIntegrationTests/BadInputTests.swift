@@ -100,7 +100,7 @@ import Testing
         let client = try await LineClient.connect(daemon.socketPath)
         try await client.send(#"{"op":"ping","req":1}"#)
         try await client.sendRaw(Array(#"{"op":"execute","model":"counter","id":"half","command":{"type":"create"}}"#.utf8))
-        client.finishSending()
+        try await client.finishSending()
         #expect(try await client.readReply()["req"] == 1)
         #expect(try await client.readReply().errorCode == "bad_request")
         #expect(try await client.readLine() == nil)
