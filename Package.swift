@@ -72,6 +72,7 @@ let package = Package(
             name: "SourcedClient",
             dependencies: [
                 "SourcedProtocol",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -9,8 +10,8 @@ import SourcedProtocol
 /// thread.
 ///
 /// Requests may be pipelined: ``send(_:)`` several, then ``receive()`` their replies, which
-/// arrive in the same order. Not for concurrent use by several tasks. Replies are buffered as they
-/// arrive, so read them: a client is expected to consume what it asked for.
+/// arrive in the same order. Not for concurrent use by several tasks. The socket is read only as
+/// replies are asked for, so a slow reader slows the daemon's writes to it, never memory here.
 public final class SourcedConnection {
     /// Why talking to the daemon failed.
     public enum Failure: Error, CustomStringConvertible {
@@ -38,11 +39,11 @@ public final class SourcedConnection {
     }
 
     private let channel: any Channel
-    private var lines: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator
+    private let lines: NIOLoopBound<LineCollector>
 
-    private init(_ channel: any Channel, lines: AsyncThrowingStream<ByteBuffer, any Error>) {
+    private init(_ channel: any Channel, lines: NIOLoopBound<LineCollector>) {
         self.channel = channel
-        self.lines = lines.makeAsyncIterator()
+        self.lines = lines
     }
 
     /// Connects to the daemon's socket at `path`.
@@ -50,21 +51,24 @@ public final class SourcedConnection {
         to path: String,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> SourcedConnection {
-        let (lines, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
+        let collector = NIOLockedValueBox<NIOLoopBound<LineCollector>?>(nil)
         do {
             let channel = try await ClientBootstrap(group: group)
                 .channelOption(.allowRemoteHalfClosure, value: true)
+                .channelOption(.autoRead, value: false)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        let lines = LineCollector(eventLoop: channel.eventLoop)
                         try channel.pipeline.syncOperations.addHandlers(
                             ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: 256 << 20),
-                            LineCollector(continuation)
+                            lines
                         )
+                        collector.withLockedValue { $0 = NIOLoopBound(lines, eventLoop: channel.eventLoop) }
                     }
                 }
                 .connect(unixDomainSocketPath: path)
                 .get()
-            return SourcedConnection(channel, lines: lines)
+            return SourcedConnection(channel, lines: collector.withLockedValue { $0! })
         } catch let error as IOError {
             throw Failure.cannotConnect(path: path, reason: String(cString: strerror(error.errnoCode)))
         } catch {
@@ -108,7 +112,8 @@ public final class SourcedConnection {
         defer { timer.cancel() }
         let line: ByteBuffer?
         do {
-            line = try await lines.next()
+            let lines = lines
+            line = try await channel.eventLoop.flatSubmit { lines.value.next() }.get()
         } catch is NIOExtrasErrors.LeftOverBytesError {
             line = nil
         } catch {
@@ -153,34 +158,85 @@ public final class SourcedConnection {
     }
 }
 
-/// Hands the lines a connection receives to its ``SourcedConnection``, and the end of the input.
-private final class LineCollector: ChannelInboundHandler, Sendable {
+/// Holds the lines a connection received until they are asked for, and reads from the socket
+/// only when asked: a client that does not read its replies makes the daemon stop writing to it,
+/// instead of buffering them without bound here. Used only on the channel's event loop.
+private final class LineCollector: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
-    private let lines: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
+    private var lines = Deque<ByteBuffer>()
+    /// How the input ended, once it has: `nil` for a clean end.
+    private var end: Result<Void, any Error>?
+    private var waiter: EventLoopPromise<ByteBuffer?>?
+    private let eventLoop: any EventLoop
+    private var context: ChannelHandlerContext?
 
-    init(_ lines: AsyncThrowingStream<ByteBuffer, any Error>.Continuation) {
-        self.lines = lines
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    /// The next line, `nil` at the end of the input.
+    func next() -> EventLoopFuture<ByteBuffer?> {
+        if let line = lines.popFirst() {
+            return eventLoop.makeSucceededFuture(line)
+        }
+        if let end {
+            return eventLoop.makeCompletedFuture(end.map { nil })
+        }
+        guard let context else { return eventLoop.makeSucceededFuture(nil) }
+        let promise = eventLoop.makePromise(of: ByteBuffer?.self)
+        waiter = promise
+        context.read()
+        return promise.futureResult
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lines.yield(unwrapInboundIn(data))
+        let line = unwrapInboundIn(data)
+        if let waiter {
+            self.waiter = nil
+            waiter.succeed(line)
+        } else {
+            lines.append(line)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if waiter != nil {
+            context.read()
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
-            lines.finish()
+            finish(.success(()))
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        lines.finish()
+        finish(.success(()))
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        lines.finish(throwing: error)
+        finish(.failure(error))
         context.close(promise: nil)
+    }
+
+    private func finish(_ result: Result<Void, any Error>) {
+        guard end == nil else { return }
+        end = result
+        if let waiter {
+            self.waiter = nil
+            waiter.completeWith(result.map { nil })
+        }
     }
 }

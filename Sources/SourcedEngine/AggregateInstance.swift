@@ -25,7 +25,9 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
 
     /// A decided chain waiting for its write, or a read waiting for the chains before it.
     private struct Pending {
-        var record: [UInt8]
+        /// The chain's events as JSON, empty for a read or a chain that recorded nothing.
+        var events: [UInt8]
+        var timestamp: Int64
         var commit: Commit<Model>
         var isRead: Bool
         var continuation: CheckedContinuation<Commit<Model>, any Error>
@@ -33,6 +35,7 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
 
     let key: AggregateKey
     private let store: AggregateStore
+    private let committer: GlobalCommitter
     private let counters: EngineCounters
 
     private var phase = Phase.unloaded
@@ -44,9 +47,10 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
     private var queue: [Pending] = []
     private var writing = false
 
-    init(key: AggregateKey, store: AggregateStore, counters: EngineCounters) {
+    init(key: AggregateKey, store: AggregateStore, committer: GlobalCommitter, counters: EngineCounters) {
         self.key = key
         self.store = store
+        self.committer = committer
         self.counters = counters
     }
 
@@ -75,12 +79,13 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
         }
         let commit = Commit<Model>(
             version: head.version + UInt64(decided.events.count),
+            position: 0,
             events: decided.events,
             state: decided.state
         )
-        let record = try encode(commit)
+        let events = try encode(commit)
         head = Snapshot(version: commit.version, state: commit.state)
-        return try await enqueue(record, commit, isRead: false, onQueued)
+        return try await enqueue(events, commit, isRead: false, onQueued)
     }
 
     /// The state as of every chain decided so far, once that state is durable.
@@ -93,7 +98,7 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
             onQueued()
             return durable
         }
-        let commit = try await enqueue([], Commit(version: head.version, events: [], state: head.state), isRead: true, onQueued)
+        let commit = try await enqueue([], Commit(version: head.version, position: 0, events: [], state: head.state), isRead: true, onQueued)
         return Snapshot(version: commit.version, state: commit.state)
     }
 
@@ -154,6 +159,7 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
 
     // MARK: - Writing
 
+    /// The chain's events as the JSON payload of its records.
     private func encode(_ commit: Commit<Model>) throws(EngineError) -> [UInt8] {
         guard !commit.events.isEmpty else { return [] }
         let payload: [UInt8]
@@ -162,30 +168,25 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
         } catch {
             throw .unavailable("cannot encode events: \(error)")
         }
-        guard payload.count <= LogRecord.maximumPayloadSize else {
-            throw EngineError(StorageError.recordTooLarge(bytes: payload.count, limit: LogRecord.maximumPayloadSize))
+        // The global record adds the model and id to the payload; both must fit.
+        let limit = LogRecord.maximumPayloadSize - 4 - key.model.utf8.count - key.id.rawValue.utf8.count
+        guard payload.count <= limit else {
+            throw EngineError(StorageError.recordTooLarge(bytes: payload.count, limit: limit))
         }
-        let header = LogRecordHeader(
-            payloadLength: payload.count,
-            eventCount: commit.events.count,
-            firstVersion: commit.firstVersion,
-            timestamp: Int64(Date().timeIntervalSince1970 * 1_000_000)
-        )
-        var record: [UInt8] = []
-        LogRecord.append(header, payload: payload, to: &record)
-        return record
+        return payload
     }
 
-    /// Queues `record` for the next write and returns once it is durable.
+    /// Queues a chain's `events` for the next write and returns once they are durable.
     private func enqueue(
-        _ record: [UInt8],
+        _ events: [UInt8],
         _ commit: Commit<Model>,
         isRead: Bool,
         _ onQueued: @Sendable () -> Void
     ) async throws(EngineError) -> Commit<Model> {
         do {
             return try await withCheckedThrowingContinuation { continuation in
-                queue.append(Pending(record: record, commit: commit, isRead: isRead, continuation: continuation))
+                let timestamp = Int64(Date().timeIntervalSince1970 * 1_000_000)
+                queue.append(Pending(events: events, timestamp: timestamp, commit: commit, isRead: isRead, continuation: continuation))
                 onQueued()
                 if !writing {
                     writing = true
@@ -198,21 +199,50 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
     }
 
     /// Writes queued chains, one batch per write, until the queue is empty.
+    ///
+    /// A batch is committed in two steps: its chains get their positions in the global log, which
+    /// is the commit point, and then their records are appended to the aggregate's log. If that
+    /// second step fails, the chains are committed but their aggregate log lacks them: only
+    /// recovery at the next start can reconcile that, so the store stops.
     private func writeQueue() async {
         while !queue.isEmpty {
-            let batch = queue
+            var batch = queue
             queue = []
-            let bytes = batch.reduce(into: [UInt8]()) { $0.append(contentsOf: $1.record) }
-            do {
-                if !bytes.isEmpty {
-                    try await store.append(bytes, to: key, at: length)
+            let chains = batch.indices.filter { !batch[$0].events.isEmpty }
+            if !chains.isEmpty {
+                let drafts = chains.map { index in
+                    CommittedChain(
+                        position: 0, key: key, firstVersion: batch[index].commit.firstVersion,
+                        eventCount: batch[index].commit.events.count, timestamp: batch[index].timestamp,
+                        events: batch[index].events
+                    )
                 }
-            } catch {
-                fail(batch + queue, EngineError(error))
-                queue = []
-                break
+                let first: UInt64
+                do {
+                    first = try await committer.commit(drafts)
+                } catch {
+                    fail(batch + queue, EngineError(error))
+                    break
+                }
+                var records: [UInt8] = []
+                for (offset, var chain) in drafts.enumerated() {
+                    chain.position = first + UInt64(offset)
+                    chain.appendAggregateRecord(to: &records)
+                    batch[chains[offset]].commit.position = chain.position
+                }
+                do {
+                    try await store.append(records, to: key, at: length)
+                } catch {
+                    let failure = EngineError(error)
+                    store.stop(error as? StorageError ?? .stopped(cause: failure.description))
+                    fail(batch + queue, .outcomeUnknown(
+                        "committed to the global log, but writing \(key)'s log failed (\(failure)); sourced stops and recovers it on restart"
+                    ))
+                    break
+                }
+                length += records.count
+                await committer.markApplied(first...(first + UInt64(drafts.count) - 1))
             }
-            length += bytes.count
             durable = Snapshot(version: batch.last!.commit.version, state: batch.last!.commit.state)
             for pending in batch {
                 if !pending.isRead {
@@ -227,6 +257,7 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
 
     /// Fails `chains`, which were decided on state that is not on disk, and forgets that state.
     private func fail(_ chains: [Pending], _ error: EngineError) {
+        queue = []
         head = durable
         phase = .unloaded
         for pending in chains {

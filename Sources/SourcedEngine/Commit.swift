@@ -4,6 +4,8 @@ import SourcedCore
 public struct Commit<Model: AggregateModel>: Sendable {
     /// The aggregate's version after the chain: the version of its last event.
     public var version: UInt64
+    /// The chain's position in the global commit order; 0 if it recorded no events.
+    public var position: UInt64
     /// The chain's events in order; event `i` has version `version - events.count + 1 + i`.
     public var events: [Model.Event]
     /// The state after the chain.

@@ -27,6 +27,8 @@ public final class Engine: Sendable {
         public var maximumOpenFiles: Int
         /// Threads doing file I/O; syncs of different logs proceed in parallel up to this number.
         public var ioThreads: Int
+        /// Chains that may wait for a slow subscriber before it is told it fell behind.
+        public var subscriptionBuffer: Int
 
         public init(
             dataDirectory: String,
@@ -35,7 +37,8 @@ public final class Engine: Sendable {
             idleTimeout: Duration = .seconds(300),
             sync: SyncMode = .always,
             maximumOpenFiles: Int = 1024,
-            ioThreads: Int = 32
+            ioThreads: Int = 32,
+            subscriptionBuffer: Int = 10_000
         ) {
             self.dataDirectory = dataDirectory
             self.models = models
@@ -44,6 +47,7 @@ public final class Engine: Sendable {
             self.sync = sync
             self.maximumOpenFiles = maximumOpenFiles
             self.ioThreads = ioThreads
+            self.subscriptionBuffer = subscriptionBuffer
         }
     }
 
@@ -55,11 +59,13 @@ public final class Engine: Sendable {
 
     public let configuration: Configuration
     private let store: AggregateStore
+    private let committer: GlobalCommitter
     private let pool: NIOThreadPool
     private let registry: AggregateRegistry
     private let counters: EngineCounters
     private let lifecycle = Mutex(Lifecycle())
-    private let sweeper: Task<Void, Never>
+    /// Evicts idle aggregates and saves the global checkpoint, until shutdown.
+    private let maintenance: Task<Void, Never>
 
     /// Opens the data directory and starts the engine.
     ///
@@ -84,16 +90,18 @@ public final class Engine: Sendable {
                 logger: logger,
                 onFatal: onFatal
             )
-            return Engine(configuration, store, pool)
+            let recovered = try await GlobalRecovery.run(store, models: configuration.models, logger: logger)
+            return Engine(configuration, store, GlobalCommitter(store: store, recovered: recovered), pool)
         } catch {
             try? await pool.shutdownGracefully()
             throw error
         }
     }
 
-    private init(_ configuration: Configuration, _ store: AggregateStore, _ pool: NIOThreadPool) {
+    private init(_ configuration: Configuration, _ store: AggregateStore, _ committer: GlobalCommitter, _ pool: NIOThreadPool) {
         self.configuration = configuration
         self.store = store
+        self.committer = committer
         self.pool = pool
         let counters = EngineCounters()
         self.counters = counters
@@ -101,16 +109,21 @@ public final class Engine: Sendable {
         self.registry = registry
         let timeout = configuration.idleTimeout
         let interval = min(max(timeout / 4, .milliseconds(10)), .seconds(1))
-        sweeper = Task {
+        maintenance = Task {
+            var lastCheckpoint = ContinuousClock.now
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 registry.evictIdle(olderThan: timeout)
+                if ContinuousClock.now - lastCheckpoint >= .seconds(1) {
+                    lastCheckpoint = .now
+                    try? await committer.saveCheckpoint()
+                }
             }
         }
     }
 
     deinit {
-        sweeper.cancel()
+        maintenance.cancel()
     }
 
     /// Runs `commands` on aggregate `id` of `model` as one atomic chain.
@@ -161,6 +174,26 @@ public final class Engine: Sendable {
         }
     }
 
+    /// Streams every chain committed after global position `after`, then every chain committed
+    /// from now on, in global order, optionally only those of one model or one aggregate.
+    ///
+    /// A subscriber that falls more than ``Configuration/subscriptionBuffer`` chains behind is
+    /// ended with ``SubscriptionError/fellBehind(resumeFrom:limit:)``.
+    /// - Throws: ``EngineError/unavailable(_:)`` when `after` lies beyond the newest position.
+    public func subscribe(
+        after position: UInt64,
+        model: String? = nil,
+        id: AggregateID? = nil
+    ) async throws(EngineError) -> Subscription {
+        let newest = await committer.lastPosition
+        guard position <= newest else {
+            throw .unavailable("position \(position) is beyond the newest position \(newest)")
+        }
+        return Subscription(after: position, committer: committer, store: store, limit: configuration.subscriptionBuffer) { chain in
+            (model == nil || chain.key.model == model) && (id == nil || chain.key.id == id)
+        }
+    }
+
     /// Current figures.
     public var statistics: EngineStatistics {
         EngineStatistics(
@@ -174,7 +207,9 @@ public final class Engine: Sendable {
             rejections: counters.rejections.current,
             events: counters.events.current,
             syncs: store.syncCount,
-            openFiles: store.openFileCount
+            openFiles: store.openFileCount,
+            subscribers: committer.feed.subscriberCount,
+            position: committer.feed.lastPosition
         )
     }
 
@@ -211,7 +246,8 @@ public final class Engine: Sendable {
                 if done { continuation.resume() }
             }
         }
-        sweeper.cancel()
+        maintenance.cancel()
+        try? await committer.saveCheckpoint()
         try? await pool.shutdownGracefully()
         store.directory.close()
     }
@@ -234,9 +270,10 @@ public final class Engine: Sendable {
         defer { leave() }
         let key = AggregateKey(model: Model.name, id: id)
         let store = store
+        let committer = committer
         let counters = counters
         let instance = await registry.acquire(key) {
-            AggregateInstance<Model>(key: key, store: store, counters: counters)
+            AggregateInstance<Model>(key: key, store: store, committer: committer, counters: counters)
         }
         defer { registry.release(key) }
         // The key's model name maps to exactly one type in the catalog, so the instance is of it.

@@ -24,6 +24,10 @@ public struct EngineStatistics: Codable, Hashable, Sendable {
     public var syncs: Int
     /// Log files open now.
     public var openFiles: Int
+    /// Live subscriptions.
+    public var subscribers: Int
+    /// The global position of the newest committed chain.
+    public var position: UInt64
 }
 
 /// The engine's running counters, shared by its instances without locks.

@@ -24,6 +24,9 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
     /// Storage failed while making the command durable: it may or may not have been recorded.
     /// Read the aggregate after the daemon restarts to find out.
     case outcomeUnknown = "outcome_unknown"
+    /// A subscriber read more slowly than events were committed and was disconnected; the error's
+    /// `resume_from` is the position to subscribe from again to continue without a gap.
+    case fellBehind = "fell_behind"
     /// A bug in sourced; please report it.
     case `internal`
 }

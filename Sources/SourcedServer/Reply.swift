@@ -61,7 +61,12 @@ enum Reply {
         }
     }
 
-    private static func line(_ value: some Encodable) -> ByteBuffer {
+    /// A line holding `value` as it is, for lines that are not replies (subscription events).
+    static func line(_ value: JSONValue) -> ByteBuffer {
+        line(value as any Encodable)
+    }
+
+    private static func line(_ value: any Encodable) -> ByteBuffer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var bytes: Data
@@ -81,7 +86,7 @@ struct CommitBody<Model: AggregateModel>: Encodable, Sendable {
     var commit: Commit<Model>
 
     private enum Key: String, CodingKey {
-        case model, id, version, events, state
+        case model, id, version, position, events, state
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -89,6 +94,9 @@ struct CommitBody<Model: AggregateModel>: Encodable, Sendable {
         try container.encode(Model.name, forKey: .model)
         try container.encode(id.rawValue, forKey: .id)
         try container.encode(commit.version, forKey: .version)
+        if commit.position > 0 {
+            try container.encode(commit.position, forKey: .position)
+        }
         try container.encode(commit.events.map { TaggedCoding($0) }, forKey: .events)
         try container.encode(commit.state, forKey: .state)
     }

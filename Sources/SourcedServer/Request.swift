@@ -12,6 +12,8 @@ struct Request: Decodable, Sendable {
         case models
         case stats
         case ping
+        /// Stream committed events after `from` (`nil`: from now on), optionally filtered.
+        case subscribe(from: UInt64?, model: String?, id: AggregateID?)
         case invalid(ProtocolError)
     }
 
@@ -52,18 +54,31 @@ struct Request: Decodable, Sendable {
                 throw ProtocolError(.unknownModel, "unknown model \"\(name)\"; known models: \(catalog.names.joined(separator: ", "))")
             }
             guard fields.contains(.id) else { throw ProtocolError(.badRequest, "missing field \"id\"") }
-            let id: AggregateID
-            do {
-                id = try AggregateID(try fields.decode(String.self, forKey: .id))
-            } catch let error as InvalidAggregateID {
-                throw ProtocolError(.invalidID, "invalid id: \(error.reason)")
+            return .aggregate(try call(op, model, try aggregateID(try fields.decode(String.self, forKey: .id)), fields))
+        case "subscribe":
+            let from = try fields.decodeIfPresent(UInt64.self, forKey: .from)
+            let model = try fields.decodeIfPresent(String.self, forKey: .model)
+            if let model, catalog.model(named: model) == nil {
+                throw ProtocolError(.unknownModel, "unknown model \"\(model)\"; known models: \(catalog.names.joined(separator: ", "))")
             }
-            return .aggregate(try call(op, model, id, fields))
+            guard let raw = try fields.decodeIfPresent(String.self, forKey: .id) else {
+                return .subscribe(from: from, model: model, id: nil)
+            }
+            guard model != nil else { throw ProtocolError(.badRequest, "field \"id\" needs \"model\": ids are per model") }
+            return .subscribe(from: from, model: model, id: try aggregateID(raw))
         case "models": return .models
         case "stats": return .stats
         case "ping": return .ping
         default:
-            throw ProtocolError(.unknownOp, "unknown op \"\(op)\"; ops: execute, get, events, models, stats, ping")
+            throw ProtocolError(.unknownOp, "unknown op \"\(op)\"; ops: execute, get, events, subscribe, models, stats, ping")
+        }
+    }
+
+    private static func aggregateID(_ raw: String) throws(ProtocolError) -> AggregateID {
+        do {
+            return try AggregateID(raw)
+        } catch {
+            throw ProtocolError(.invalidID, "invalid id: \(error.reason)")
         }
     }
 

@@ -14,15 +14,8 @@ struct RequestRouter: Sendable {
     enum PendingReply: Sendable {
         case ready(ByteBuffer)
         case running(Task<ByteBuffer, Never>)
-
-        var bytes: ByteBuffer {
-            get async {
-                switch self {
-                case .ready(let bytes): bytes
-                case .running(let task): await task.value
-                }
-            }
-        }
+        /// A subscription: its first reply, then event lines until it ends.
+        case stream(ByteBuffer, EventStream)
     }
 
     let engine: Engine
@@ -67,6 +60,20 @@ struct RequestRouter: Sendable {
             return ready(Reply.success(["stats": statistics()], req: request.req))
         case .ping:
             return ready(Reply.success(["pong": true], req: request.req))
+        case .subscribe(let from, let model, let id):
+            let newest = engine.statistics.position
+            let start = from ?? newest
+            guard start <= newest else {
+                return ready(Reply.failure(ProtocolError(.badRequest, "from \(start) is beyond the newest position \(newest)"), req: request.req))
+            }
+            do {
+                let subscription = try await engine.subscribe(after: start, model: model, id: id)
+                let confirmation = Reply.success(["subscribed": true, "from": .integer(Int64(clamping: start))], req: request.req)
+                onReply(confirmation.readableBytes)
+                return .stream(confirmation, EventStream(subscription))
+            } catch {
+                return ready(Reply.failure(ProtocolError(error), req: request.req))
+            }
         case .invalid(let error):
             return ready(Reply.failure(error, req: request.req))
         }

@@ -147,12 +147,31 @@ public final class UnixSocketServer: Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     var writable = true
+                    func write(_ bytes: ByteBuffer) async {
+                        guard writable else { return }
+                        do { try await outbound.write(bytes) } catch { writable = false }
+                    }
                     while let pending = await replies.pop() {
-                        let bytes = await pending.bytes
-                        if writable {
-                            do { try await outbound.write(bytes) } catch { writable = false }
+                        switch pending {
+                        case .ready(let bytes):
+                            await write(bytes)
+                            replies.written(bytes.readableBytes)
+                        case .running(let task):
+                            let bytes = await task.value
+                            await write(bytes)
+                            replies.written(bytes.readableBytes)
+                        case .stream(let confirmation, let stream):
+                            await write(confirmation)
+                            replies.written(confirmation.readableBytes)
+                            while writable, let lines = await stream.nextLines() {
+                                for line in lines {
+                                    await write(line)
+                                }
+                            }
+                            // The stream ended (fell behind, client gone, shutdown): so does the connection.
+                            stream.subscription.cancel()
+                            connection.channel.close(mode: .input, promise: nil)
                         }
-                        replies.written(bytes.readableBytes)
                     }
                 }
                 await read(inbound, into: replies)
@@ -161,13 +180,19 @@ public final class UnixSocketServer: Sendable {
         }
     }
 
-    /// Submits every line of `inbound` in order until it ends or a line is unacceptable.
+    /// Submits every line of `inbound` in order until it ends or a line is unacceptable. After a
+    /// `subscribe` the connection only streams: further lines are ignored, and the end of the
+    /// input ends the subscription.
     private func read(_ inbound: NIOAsyncChannelInboundStream<RequestLineDecoder.Frame>, into replies: ReplyQueue) async {
+        var stream: EventStream?
+        defer { stream?.subscription.cancel() }
         do {
-            for try await frame in inbound {
+            for try await frame in inbound where stream == nil {
                 switch frame {
                 case .line(let line):
-                    await replies.push(await router.submit(line) { replies.computed($0) })
+                    let pending = await router.submit(line) { replies.computed($0) }
+                    if case .stream(_, let started) = pending { stream = started }
+                    await replies.push(pending)
                 case .tooLong:
                     let message = "request line exceeds \(configuration.maximumLineBytes) bytes; closing the connection"
                     await push(ProtocolError(.tooLarge, message), to: replies)
@@ -204,6 +229,8 @@ public final class UnixSocketServer: Sendable {
             "events": .integer(Int64(figures.events)),
             "fsyncs": .integer(Int64(figures.syncs)),
             "open_files": .integer(Int64(figures.openFiles)),
+            "position": .integer(Int64(clamping: figures.position)),
+            "subscribers": .integer(Int64(figures.subscribers)),
             "connections": .integer(Int64(connections.open)),
             "connections_accepted": .integer(Int64(connections.accepted)),
             "connections_refused": .integer(Int64(connections.refused)),

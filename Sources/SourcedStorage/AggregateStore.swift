@@ -118,7 +118,7 @@ public final class AggregateStore: Sendable {
             return try self.descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
                 let path = self.directory.logPath(of: key)
                 guard let descriptor else { throw StorageError.io(operation: "open", path: path, errno: ENOENT) }
-                let (fold, scan) = try self.fold(try self.readAll(descriptor, path, length: length), into: fold, path)
+                let (fold, scan) = try self.fold(try self.readAll(descriptor, path, length: length), .versions, into: fold, path)
                 guard scan.tail == .clean, scan.validLength == length else {
                     throw StorageError.corrupt(path: path, offset: scan.validLength, reason: "acknowledged records no longer verify")
                 }
@@ -140,7 +140,7 @@ public final class AggregateStore: Sendable {
                 guard let descriptor else {
                     throw StorageError.io(operation: "open", path: self.directory.logPath(of: key), errno: ENOENT)
                 }
-                try self.write(records, to: descriptor, at: offset, key)
+                try self.write(records, to: descriptor, at: offset, self.directory.logPath(of: key))
                 if self.configuration.sync == .always {
                     try self.sync(descriptor, self.directory.logPath(of: key))
                     if offset == 0 {
@@ -155,7 +155,7 @@ public final class AggregateStore: Sendable {
 
     // MARK: - On I/O threads
 
-    private func run<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
+    func run<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
         do {
             return try await pool.runIfActive(body)
         } catch let error as StorageError {
@@ -167,7 +167,7 @@ public final class AggregateStore: Sendable {
 
     /// After a failed sync the page cache may hold data that never reached the disk; nothing is
     /// read or written from then on.
-    private func checkRunning() throws {
+    func checkRunning() throws {
         if let failure = failure.withLock({ $0 }) {
             throw StorageError.stopped(cause: failure.description)
         }
@@ -192,9 +192,21 @@ public final class AggregateStore: Sendable {
     }
 
     private func replay<Fold: LogFold>(_ key: AggregateKey, _ descriptor: Int32, into fold: Fold) throws -> Replay<Fold> {
-        let path = directory.logPath(of: key)
+        try recover(descriptor, directory.logPath(of: key), .versions, into: fold) {
+            try self.syncDirectory(of: key)
+        }
+    }
+
+    /// Reads a whole log into `fold`, cuts off a torn tail, and makes what remains durable.
+    func recover<Fold: LogFold>(
+        _ descriptor: Int32,
+        _ path: String,
+        _ sequencing: LogScan.Sequencing,
+        into fold: Fold,
+        syncDirectory: () throws -> Void
+    ) throws -> Replay<Fold> {
         let bytes = try readAll(descriptor, path)
-        let (fold, scan) = try self.fold(bytes, into: fold, path)
+        let (fold, scan) = try self.fold(bytes, sequencing, into: fold, path)
         switch scan.tail {
         case .clean:
             break
@@ -213,18 +225,23 @@ public final class AggregateStore: Sendable {
             // The records may have reached only the page cache before a crash of sourced: make
             // them, and the file's directory entry, durable before anyone is shown them.
             try sync(descriptor, path)
-            try syncDirectory(of: key)
+            try syncDirectory()
         }
         return Replay(fold: fold, version: scan.version, length: scan.validLength)
     }
 
     /// Scans `bytes`, handing each valid record to `fold`.
-    private func fold<Fold: LogFold>(_ bytes: [UInt8], into fold: Fold, _ path: String) throws -> (Fold, LogScan) {
+    func fold<Fold: LogFold>(
+        _ bytes: [UInt8],
+        _ sequencing: LogScan.Sequencing,
+        into fold: Fold,
+        _ path: String
+    ) throws -> (Fold, LogScan) {
         var fold = fold
         var recordOffset = 0
         do {
             let scan = try bytes.withUnsafeBytes { buffer in
-                try LogScan(buffer) { entry in
+                try LogScan(buffer, sequencing: sequencing) { entry in
                     recordOffset = entry.offset
                     try fold.apply(entry.header, payload: UnsafeRawBufferPointer(rebasing: buffer[entry.payload]))
                 }
@@ -236,27 +253,34 @@ public final class AggregateStore: Sendable {
     }
 
     /// Reads the file, or its first `length` bytes.
-    private func readAll(_ descriptor: Int32, _ path: String, length: Int? = nil) throws -> [UInt8] {
+    func readAll(_ descriptor: Int32, _ path: String, length: Int? = nil) throws -> [UInt8] {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw StorageError.io(operation: "stat", path: path, errno: errno) }
-        let size = min(Int(info.st_size), length ?? .max)
+        return try read(descriptor, path, 0..<min(Int(info.st_size), length ?? .max))
+    }
+
+    /// Reads the bytes of `range` of the file.
+    func read(_ descriptor: Int32, _ path: String, _ range: Range<Int>) throws -> [UInt8] {
+        let size = range.count
         var failure: Int32 = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            failure = Self.transfer(size) { done in pread(descriptor, buffer.baseAddress! + done, size - done, off_t(done)) }
+            failure = Self.transfer(size) { done in
+                pread(descriptor, buffer.baseAddress! + done, size - done, off_t(range.lowerBound + done))
+            }
             count = failure == 0 ? size : 0
         }
         guard failure == 0 else { throw StorageError.io(operation: "read", path: path, errno: failure) }
         return bytes
     }
 
-    private func write(_ records: [UInt8], to descriptor: Int32, at offset: Int, _ key: AggregateKey) throws {
+    /// Writes `records` at `offset`; on failure rolls the file back to `offset`, durably.
+    func write(_ records: [UInt8], to descriptor: Int32, at offset: Int, _ path: String) throws {
         let failure = records.withUnsafeBytes { buffer in
             Self.transfer(buffer.count) { done in
                 pwrite(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
             }
         }
         guard failure != 0 else { return }
-        let path = directory.logPath(of: key)
         // Roll back durably: a crash must not resurrect records whose callers were told no.
         guard ftruncate(descriptor, off_t(offset)) == 0,
               configuration.sync == .none || fdatasync(descriptor) == 0
@@ -292,7 +316,7 @@ public final class AggregateStore: Sendable {
         try sync(descriptor, "\(directory.path)/aggregates/\(key.model)", fullSync: true)
     }
 
-    private func sync(_ descriptor: Int32, _ path: String, fullSync: Bool = false) throws {
+    func sync(_ descriptor: Int32, _ path: String, fullSync: Bool = false) throws {
         syncs.add(1, ordering: .relaxed)
         guard (fullSync ? fsync(descriptor) : fdatasync(descriptor)) == 0 else {
             let error = StorageError.syncFailed(path: path, errno: errno)
@@ -301,7 +325,9 @@ public final class AggregateStore: Sendable {
         }
     }
 
-    private func stop(_ error: StorageError) {
+    /// Stops the store for good after a failure only a restart recovers from: every later read
+    /// and write fails, and `onFatal` is called once.
+    public func stop(_ error: StorageError) {
         let first = failure.withLock { failure in
             guard failure == nil else { return false }
             failure = error

@@ -4,8 +4,9 @@ import Synchronization
 
 /// The on-disk home of one store, held exclusively by one process.
 ///
-/// Layout: `LOCK` (an `flock`ed file holding the owner's pid) and `aggregates/<model>/<file>.log`
-/// (see ``LogFileName``). Model directories are created, and made durable, when the directory is
+/// Layout: `LOCK` (an `flock`ed file holding the owner's pid), `global.log` (every committed
+/// chain in commit order), `global.checkpoint` (how far the aggregate logs are known to hold the
+/// global log) and `aggregates/<model>/<file>.log` (see ``LogFileName``). Model directories are created, and made durable, when the directory is
 /// opened, so creating an aggregate's log later needs only one directory sync.
 ///
 /// Opening performs blocking system calls; call it from a thread that may block.
@@ -14,6 +15,9 @@ public final class DataDirectory: Sendable {
     public let path: String
     private let lockDescriptor: Int32
     private let modelDescriptors: [String: Int32]
+    /// The global log and its checkpoint, open for the directory's lifetime.
+    let globalLogDescriptor: Int32
+    let checkpointDescriptor: Int32
     private let isClosed = Atomic(false)
 
     /// Opens (creating if needed) the data directory at `path` for `models` and locks it.
@@ -44,7 +48,11 @@ public final class DataDirectory: Sendable {
         _ = pwrite(lock, pid, pid.count, 0)
 
         var descriptors: [String: Int32] = [:]
+        var global: [Int32] = []
         do {
+            for name in ["global.log", "global.checkpoint"] {
+                global.append(try Self.openFile(path + "/" + name, in: path))
+            }
             try Self.makeDirectory(path + "/aggregates")
             for model in models {
                 let modelPath = path + "/aggregates/" + model
@@ -54,12 +62,14 @@ public final class DataDirectory: Sendable {
                 descriptors[model] = descriptor
             }
         } catch {
-            descriptors.values.forEach { _ = Glibc.close($0) }
+            (Array(descriptors.values) + global).forEach { _ = Glibc.close($0) }
             Glibc.close(lock)
             throw error
         }
         lockDescriptor = lock
         modelDescriptors = descriptors
+        globalLogDescriptor = global[0]
+        checkpointDescriptor = global[1]
     }
 
     deinit {
@@ -70,6 +80,8 @@ public final class DataDirectory: Sendable {
     public func close() {
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         modelDescriptors.values.forEach { _ = Glibc.close($0) }
+        _ = Glibc.close(globalLogDescriptor)
+        _ = Glibc.close(checkpointDescriptor)
         _ = Glibc.close(lockDescriptor)
     }
 
@@ -81,6 +93,26 @@ public final class DataDirectory: Sendable {
     /// The path of `key`'s log, for messages.
     public func logPath(of key: AggregateKey) -> String {
         "\(path)/aggregates/\(key.model)/\(LogFileName.make(for: key.id))"
+    }
+
+    /// The path of the global log, for messages.
+    public var globalLogPath: String { path + "/global.log" }
+
+    /// Opens (creating, and making its entry durable, if needed) the file at `path` in `directory`.
+    private static func openFile(_ path: String, in directory: String) throws -> Int32 {
+        var descriptor = open(path, O_RDWR | O_CLOEXEC)
+        if descriptor < 0 && errno == ENOENT {
+            descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+            guard descriptor >= 0 else { throw StorageError.io(operation: "create", path: path, errno: errno) }
+            let parent = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            defer { if parent >= 0 { Glibc.close(parent) } }
+            guard parent >= 0, fsync(parent) == 0 else {
+                Glibc.close(descriptor)
+                throw StorageError.syncFailed(path: directory, errno: errno)
+            }
+        }
+        guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
+        return descriptor
     }
 
     /// Creates `path` and any missing parents, making each new entry durable in its parent.

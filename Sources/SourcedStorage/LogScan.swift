@@ -24,6 +24,14 @@ public struct LogScan: Sendable {
         case corrupt(offset: Int, reason: String)
     }
 
+    /// Which number must increase by one from record to record.
+    public enum Sequencing: Sendable {
+        /// An aggregate log: each record's first version follows the previous record's last.
+        case versions
+        /// The global log: each record's position is the previous record's plus one.
+        case positions
+    }
+
     /// How the log ends.
     public private(set) var tail: Tail = .clean
     /// The number of valid records.
@@ -32,26 +40,37 @@ public struct LogScan: Sendable {
     public private(set) var validLength = 0
     /// The version of the last valid event, 0 for an empty log.
     public private(set) var version: UInt64 = 0
+    /// The position of the last valid record, 0 for an empty log.
+    public private(set) var position: UInt64 = 0
 
     /// Scans `bytes`, a whole log file, handing each valid record to `onRecord` in order.
     ///
     /// Records are handed over as they are verified, before the tail is known: a caller that folds
     /// them must discard its result when ``tail`` turns out ``Tail/corrupt(offset:reason:)``.
-    public init(_ bytes: UnsafeRawBufferPointer, onRecord: (Entry) throws -> Void) rethrows {
+    public init(
+        _ bytes: UnsafeRawBufferPointer,
+        sequencing: Sequencing = .versions,
+        onRecord: (Entry) throws -> Void
+    ) rethrows {
         var offset = 0
         while offset < bytes.count {
             let problem: String
             switch LogRecord.read(bytes, at: offset) {
-            case .record(let header, let payload) where header.firstVersion == version + 1:
+            case .record(let header, let payload) where sequencing.follows(header, version: version, position: position):
                 try onRecord(Entry(offset: offset, header: header, payload: payload))
                 recordCount += 1
                 version = header.lastVersion
+                position = header.position
                 offset = payload.upperBound
                 validLength = offset
                 continue
             case .record(let header, _):
                 // A verified record is never the remains of a torn write.
-                tail = .corrupt(offset: offset, reason: "version \(header.firstVersion) follows version \(version)")
+                let reason = switch sequencing {
+                case .versions: "version \(header.firstVersion) follows version \(version)"
+                case .positions: "position \(header.position) follows position \(position)"
+                }
+                tail = .corrupt(offset: offset, reason: reason)
                 return
             case .unsupportedFormat(let format):
                 // Never cut off what a newer build wrote: that would destroy its data.
@@ -62,7 +81,11 @@ public struct LogScan: Sendable {
             case .invalid(let reason):
                 problem = reason
             }
-            tail = Self.hasRecord(in: bytes, after: offset, from: version + 1)
+            let (field, next) = switch sequencing {
+            case .versions: (8, version + 1)
+            case .positions: (16, position + 1)
+            }
+            tail = Self.hasRecord(in: bytes, after: offset, field: field, atLeast: next)
                 ? .corrupt(offset: offset, reason: problem)
                 : .torn(offset: offset)
             return
@@ -70,16 +93,17 @@ public struct LogScan: Sendable {
     }
 
     /// Scans `bytes`, a whole log file, for its valid length and tail only.
-    public init(_ bytes: UnsafeRawBufferPointer) {
-        self.init(bytes) { _ in }
+    public init(_ bytes: UnsafeRawBufferPointer, sequencing: Sequencing = .versions) {
+        self.init(bytes, sequencing: sequencing) { _ in }
     }
 
-    /// Whether a verifiable record with a plausible version starts anywhere after `offset`.
-    private static func hasRecord(in bytes: UnsafeRawBufferPointer, after offset: Int, from version: UInt64) -> Bool {
+    /// Whether a verifiable record whose sequence number (the header field at `field`) is at
+    /// least `next` starts anywhere after `offset`.
+    private static func hasRecord(in bytes: UnsafeRawBufferPointer, after offset: Int, field: Int, atLeast next: UInt64) -> Bool {
         var candidate = offset + 1
         while bytes.count - candidate >= LogRecord.headerSize {
             if bytes.loadLE(UInt16.self, at: candidate + 4) == LogRecord.formatVersion,
-               bytes.loadLE(UInt64.self, at: candidate + 8) >= version,
+               bytes.loadLE(UInt64.self, at: candidate + field) >= next,
                case .record = LogRecord.read(bytes, at: candidate)
             {
                 return true
@@ -87,5 +111,15 @@ public struct LogScan: Sendable {
             candidate += 1
         }
         return false
+    }
+}
+
+extension LogScan.Sequencing {
+    /// Whether `header` continues a log whose last record had `version` and `position`.
+    func follows(_ header: LogRecordHeader, version: UInt64, position: UInt64) -> Bool {
+        switch self {
+        case .versions: header.firstVersion == version + 1
+        case .positions: header.position == position + 1
+        }
     }
 }

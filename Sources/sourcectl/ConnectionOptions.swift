@@ -55,7 +55,7 @@ struct ConnectionOptions: ParsableArguments {
         await connection.close()
         let reply = try SourcedConnection.decode(line)
         if json {
-            print(line)
+            Terminal.standardOutput.write(line + "\n")
         }
         guard reply["ok"] == true else {
             throw CommandFailure.reply(reply, printed: json)

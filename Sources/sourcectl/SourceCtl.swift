@@ -15,7 +15,7 @@ struct SourceCtl: AsyncParsableCommand {
             Exit status: 0 success, 1 rejected or other domain error, 2 usage error (also unknown \
             model, command or op, invalid id), 3 cannot connect or daemon unavailable.
             """,
-        subcommands: [Exec.self, Get.self, Events.self, Models.self, Stats.self, Ping.self, Bench.self]
+        subcommands: [Exec.self, Get.self, Events.self, Watch.self, Models.self, Stats.self, Ping.self, Bench.self]
     )
 
     /// Runs the command, mapping every failure to the documented exit status.

@@ -30,8 +30,21 @@ struct Terminal {
         usesColor ? "\u{1B}[\(color.rawValue)m\(text)\u{1B}[0m" : text
     }
 
+    /// Writes `text`; if the reader went away (`sourcectl ... | head`), exits quietly with the
+    /// status a program killed by SIGPIPE has.
     func write(_ text: String) {
-        FileHandle(fileDescriptor: descriptor, closeOnDealloc: false).write(Data(text.utf8))
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written > 0 {
+                offset += written
+            } else if written < 0 && errno == EINTR {
+                continue
+            } else {
+                Glibc.exit(128 + SIGPIPE)
+            }
+        }
     }
 
     func printError(_ message: String) {

@@ -42,7 +42,8 @@ struct Daemon {
                     idleTimeout: settings.idleTimeout,
                     sync: settings.sync,
                     maximumOpenFiles: settings.maximumOpenFiles,
-                    ioThreads: settings.ioThreads
+                    ioThreads: settings.ioThreads,
+                    subscriptionBuffer: settings.subscriptionBuffer
                 ),
                 logger: logger,
                 onFatal: { error in shutdown.fire(.storageFailed(error.description)) }

@@ -14,6 +14,7 @@ struct DaemonSettings: Sendable {
     var server: UnixSocketServer.Configuration
     var maximumOpenFiles: Int
     var ioThreads: Int
+    var subscriptionBuffer: Int
     var logLevel: Logger.Level
     var shutdownTimeout: Duration
 
@@ -51,6 +52,7 @@ struct DaemonSettings: Sendable {
         )
         maximumOpenFiles = try setting(flags.maxOpenFiles, "max-open-files", default: 1024, valid: positive) { Int($0) }
         ioThreads = try setting(flags.ioThreads, "io-threads", default: 32, valid: positive) { Int($0) }
+        subscriptionBuffer = try setting(flags.subscriptionBuffer, "subscription-buffer", default: 10_000, valid: positive) { Int($0) }
         let levelName = try setting(flags.logLevel, "log-level", default: "info", valid: { Logger.Level(rawValue: $0) != nil }) { $0 }
         logLevel = Logger.Level(rawValue: levelName)!
         shutdownTimeout = .seconds(try setting(flags.shutdownTimeout, "shutdown-timeout", default: 10, valid: seconds) { Double($0) })

@@ -50,6 +50,9 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Threads doing file I/O; parallel fsyncs of different logs scale with them. (env: SOURCED_IO_THREADS; default: 32)")
     var ioThreads: Int?
 
+    @Option(help: "Committed commands whose events may wait for a slow subscriber before it is disconnected with fell_behind. (env: SOURCED_SUBSCRIPTION_BUFFER; default: 10000)")
+    var subscriptionBuffer: Int?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical. (env: SOURCED_LOG_LEVEL; default: info)")
     var logLevel: String?
 

@@ -77,7 +77,7 @@ import Testing
         let snapshot = try await engine.snapshot(Counter.self, id: id("ghost"))
         #expect(snapshot.version == 0 && snapshot.state == nil)
         await engine.shutdown()
-        #expect(directory.allFiles() == ["data/LOCK"])
+        #expect(directory.allFiles() == ["data/LOCK", "data/global.checkpoint", "data/global.log"])
     }
 
     @Test func expectedVersionIsChecked() async throws {
@@ -122,8 +122,9 @@ import Testing
         }
         await engine.shutdown()
         let files = directory.allFiles()
-        #expect(files.count == ids.count + 1)
-        #expect(files.allSatisfy { $0 == "data/LOCK" || $0.hasPrefix("data/aggregates/counter/") })
+        let dataFiles: Set = ["data/LOCK", "data/global.checkpoint", "data/global.log"]
+        #expect(files.count == ids.count + dataFiles.count)
+        #expect(files.allSatisfy { dataFiles.contains($0) || $0.hasPrefix("data/aggregates/counter/") })
         #expect(Set(files).count == files.count)
         for raw in ids {
             #expect(try records(Counter.self, at: logPath(directory, "counter", raw)).count == 1, "\(raw)")

@@ -93,6 +93,15 @@ final class DaemonProcess: Sendable {
         await exit.wait()
     }
 
+    /// The daemon's resident memory now, in MiB.
+    func residentMegabytes() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = line.split(separator: " ").compactMap({ Int($0) }).first
+        else { throw DaemonFailed(message: "no VmRSS in /proc/\(pid)/status") }
+        return kilobytes / 1024
+    }
+
     /// Everything the daemon wrote to stderr so far.
     var log: String {
         (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""

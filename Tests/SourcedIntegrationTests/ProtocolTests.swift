@@ -9,12 +9,12 @@ import Testing
         let daemon = try await DaemonProcess()
         let client = try await LineClient.connect(daemon.socketPath)
         let created = try await client.request(line: #"{"op":"execute","model":"counter","id":"c1","command":{"type":"create"}}"#)
-        #expect(created == ["ok": true, "model": "counter", "id": "c1", "version": 1, "events": [["type": "created"]], "state": ["count": 0]])
+        #expect(created == ["ok": true, "model": "counter", "id": "c1", "version": 1, "position": 1, "events": [["type": "created"]], "state": ["count": 0]])
         let chained = try await client.request(line:
             #"{"op":"execute","model":"counter","id":"c1","commands":[{"type":"increment"},{"type":"increment"}]}"#
         )
         #expect(chained == [
-            "ok": true, "model": "counter", "id": "c1", "version": 3,
+            "ok": true, "model": "counter", "id": "c1", "version": 3, "position": 2,
             "events": [["type": "incremented", "count": 1], ["type": "incremented", "count": 2]], "state": ["count": 2],
         ])
         let got = try await client.request(line: #"{"op":"get","model":"counter","id":"c1"}"#)

@@ -48,7 +48,7 @@ struct VersionFold: LogFold {
             let replay = try await store.replay(key, into: VersionFold())
             #expect(replay.version == 0 && replay.fold.versions.isEmpty)
         }
-        #expect(directory.allFiles() == ["LOCK"])
+        #expect(directory.allFiles() == ["LOCK", "global.checkpoint", "global.log"])
     }
 
     @Test func aTornTailIsCutOffOnDisk() async throws {

@@ -1,0 +1,126 @@
+import DequeModule
+import SourcedCore
+import Synchronization
+
+/// Hands durable chains to live subscribers, in position order, without ever waiting for them.
+///
+/// Publishing appends to each subscriber's bounded buffer under a lock and returns; a subscriber
+/// whose buffer would exceed its limit is marked as fallen behind and its buffer dropped, so a
+/// slow subscriber costs writers nothing and holds bounded memory.
+final class CommitFeed: Sendable {
+    private struct State {
+        var last: UInt64
+        var subscribers: [ObjectIdentifier: FeedSubscriber] = [:]
+    }
+
+    private let state: Mutex<State>
+
+    init(last: UInt64) {
+        state = Mutex(State(last: last))
+    }
+
+    var subscriberCount: Int {
+        state.withLock { $0.subscribers.count }
+    }
+
+    /// The position of the last published chain.
+    var lastPosition: UInt64 {
+        state.withLock { $0.last }
+    }
+
+    /// Delivers `chains`, whose positions follow the last published one.
+    func publish(_ chains: [CommittedChain]) {
+        guard let newest = chains.last?.position else { return }
+        let subscribers = state.withLock { state in
+            state.last = newest
+            return Array(state.subscribers.values)
+        }
+        // Delivery order per subscriber matches publication order: publish is only called by the
+        // global committer, one batch after the other.
+        subscribers.forEach { $0.deliver(chains) }
+    }
+
+    /// Registers a subscriber for chains after `position`, if `position` is the last published
+    /// one; otherwise returns `nil` and the caller reads on from the log first.
+    func register(after position: UInt64, limit: Int) -> FeedSubscriber? {
+        state.withLock { state in
+            guard state.last == position else { return nil }
+            let subscriber = FeedSubscriber(limit: limit)
+            state.subscribers[ObjectIdentifier(subscriber)] = subscriber
+            return subscriber
+        }
+    }
+
+    func remove(_ subscriber: FeedSubscriber) {
+        _ = state.withLock { $0.subscribers.removeValue(forKey: ObjectIdentifier(subscriber)) }
+        subscriber.finish()
+    }
+}
+
+/// One live subscriber's bounded buffer.
+final class FeedSubscriber: Sendable {
+    enum Take {
+        case chains([CommittedChain])
+        case fellBehind
+        case finished
+    }
+
+    private struct State {
+        var buffer = Deque<CommittedChain>()
+        var fellBehind = false
+        var finished = false
+        var waiter: CheckedContinuation<Take, Never>?
+    }
+
+    private let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func deliver(_ chains: [CommittedChain]) {
+        let (waiter, take) = state.withLock { state -> (CheckedContinuation<Take, Never>?, Take?) in
+            guard !state.fellBehind, !state.finished else { return (nil, nil) }
+            if let waiter = state.waiter {
+                // A waiting subscriber has caught up: it takes the whole batch, however large.
+                state.waiter = nil
+                return (waiter, .chains(chains))
+            }
+            guard state.buffer.count + chains.count <= limit else {
+                state.fellBehind = true
+                state.buffer = []
+                return (nil, nil)
+            }
+            state.buffer.append(contentsOf: chains)
+            return (nil, nil)
+        }
+        if let waiter, let take { waiter.resume(returning: take) }
+    }
+
+    func finish() {
+        let waiter = state.withLock { state -> CheckedContinuation<Take, Never>? in
+            state.finished = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: .finished)
+    }
+
+    /// The chains delivered since the last take, waiting for some.
+    func take() async -> Take {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Take? in
+                if state.fellBehind { return .fellBehind }
+                if !state.buffer.isEmpty {
+                    defer { state.buffer = [] }
+                    return .chains(Array(state.buffer))
+                }
+                if state.finished { return .finished }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+}

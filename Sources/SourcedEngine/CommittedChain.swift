@@ -1,0 +1,86 @@
+import SourcedCore
+import SourcedStorage
+
+/// One committed command chain as the global log holds it: which aggregate, which versions, and
+/// its events as JSON, numbered by its global position.
+public struct CommittedChain: Sendable {
+    /// The chain's place in the global commit order: gapless, from 1.
+    public var position: UInt64
+    public var key: AggregateKey
+    /// The aggregate version of the chain's first event.
+    public var firstVersion: UInt64
+    public var eventCount: Int
+    /// When the chain was decided, in microseconds since the Unix epoch.
+    public var timestamp: Int64
+    /// The events: a JSON array of `{"type": ..., ...}` objects, as in the aggregate's log.
+    public var events: [UInt8]
+
+    /// The version of the chain's last event.
+    public var lastVersion: UInt64 { firstVersion + UInt64(eventCount) - 1 }
+
+    /// The chain's record in its aggregate's log.
+    func appendAggregateRecord(to buffer: inout [UInt8]) {
+        LogRecord.append(header(payloadLength: events.count), payload: events, to: &buffer)
+    }
+
+    /// The chain's record in the global log.
+    func appendGlobalRecord(to buffer: inout [UInt8]) {
+        let payload = GlobalPayload.encode(key, events: events)
+        LogRecord.append(header(payloadLength: payload.count), payload: payload, to: &buffer)
+    }
+
+    private func header(payloadLength: Int) -> LogRecordHeader {
+        LogRecordHeader(
+            payloadLength: payloadLength,
+            eventCount: eventCount,
+            firstVersion: firstVersion,
+            position: position,
+            timestamp: timestamp
+        )
+    }
+
+    /// The chain held by a global-log record.
+    init(_ header: LogRecordHeader, globalPayload payload: UnsafeRawBufferPointer) throws {
+        let decoded = try GlobalPayload.decode(payload)
+        position = header.position
+        key = decoded.key
+        firstVersion = header.firstVersion
+        eventCount = header.eventCount
+        timestamp = header.timestamp
+        events = Array(payload[decoded.events])
+    }
+
+    init(position: UInt64, key: AggregateKey, firstVersion: UInt64, eventCount: Int, timestamp: Int64, events: [UInt8]) {
+        self.position = position
+        self.key = key
+        self.firstVersion = firstVersion
+        self.eventCount = eventCount
+        self.timestamp = timestamp
+        self.events = events
+    }
+}
+
+extension CommittedChain {
+    /// The chains held by `bytes`, consecutive global-log records starting at a record boundary.
+    /// Stops at the first incomplete record, returning how many bytes it used.
+    static func chains(in bytes: [UInt8]) throws -> (chains: [CommittedChain], used: Int) {
+        try bytes.withUnsafeBytes { buffer in
+            var chains: [CommittedChain] = []
+            var offset = 0
+            while offset < buffer.count {
+                switch LogRecord.read(buffer, at: offset) {
+                case .record(let header, let payload):
+                    chains.append(try CommittedChain(header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[payload])))
+                    offset = payload.upperBound
+                case .truncated:
+                    return (chains, offset)
+                case .invalid(let reason):
+                    throw StorageError.corrupt(path: "global.log", offset: offset, reason: reason)
+                case .unsupportedFormat(let format):
+                    throw StorageError.corrupt(path: "global.log", offset: offset, reason: "record format \(format)")
+                }
+            }
+            return (chains, offset)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Logging
+import SourcedCore
+import SourcedStorage
+
+/// Brings the global log and the aggregate logs into agreement at start, before anything runs.
+///
+/// The global log is the commit point: a chain is committed once its global record is durable,
+/// and its aggregate record is written after. So after a crash the aggregate logs can only lack
+/// the newest chains, never hold one the global log lacks. Recovery re-appends, from the global
+/// log, every chain after the checkpoint that its aggregate's log does not hold yet; a global
+/// record is never dropped, since a subscriber may already have seen it.
+enum GlobalRecovery {
+    /// What the engine's global committer starts from.
+    struct Result: Sendable {
+        var last: UInt64
+        var length: Int
+        var index: [Int]
+    }
+
+    /// Reads the global log, collecting the sparse index and the chains after `checkpoint`.
+    private struct Scan: LogFold {
+        var checkpoint: UInt64
+        var index: [Int] = []
+        var offset = 0
+        var last: UInt64 = 0
+        var tail: [CommittedChain] = []
+
+        mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) throws {
+            if (header.position - 1) % GlobalCommitter.indexStride == 0 {
+                index.append(offset)
+            }
+            offset += LogRecord.headerSize + header.payloadLength
+            last = header.position
+            if header.position > checkpoint {
+                tail.append(try CommittedChain(header, globalPayload: payload))
+            }
+        }
+    }
+
+    /// Counts an aggregate log's records without decoding them.
+    private struct Skip: LogFold {
+        mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) {}
+    }
+
+    static func run(_ store: AggregateStore, models: ModelCatalog, logger: Logger) async throws -> Result {
+        let checkpoint = try await store.readCheckpoint()
+        let replay = try await store.replayGlobalLog(into: Scan(checkpoint: checkpoint))
+        let scan = replay.fold
+        var order: [AggregateKey] = []
+        var chains: [AggregateKey: [CommittedChain]] = [:]
+        for chain in scan.tail {
+            if chains[chain.key] == nil { order.append(chain.key) }
+            chains[chain.key, default: []].append(chain)
+        }
+        var repaired = 0
+        for key in order {
+            guard models.model(named: key.model) != nil else {
+                throw StorageError.corrupt(
+                    path: store.directory.globalLogPath, offset: 0,
+                    reason: "it holds chains of model \(key.model), which this build does not serve"
+                )
+            }
+            let log = try await store.replay(key, into: Skip())
+            var version = log.version
+            var records: [UInt8] = []
+            for chain in chains[key]! where chain.lastVersion > version {
+                guard chain.firstVersion == version + 1 else {
+                    throw StorageError.corrupt(
+                        path: store.directory.logPath(of: key), offset: log.length,
+                        reason: "the log ends at version \(version) but global position \(chain.position) continues at version \(chain.firstVersion)"
+                    )
+                }
+                chain.appendAggregateRecord(to: &records)
+                version = chain.lastVersion
+                repaired += 1
+            }
+            if !records.isEmpty {
+                try await store.append(records, to: key, at: log.length)
+            }
+        }
+        if repaired > 0 {
+            logger.notice("recovered chains from the global log", metadata: ["chains": "\(repaired)", "aggregates": "\(order.count)"])
+        }
+        if scan.last > checkpoint {
+            try await store.writeCheckpoint(scan.last)
+        }
+        return Result(last: scan.last, length: replay.length, index: scan.index)
+    }
+}

@@ -1,0 +1,138 @@
+import SourcedCore
+import SourcedStorage
+import Synchronization
+
+/// A stream of committed chains in global order: first those already in the global log after the
+/// starting position (catch-up), then those committed from now on (live), with no gap and no
+/// duplicate at the switch.
+///
+/// Catch-up reads the log in bounded chunks; the switch to live happens only when the reader has
+/// read up to the newest durable position, atomically with registering for what follows. A live
+/// subscriber that falls more than its buffer behind is ended with
+/// ``SubscriptionError/fellBehind(resumeFrom:)``.
+public final class Subscription: Sendable {
+    private enum Phase {
+        case catchingUp
+        case live(FeedSubscriber)
+        case ended
+    }
+
+    private struct State {
+        var phase = Phase.catchingUp
+        /// The last position handed out (or passed over by the filter).
+        var position: UInt64
+        var pending: [CommittedChain] = []
+    }
+
+    private let committer: GlobalCommitter
+    private let store: AggregateStore
+    private let limit: Int
+    private let filter: @Sendable (CommittedChain) -> Bool
+    private let state: Mutex<State>
+
+    init(after position: UInt64, committer: GlobalCommitter, store: AggregateStore, limit: Int, filter: @escaping @Sendable (CommittedChain) -> Bool) {
+        self.committer = committer
+        self.store = store
+        self.limit = limit
+        self.filter = filter
+        state = Mutex(State(position: position))
+    }
+
+    /// The last position delivered or skipped: where a new subscription resumes.
+    public var position: UInt64 {
+        state.withLock { $0.position }
+    }
+
+    /// The next chain that passes the filter; `nil` once ``cancel()`` was called.
+    /// - Throws: ``SubscriptionError``.
+    public func next() async throws -> CommittedChain? {
+        while true {
+            let (chain, phase) = state.withLock { state -> (CommittedChain?, Phase) in
+                guard !state.pending.isEmpty else { return (nil, state.phase) }
+                let chain = state.pending.removeFirst()
+                state.position = chain.position
+                return (chain, state.phase)
+            }
+            if let chain {
+                if filter(chain) { return chain }
+                continue
+            }
+            switch phase {
+            case .ended:
+                return nil
+            case .catchingUp:
+                try await catchUp()
+            case .live(let subscriber):
+                switch await subscriber.take() {
+                case .chains(let chains):
+                    state.withLock { $0.pending = chains }
+                case .fellBehind:
+                    end()
+                    throw SubscriptionError.fellBehind(resumeFrom: position, limit: limit)
+                case .finished:
+                    end()
+                }
+            }
+        }
+    }
+
+    /// Ends the subscription; a waiting ``next()`` returns `nil`.
+    public func cancel() {
+        end()
+    }
+
+    /// Reads the next chunk of the log, or switches to live when there is nothing left to read.
+    private func catchUp() async throws {
+        let position = self.position
+        let plan = await committer.readPlan(after: position)
+        if plan.last == position {
+            if let subscriber = committer.feed.register(after: position, limit: limit) {
+                let cancelled = state.withLock { state in
+                    if case .ended = state.phase { return true }
+                    state.phase = .live(subscriber)
+                    return false
+                }
+                if cancelled { committer.feed.remove(subscriber) }
+            }
+            return
+        }
+        var offset = plan.offset
+        var chunk = 1 << 20
+        while offset < plan.end {
+            let read = try CommittedChain.chains(in: try await store.readGlobal(offset..<min(plan.end, offset + chunk)))
+            let fresh = read.chains.filter { $0.position > position }
+            if !fresh.isEmpty {
+                state.withLock { $0.pending = fresh }
+                return
+            }
+            if read.used == 0 {
+                chunk *= 2
+            } else {
+                offset += read.used
+            }
+        }
+    }
+
+    private func end() {
+        let subscriber = state.withLock { state -> FeedSubscriber? in
+            defer { state.phase = .ended; state.pending = [] }
+            if case .live(let subscriber) = state.phase { return subscriber }
+            return nil
+        }
+        if let subscriber { committer.feed.remove(subscriber) }
+    }
+}
+
+/// Why a subscription ended.
+public enum SubscriptionError: Error, Sendable, CustomStringConvertible {
+    /// The subscriber read more slowly than chains were committed and more than `limit` chains
+    /// waited for it. Subscribe again from `resumeFrom` to continue without a gap.
+    case fellBehind(resumeFrom: UInt64, limit: Int)
+
+    public var description: String {
+        switch self {
+        case .fellBehind(let position, let limit):
+            "fell behind by more than \(limit) chains; subscribe again with \"from\": \(position) to resume"
+        }
+    }
+}

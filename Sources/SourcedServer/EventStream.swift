@@ -1,0 +1,53 @@
+import Foundation
+import NIOCore
+import SourcedEngine
+import SourcedProtocol
+
+/// A subscription as the lines its connection receives: one line per event,
+/// `{"position":P,"model":M,"id":I,"version":V,"type":T,"data":{...},"timestamp":µs}`, and a
+/// final `fell_behind` error line if the subscriber could not keep up.
+struct EventStream: Sendable {
+    let subscription: Subscription
+
+    init(_ subscription: Subscription) {
+        self.subscription = subscription
+    }
+
+    /// The lines of the next committed chain that passes the filter, or `nil` when the stream
+    /// ends; after a final error line the stream also ends.
+    func nextLines() async -> [ByteBuffer]? {
+        do {
+            guard let chain = try await subscription.next() else { return nil }
+            return Self.lines(chain)
+        } catch let error as SubscriptionError {
+            guard case .fellBehind(let resumeFrom, _) = error else { return nil }
+            let failure = ProtocolError(
+                .fellBehind, error.description, details: ["resume_from": .integer(Int64(clamping: resumeFrom))]
+            )
+            subscription.cancel()
+            return [Reply.failure(failure, req: nil)]
+        } catch {
+            let failure = ProtocolError(.unavailable, "subscription ended: \(error)")
+            subscription.cancel()
+            return [Reply.failure(failure, req: nil)]
+        }
+    }
+
+    static func lines(_ chain: CommittedChain) -> [ByteBuffer] {
+        let events = (try? JSONDecoder().decode([JSONValue].self, from: Data(chain.events))) ?? []
+        return events.enumerated().map { offset, event in
+            var data: [String: JSONValue] = [:]
+            if case .object(let members) = event { data = members }
+            let type = data.removeValue(forKey: "type") ?? .null
+            return Reply.line([
+                "position": .integer(Int64(clamping: chain.position)),
+                "model": .string(chain.key.model),
+                "id": .string(chain.key.id.rawValue),
+                "version": .integer(Int64(clamping: chain.firstVersion + UInt64(offset))),
+                "type": type,
+                "data": .object(data),
+                "timestamp": .integer(chain.timestamp),
+            ])
+        }
+    }
+}

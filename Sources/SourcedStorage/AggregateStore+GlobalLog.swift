@@ -1,0 +1,79 @@
+import Glibc
+
+/// The global log: every committed chain, in commit order, numbered by a gapless position.
+///
+/// Same record format as the aggregate logs (`LogRecord`), with ``GlobalPayload`` payloads and
+/// positions instead of versions as the sequence (`docs/storage-format.md`). It has one writer,
+/// the engine's global committer; readers read only up to the length that writer published.
+extension AggregateStore {
+    /// Reads the whole global log into `fold`, cutting off a torn tail, and makes it durable.
+    /// Called once, at start, before anything is appended.
+    public func replayGlobalLog<Fold: LogFold>(into fold: Fold) async throws -> Replay<Fold> {
+        try await run {
+            try self.checkRunning()
+            return try self.recover(self.directory.globalLogDescriptor, self.directory.globalLogPath, .positions, into: fold) {
+                try self.syncDataDirectory()
+            }
+        }
+    }
+
+    /// Appends whole encoded records at `offset`, the global log's length, and makes them durable
+    /// according to the sync mode. On a throw the file is back at `offset` or the store stopped.
+    public func appendGlobal(_ records: [UInt8], at offset: Int) async throws {
+        try await run {
+            try self.checkRunning()
+            let descriptor = self.directory.globalLogDescriptor
+            try self.write(records, to: descriptor, at: offset, self.directory.globalLogPath)
+            if self.configuration.sync == .always {
+                try self.sync(descriptor, self.directory.globalLogPath)
+            }
+        }
+    }
+
+    /// The bytes of `range` of the global log, which must lie within what was appended.
+    public func readGlobal(_ range: Range<Int>) async throws -> [UInt8] {
+        try await run {
+            try self.checkRunning()
+            return try self.read(self.directory.globalLogDescriptor, self.directory.globalLogPath, range)
+        }
+    }
+
+    /// The position up to which every aggregate log is known to hold the global log; 0 if none
+    /// was recorded or the record does not verify (recovery then starts from the beginning).
+    public func readCheckpoint() async throws -> UInt64 {
+        try await run {
+            var record = [UInt8](repeating: 0, count: 12)
+            let count = pread(self.directory.checkpointDescriptor, &record, 12, 0)
+            guard count == 12 else { return 0 }
+            let position = record.withUnsafeBytes { $0.loadLE(UInt64.self, at: 0) }
+            let checksum = record.withUnsafeBytes { $0.loadLE(UInt32.self, at: 8) }
+            return CRC32C.checksum(record[0..<8]) == checksum ? position : 0
+        }
+    }
+
+    /// Records durably that every aggregate log holds the global log up to `position`.
+    public func writeCheckpoint(_ position: UInt64) async throws {
+        try await run {
+            try self.checkRunning()
+            var record = withUnsafeBytes(of: position.littleEndian) { Array($0) }
+            let checksum = CRC32C.checksum(record)
+            withUnsafeBytes(of: checksum.littleEndian) { record.append(contentsOf: $0) }
+            let descriptor = self.directory.checkpointDescriptor
+            guard pwrite(descriptor, record, record.count, 0) == record.count else {
+                throw StorageError.io(operation: "write", path: self.checkpointPath, errno: errno)
+            }
+            if self.configuration.sync == .always {
+                try self.sync(descriptor, self.checkpointPath)
+            }
+        }
+    }
+
+    private var checkpointPath: String { directory.path + "/global.checkpoint" }
+
+    private func syncDataDirectory() throws {
+        let descriptor = Glibc.open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: directory.path, errno: errno) }
+        defer { close(descriptor) }
+        try sync(descriptor, directory.path, fullSync: true)
+    }
+}
