@@ -4,8 +4,9 @@ import SourcedEngine
 import SourcedProtocol
 
 /// A subscription as the lines its connection receives: one line per event,
-/// `{"position":P,"model":M,"id":I,"version":V,"type":T,"data":{...},"timestamp":µs}`, and a
-/// final `fell_behind` error line if the subscriber could not keep up.
+/// `{"position":P,"model":M,"id":I,"version":V,"type":T,"data":{...},"timestamp":µs,
+/// "event_index":i,"event_count":n}` (the events of one chain share its position; `event_index`
+/// counts them from 0), and a final `fell_behind` error line if the subscriber could not keep up.
 struct EventStream: Sendable {
     let subscription: Subscription
 
@@ -47,6 +48,8 @@ struct EventStream: Sendable {
                 "type": type,
                 "data": .object(data),
                 "timestamp": .integer(chain.timestamp),
+                "event_index": .integer(Int64(offset)),
+                "event_count": .integer(Int64(events.count)),
             ])
         }
     }
