@@ -37,11 +37,13 @@ let package = Package(
             ]
         ),
         .target(name: "SourcedProtocol"),
+        .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedProtocol"]),
         .target(
             name: "SourcedServer",
             dependencies: [
                 "SourcedCore",
                 "SourcedEngine",
+                "SourcedProjections",
                 "SourcedProtocol",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -60,6 +62,7 @@ let package = Package(
                 "SourcedCore",
                 "SourcedStorage",
                 "SourcedEngine",
+                "SourcedProjections",
                 "SourcedServer",
                 "SourcedSystemd",
                 "SourcedProtocol",

@@ -29,6 +29,8 @@ public final class Engine: Sendable {
         public var ioThreads: Int
         /// Chains that may wait for a slow subscriber before it is told it fell behind.
         public var subscriptionBuffer: Int
+        /// In-process event handlers, fed every committed chain after commit.
+        public var handlers: [any EventHandler]
 
         public init(
             dataDirectory: String,
@@ -38,7 +40,8 @@ public final class Engine: Sendable {
             sync: SyncMode = .always,
             maximumOpenFiles: Int = 1024,
             ioThreads: Int = 32,
-            subscriptionBuffer: Int = 10_000
+            subscriptionBuffer: Int = 10_000,
+            handlers: [any EventHandler] = []
         ) {
             self.dataDirectory = dataDirectory
             self.models = models
@@ -48,6 +51,7 @@ public final class Engine: Sendable {
             self.maximumOpenFiles = maximumOpenFiles
             self.ioThreads = ioThreads
             self.subscriptionBuffer = subscriptionBuffer
+            self.handlers = handlers
         }
     }
 
@@ -60,6 +64,7 @@ public final class Engine: Sendable {
     public let configuration: Configuration
     private let store: AggregateStore
     private let committer: GlobalCommitter
+    private let handlers: [HandlerRunner]
     private let pool: NIOThreadPool
     private let registry: AggregateRegistry
     private let counters: EngineCounters
@@ -91,17 +96,29 @@ public final class Engine: Sendable {
                 onFatal: onFatal
             )
             let recovered = try await GlobalRecovery.run(store, models: configuration.models, logger: logger)
-            return Engine(configuration, store, GlobalCommitter(store: store, recovered: recovered), pool)
+            let committer = GlobalCommitter(store: store, recovered: recovered)
+            let handlers = configuration.handlers.map { HandlerRunner($0, store: store, committer: committer) }
+            for handler in handlers {
+                try await handler.start()
+            }
+            return Engine(configuration, store, committer, handlers, pool)
         } catch {
             try? await pool.shutdownGracefully()
             throw error
         }
     }
 
-    private init(_ configuration: Configuration, _ store: AggregateStore, _ committer: GlobalCommitter, _ pool: NIOThreadPool) {
+    private init(
+        _ configuration: Configuration,
+        _ store: AggregateStore,
+        _ committer: GlobalCommitter,
+        _ handlers: [HandlerRunner],
+        _ pool: NIOThreadPool
+    ) {
         self.configuration = configuration
         self.store = store
         self.committer = committer
+        self.handlers = handlers
         self.pool = pool
         let counters = EngineCounters()
         self.counters = counters
@@ -209,7 +226,8 @@ public final class Engine: Sendable {
             syncs: store.syncCount,
             openFiles: store.openFileCount,
             subscribers: committer.feed.subscriberCount,
-            position: committer.feed.lastPosition
+            position: committer.feed.lastPosition,
+            handlers: handlers.map(\.status)
         )
     }
 
@@ -247,6 +265,9 @@ public final class Engine: Sendable {
             }
         }
         maintenance.cancel()
+        for handler in handlers {
+            await handler.stop()
+        }
         try? await committer.saveCheckpoint()
         try? await pool.shutdownGracefully()
         store.directory.close()

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Figures an operator watches: cache behaviour, work done, storage activity.
-public struct EngineStatistics: Codable, Hashable, Sendable {
+public struct EngineStatistics: Hashable, Sendable {
     /// Aggregates in memory now.
     public var liveAggregates: Int
     /// The most aggregates kept in memory.
@@ -28,6 +28,8 @@ public struct EngineStatistics: Codable, Hashable, Sendable {
     public var subscribers: Int
     /// The global position of the newest committed chain.
     public var position: UInt64
+    /// The in-process event handlers' progress.
+    public var handlers: [HandlerStatus]
 }
 
 /// The engine's running counters, shared by its instances without locks.

@@ -8,6 +8,8 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
     case unknownModel = "unknown_model"
     /// A command's `type` is not one of the model's commands.
     case unknownCommand = "unknown_command"
+    /// `projection` names no projection the daemon keeps.
+    case unknownProjection = "unknown_projection"
     /// `id` is empty, too long or holds control characters.
     case invalidID = "invalid_id"
     /// The model refused the command; `message` is its reason. Nothing was written.

@@ -14,6 +14,8 @@ struct Request: Decodable, Sendable {
         case ping
         /// Stream committed events after `from` (`nil`: from now on), optionally filtered.
         case subscribe(from: UInt64?, model: String?, id: AggregateID?)
+        /// Ask a projection; `parameters` is the whole request object.
+        case query(projection: String, parameters: JSONValue)
         case invalid(ProtocolError)
     }
 
@@ -27,7 +29,7 @@ struct Request: Decodable, Sendable {
     var operation: Operation
 
     private enum Field: String, CodingKey {
-        case op, req, model, id, command, commands, expect, from, limit
+        case op, req, model, id, command, commands, expect, from, limit, projection
     }
 
     /// The `userInfo` key under which the decoder carries the ``ModelCatalog``.
@@ -37,13 +39,13 @@ struct Request: Decodable, Sendable {
         let fields = try decoder.container(keyedBy: Field.self)
         req = try? fields.decodeIfPresent(JSONValue.self, forKey: .req)
         do {
-            operation = try Self.operation(fields, catalog: decoder.userInfo[Self.catalogKey] as! ModelCatalog)
+            operation = try Self.operation(fields, decoder, catalog: decoder.userInfo[Self.catalogKey] as! ModelCatalog)
         } catch {
             operation = .invalid(ProtocolError(decoding: error, in: "invalid request"))
         }
     }
 
-    private static func operation(_ fields: KeyedDecodingContainer<Field>, catalog: ModelCatalog) throws -> Operation {
+    private static func operation(_ fields: KeyedDecodingContainer<Field>, _ decoder: any Decoder, catalog: ModelCatalog) throws -> Operation {
         guard fields.contains(.op) else { throw ProtocolError(.badRequest, "missing field \"op\"") }
         let op = try fields.decode(String.self, forKey: .op)
         switch op {
@@ -66,11 +68,15 @@ struct Request: Decodable, Sendable {
             }
             guard model != nil else { throw ProtocolError(.badRequest, "field \"id\" needs \"model\": ids are per model") }
             return .subscribe(from: from, model: model, id: try aggregateID(raw))
+        case "query":
+            guard fields.contains(.projection) else { throw ProtocolError(.badRequest, "missing field \"projection\"") }
+            let projection = try fields.decode(String.self, forKey: .projection)
+            return .query(projection: projection, parameters: try JSONValue(from: decoder))
         case "models": return .models
         case "stats": return .stats
         case "ping": return .ping
         default:
-            throw ProtocolError(.unknownOp, "unknown op \"\(op)\"; ops: execute, get, events, subscribe, models, stats, ping")
+            throw ProtocolError(.unknownOp, "unknown op \"\(op)\"; ops: execute, get, events, subscribe, query, models, stats, ping")
         }
     }
 

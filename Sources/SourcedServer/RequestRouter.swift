@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import SourcedCore
 import SourcedEngine
+import SourcedProjections
 import SourcedProtocol
 
 /// Turns request lines into replies, running aggregate work on the engine.
@@ -19,6 +20,8 @@ struct RequestRouter: Sendable {
     }
 
     let engine: Engine
+    /// The read models clients may `query`, by name.
+    let projections: [String: any QueryableProjection]
     let statistics: @Sendable () -> JSONValue
 
     ///
@@ -54,6 +57,20 @@ struct RequestRouter: Sendable {
             }
             await queued.wait()
             return .running(task)
+        case .query(let name, let parameters):
+            guard let projection = projections[name] else {
+                let known = projections.keys.sorted().joined(separator: ", ")
+                return ready(Reply.failure(ProtocolError(.unknownProjection, "unknown projection \"\(name)\"; projections: \(known)"), req: request.req))
+            }
+            do {
+                var members: [String: JSONValue] = ["projection": .string(name)]
+                if case .object(let result) = try await projection.query(parameters) {
+                    members.merge(result) { current, _ in current }
+                }
+                return ready(Reply.success(members, req: request.req))
+            } catch {
+                return ready(Reply.failure(ProtocolError(.badRequest, "query \(name): \(error)"), req: request.req))
+            }
         case .models:
             return ready(Reply.success(ModelsBody(catalog: engine.configuration.models), req: request.req))
         case .stats:

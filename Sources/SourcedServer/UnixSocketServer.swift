@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SourcedEngine
+import SourcedProjections
 import SourcedProtocol
 
 /// Serves the NDJSON protocol on a Unix stream socket: one JSON request per line in, one reply
@@ -57,6 +58,7 @@ public final class UnixSocketServer: Sendable {
         _ listener: Listener,
         configuration: Configuration,
         engine: Engine,
+        projections: [any QueryableProjection] = [],
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> UnixSocketServer {
@@ -81,17 +83,23 @@ public final class UnixSocketServer: Sendable {
         case .inherited(let descriptor):
             serverChannel = try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
         }
-        return UnixSocketServer(configuration, serverChannel, engine, logger)
+        return UnixSocketServer(configuration, serverChannel, engine, projections, logger)
     }
 
-    private init(_ configuration: Configuration, _ serverChannel: NIOAsyncChannel<Connection, Never>, _ engine: Engine, _ logger: Logger) {
+    private init(
+        _ configuration: Configuration,
+        _ serverChannel: NIOAsyncChannel<Connection, Never>,
+        _ engine: Engine,
+        _ projections: [any QueryableProjection],
+        _ logger: Logger
+    ) {
         self.configuration = configuration
         self.serverChannel = serverChannel
         self.logger = logger
         let connections = ConnectionTable(limit: configuration.maximumConnections)
         self.connections = connections
         let started = ContinuousClock.now
-        router = RequestRouter(engine: engine) {
+        router = RequestRouter(engine: engine, projections: Dictionary(uniqueKeysWithValues: projections.map { ($0.name, $0) })) {
             Self.statistics(engine, connections.counts, uptime: .now - started)
         }
     }
@@ -231,6 +239,11 @@ public final class UnixSocketServer: Sendable {
             "open_files": .integer(Int64(figures.openFiles)),
             "position": .integer(Int64(clamping: figures.position)),
             "subscribers": .integer(Int64(figures.subscribers)),
+            "handlers": .array(figures.handlers.map { handler in
+                var status: [String: JSONValue] = ["name": .string(handler.name), "position": .integer(Int64(clamping: handler.position))]
+                status["failure"] = handler.failure.map { .string($0) }
+                return .object(status)
+            }),
             "connections": .integer(Int64(connections.open)),
             "connections_accepted": .integer(Int64(connections.accepted)),
             "connections_refused": .integer(Int64(connections.refused)),

@@ -12,7 +12,7 @@ extension AggregateStore {
         try await run {
             try self.checkRunning()
             return try self.recover(self.directory.globalLogDescriptor, self.directory.globalLogPath, .positions, into: fold) {
-                try self.syncDataDirectory()
+                try self.syncDirectory(self.directory.path)
             }
         }
     }
@@ -69,11 +69,4 @@ extension AggregateStore {
     }
 
     private var checkpointPath: String { directory.path + "/global.checkpoint" }
-
-    private func syncDataDirectory() throws {
-        let descriptor = Glibc.open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: directory.path, errno: errno) }
-        defer { close(descriptor) }
-        try sync(descriptor, directory.path, fullSync: true)
-    }
 }

@@ -46,7 +46,7 @@ public final class AggregateStore: Sendable {
     public let configuration: Configuration
     private let pool: NIOThreadPool
     private let descriptors: FileDescriptorCache
-    private let logger: Logger
+    let logger: Logger
     private let onFatal: @Sendable (StorageError) -> Void
     private let failure = Mutex<StorageError?>(nil)
     private let syncs = Atomic<Int>(0)

@@ -4,6 +4,7 @@ import Logging
 import NIOPosix
 import SourcedCore
 import SourcedEngine
+import SourcedProjections
 import SourcedServer
 import SourcedStorage
 import SourcedSystemd
@@ -34,6 +35,7 @@ struct Daemon {
 
         let engine: Engine
         let server: UnixSocketServer
+        let balances = AccountBalances()
         do {
             engine = try await Engine.start(
                 Engine.Configuration(
@@ -43,7 +45,8 @@ struct Daemon {
                     sync: settings.sync,
                     maximumOpenFiles: settings.maximumOpenFiles,
                     ioThreads: settings.ioThreads,
-                    subscriptionBuffer: settings.subscriptionBuffer
+                    subscriptionBuffer: settings.subscriptionBuffer,
+                    handlers: [balances]
                 ),
                 logger: logger,
                 onFatal: { error in shutdown.fire(.storageFailed(error.description)) }
@@ -52,7 +55,9 @@ struct Daemon {
             return .failure("cannot open the data directory: \(error)")
         }
         do {
-            server = try await UnixSocketServer.bind(listener, configuration: settings.server, engine: engine, logger: logger)
+            server = try await UnixSocketServer.bind(
+                listener, configuration: settings.server, engine: engine, projections: [balances], logger: logger
+            )
         } catch {
             await engine.shutdown()
             return .failure("cannot listen on \(settings.socketPath): \(error)")
