@@ -109,3 +109,30 @@ import Testing
         #expect(bash.status == 0 && bash.output.contains("sourcectl"))
     }
 }
+
+@Suite struct WatchTests {
+    @Test func watchPrintsPastAndLiveEventsAndRejectsAFuturePosition() async throws {
+        let daemon = try await DaemonProcess()
+        let environment = ["SOURCED_SOCKET": daemon.socketPath, "NO_COLOR": "1"]
+        _ = try await ToolRun.run("sourcectl", ["exec", "counter", "w1", "create"], environment: environment)
+        let output = daemon.directory.file("watch.out")
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        let watch = Process()
+        watch.executableURL = URL(fileURLWithPath: DaemonProcess.executable("sourcectl"))
+        watch.arguments = ["watch", "--from", "0", "--model", "counter"]
+        watch.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        watch.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        try watch.run()
+        func printed() -> [Substring] {
+            ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n")
+        }
+        try await waitUntil { printed().count == 1 }
+        _ = try await ToolRun.run("sourcectl", ["exec", "counter", "w1", "increment"], environment: environment)
+        try await waitUntil { printed().count == 2 }
+        #expect(printed() == ["1  counter/w1  v1  created  {}", #"2  counter/w1  v2  incremented  {"count":1}"#])
+        watch.terminate()
+        let future = try await ToolRun.run("sourcectl", ["watch", "--from", "99"], environment: environment)
+        #expect(future.status == 2 && future.errors.contains("beyond the newest position"))
+        #expect(await daemon.stop() == 0)
+    }
+}
