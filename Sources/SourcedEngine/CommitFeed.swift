@@ -11,6 +11,7 @@ final class CommitFeed: Sendable {
     private struct State {
         var last: UInt64
         var subscribers: [ObjectIdentifier: FeedSubscriber] = [:]
+        var closed = false
     }
 
     private let state: Mutex<State>
@@ -46,9 +47,23 @@ final class CommitFeed: Sendable {
         state.withLock { state in
             guard state.last == position else { return nil }
             let subscriber = FeedSubscriber(limit: limit)
+            if state.closed {
+                subscriber.finish()
+                return subscriber
+            }
             state.subscribers[ObjectIdentifier(subscriber)] = subscriber
             return subscriber
         }
+    }
+
+    /// Ends every subscriber and refuses new ones: the engine is shutting down.
+    func close() {
+        let subscribers = state.withLock { state in
+            state.closed = true
+            defer { state.subscribers = [:] }
+            return Array(state.subscribers.values)
+        }
+        subscribers.forEach { $0.finish() }
     }
 
     func remove(_ subscriber: FeedSubscriber) {
@@ -87,7 +102,8 @@ final class FeedSubscriber: Sendable {
                 state.waiter = nil
                 return (waiter, .chains(chains))
             }
-            guard state.buffer.count + chains.count <= limit else {
+            // An empty buffer takes a whole batch, however large: its subscriber is one batch behind.
+            guard state.buffer.isEmpty || state.buffer.count + chains.count <= limit else {
                 state.fellBehind = true
                 state.buffer = []
                 return (nil, nil)

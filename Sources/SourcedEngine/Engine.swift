@@ -98,8 +98,18 @@ public final class Engine: Sendable {
             let recovered = try await GlobalRecovery.run(store, models: configuration.models, logger: logger)
             let committer = GlobalCommitter(store: store, recovered: recovered)
             let handlers = configuration.handlers.map { HandlerRunner($0, store: store, committer: committer) }
-            for handler in handlers {
-                try await handler.start()
+            var started: [HandlerRunner] = []
+            do {
+                for handler in handlers {
+                    try await handler.start()
+                    started.append(handler)
+                }
+            } catch {
+                for handler in started {
+                    await handler.stop()
+                }
+                committer.feed.close()
+                throw error
             }
             return Engine(configuration, store, committer, handlers, pool)
         } catch {
@@ -268,6 +278,7 @@ public final class Engine: Sendable {
         for handler in handlers {
             await handler.stop()
         }
+        committer.feed.close()
         try? await committer.saveCheckpoint()
         try? await pool.shutdownGracefully()
         store.directory.close()

@@ -102,6 +102,7 @@ final class HandlerRunner: Sendable {
                 continue
             } catch {
                 progress.withLock { $0.failure = "\(error)" }
+                subscription.cancel()
                 return
             }
         }

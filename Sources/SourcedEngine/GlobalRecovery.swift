@@ -37,15 +37,33 @@ enum GlobalRecovery {
         }
     }
 
-    /// Counts an aggregate log's records without decoding them.
-    private struct Skip: LogFold {
-        mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) {}
+    /// Notes the position of every record of an aggregate log, by first version, from `from` on.
+    private struct Positions: LogFold {
+        var from: UInt64
+        var positions: [UInt64: UInt64] = [:]
+
+        mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) {
+            if header.firstVersion >= from { positions[header.firstVersion] = header.position }
+        }
     }
 
     static func run(_ store: AggregateStore, models: ModelCatalog, logger: Logger) async throws -> Result {
         let checkpoint = try await store.readCheckpoint()
         let replay = try await store.replayGlobalLog(into: Scan(checkpoint: checkpoint))
         let scan = replay.fold
+        let path = store.directory.globalLogPath
+        guard checkpoint <= scan.last else {
+            throw StorageError.corrupt(
+                path: path, offset: replay.length,
+                reason: "it ends at position \(scan.last) but global.checkpoint records position \(checkpoint): global.log lost records (deleted, or restored from an older backup than the aggregate logs)"
+            )
+        }
+        if scan.last == 0, try await store.hasAggregateLogs() {
+            throw StorageError.corrupt(
+                path: path, offset: 0,
+                reason: "it is empty but aggregate logs exist: they were written by a sourced without a global log, or global.log was lost; restore the data directory from one backup"
+            )
+        }
         var order: [AggregateKey] = []
         var chains: [AggregateKey: [CommittedChain]] = [:]
         for chain in scan.tail {
@@ -60,10 +78,19 @@ enum GlobalRecovery {
                     reason: "it holds chains of model \(key.model), which this build does not serve"
                 )
             }
-            let log = try await store.replay(key, into: Skip())
+            let log = try await store.replay(key, into: Positions(from: chains[key]![0].firstVersion))
             var version = log.version
             var records: [UInt8] = []
-            for chain in chains[key]! where chain.lastVersion > version {
+            for chain in chains[key]! {
+                if chain.lastVersion <= version {
+                    guard log.fold.positions[chain.firstVersion] == chain.position else {
+                        throw StorageError.corrupt(
+                            path: store.directory.logPath(of: key), offset: 0,
+                            reason: "its record at version \(chain.firstVersion) does not have global position \(chain.position) as global.log says"
+                        )
+                    }
+                    continue
+                }
                 guard chain.firstVersion == version + 1 else {
                     throw StorageError.corrupt(
                         path: store.directory.logPath(of: key), offset: log.length,

@@ -22,6 +22,12 @@ public final class Subscription: Sendable {
         /// The last position handed out (or passed over by the filter).
         var position: UInt64
         var pending: [CommittedChain] = []
+
+        /// Queues chains for ``next()``, unless the subscription was cancelled meanwhile.
+        mutating func deliver(_ chains: [CommittedChain]) {
+            if case .ended = phase { return }
+            pending = chains
+        }
     }
 
     private let committer: GlobalCommitter
@@ -65,7 +71,7 @@ public final class Subscription: Sendable {
             case .live(let subscriber):
                 switch await subscriber.take() {
                 case .chains(let chains):
-                    state.withLock { $0.pending = chains }
+                    state.withLock { $0.deliver(chains) }
                 case .fellBehind:
                     end()
                     throw SubscriptionError.fellBehind(resumeFrom: position, limit: limit)
@@ -102,7 +108,7 @@ public final class Subscription: Sendable {
             let read = try CommittedChain.chains(in: try await store.readGlobal(offset..<min(plan.end, offset + chunk)))
             let fresh = read.chains.filter { $0.position > position }
             if !fresh.isEmpty {
-                state.withLock { $0.pending = fresh }
+                state.withLock { $0.deliver(fresh) }
                 return
             }
             if read.used == 0 {

@@ -38,6 +38,11 @@ extension AggregateStore {
         }
     }
 
+    /// Whether any aggregate log exists (see ``DataDirectory/hasAggregateLogs()``).
+    public func hasAggregateLogs() async throws -> Bool {
+        try await run { self.directory.hasAggregateLogs() }
+    }
+
     /// The position up to which every aggregate log is known to hold the global log; 0 if none
     /// was recorded or the record does not verify (recovery then starts from the beginning).
     public func readCheckpoint() async throws -> UInt64 {

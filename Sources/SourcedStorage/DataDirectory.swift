@@ -95,6 +95,21 @@ public final class DataDirectory: Sendable {
         "\(path)/aggregates/\(key.model)/\(LogFileName.make(for: key.id))"
     }
 
+    /// Whether any aggregate log exists. Reads directory entries only until it finds one; blocking.
+    public func hasAggregateLogs() -> Bool {
+        modelDescriptors.values.contains { descriptor in
+            let duplicate = dup(descriptor)
+            guard duplicate >= 0, let stream = fdopendir(duplicate) else { return false }
+            defer { closedir(stream) }
+            rewinddir(stream)
+            while let entry = readdir(stream) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if name.hasSuffix(LogFileName.suffix) { return true }
+            }
+            return false
+        }
+    }
+
     /// The path of the global log, for messages.
     public var globalLogPath: String { path + "/global.log" }
 

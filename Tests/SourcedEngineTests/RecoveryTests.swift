@@ -104,4 +104,28 @@ import Testing
         #expect(try await engine.execute(Counter.self, id: id("c1"), commands: [.increment]).position == 2)
         await engine.shutdown()
     }
+
+    /// A lost or rolled-back global log is refused at start, never silently restarted at position 1.
+    @Test func aGlobalLogBehindItsCheckpointOrItsAggregatesIsRefused() async throws {
+        let engine = try await Engine.start(in: directory)
+        _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.create])
+        _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.increment])
+        await engine.shutdown()
+        let global = directory.file("data/global.log")
+        let complete = try contents(of: global)
+        let firstRecord = complete.withUnsafeBytes { buffer -> Int in
+            guard case .record(_, let payload) = LogRecord.read(buffer, at: 0) else { return 0 }
+            return payload.upperBound
+        }
+        try write(Array(complete[..<firstRecord]), to: global)
+        await #expect {
+            try await Engine.start(in: directory)
+        } throws: { "\($0)".contains("global.checkpoint records position 2") }
+
+        try write([], to: global)
+        try write([UInt8](repeating: 0, count: 12), to: directory.file("data/global.checkpoint"))
+        await #expect {
+            try await Engine.start(in: directory)
+        } throws: { "\($0)".contains("it is empty but aggregate logs exist") }
+    }
 }
