@@ -20,7 +20,8 @@ struct Sourced: AsyncParsableCommand {
             With no options, data and socket live under $XDG_STATE_HOME/sourced \
             (~/.local/state/sourced): no root needed. Under systemd, $STATE_DIRECTORY and \
             $RUNTIME_DIRECTORY are used, and a socket passed by socket activation is adopted.
-            """
+            """,
+        subcommands: [Check.self]
     )
 
     @Option(help: "Unix socket path to listen on. (env: SOURCED_SOCKET; default: ~/.local/state/sourced/sourced.sock)")
