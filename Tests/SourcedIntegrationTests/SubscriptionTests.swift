@@ -10,14 +10,18 @@ struct StreamedEvent: Equatable {
     var position: Int64
     var id: String
     var version: Int64
+    /// Whether this is its chain's last event.
+    var endsChain: Bool
 
     init?(_ line: JSONValue) {
         guard let position = line["position"]?.integerValue, let id = line["id"]?.stringValue,
-              let version = line["version"]?.integerValue
+              let version = line["version"]?.integerValue, let index = line["event_index"]?.integerValue,
+              let count = line["event_count"]?.integerValue
         else { return nil }
         self.position = position
         self.id = id
         self.version = version
+        endsChain = index == count - 1
     }
 }
 
@@ -29,12 +33,12 @@ extension SourcedConnection {
         return try await self.request(.object(request))
     }
 
-    /// Reads event lines until one at `position` (inclusive) arrived, or `count` lines.
+    /// Reads event lines until the whole chain at `position` arrived, or `count` lines.
     func readEvents(through position: Int64? = nil, count: Int? = nil) async throws -> [StreamedEvent] {
         var events: [StreamedEvent] = []
         while true {
             if let count, events.count >= count { return events }
-            if let position, let last = events.last, last.position >= position { return events }
+            if let position, let last = events.last, last.position >= position, last.endsChain { return events }
             let line = try await receive()
             guard let event = StreamedEvent(line) else {
                 throw ConnectionClosed(reason: "unexpected line \(line)")
