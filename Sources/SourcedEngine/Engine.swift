@@ -31,6 +31,8 @@ public final class Engine: Sendable {
         public var subscriptionBuffer: Int
         /// In-process event handlers, fed every committed chain after commit.
         public var handlers: [any EventHandler]
+        /// The system calls storage writes, syncs and opens with; tests inject faults here.
+        public var systemCalls: SystemCalls
 
         public init(
             dataDirectory: String,
@@ -41,7 +43,8 @@ public final class Engine: Sendable {
             maximumOpenFiles: Int = 1024,
             ioThreads: Int = 32,
             subscriptionBuffer: Int = 10_000,
-            handlers: [any EventHandler] = []
+            handlers: [any EventHandler] = [],
+            systemCalls: SystemCalls = .posix
         ) {
             self.dataDirectory = dataDirectory
             self.models = models
@@ -52,6 +55,7 @@ public final class Engine: Sendable {
             self.ioThreads = ioThreads
             self.subscriptionBuffer = subscriptionBuffer
             self.handlers = handlers
+            self.systemCalls = systemCalls
         }
     }
 
@@ -90,7 +94,11 @@ public final class Engine: Sendable {
             let store = try await AggregateStore.open(
                 path: configuration.dataDirectory,
                 models: configuration.models.models.map { $0.name },
-                configuration: .init(sync: configuration.sync, maximumOpenFiles: configuration.maximumOpenFiles),
+                configuration: .init(
+                    sync: configuration.sync,
+                    maximumOpenFiles: configuration.maximumOpenFiles,
+                    systemCalls: configuration.systemCalls
+                ),
                 pool: pool,
                 logger: logger,
                 onFatal: onFatal

@@ -25,10 +25,13 @@ public final class AggregateStore: Sendable {
         public var sync: SyncMode
         /// How many log files may be open at once, independently of live aggregates.
         public var maximumOpenFiles: Int
+        /// The system calls used to write, sync and open logs; tests inject faults here.
+        public var systemCalls: SystemCalls
 
-        public init(sync: SyncMode = .always, maximumOpenFiles: Int = 1024) {
+        public init(sync: SyncMode = .always, maximumOpenFiles: Int = 1024, systemCalls: SystemCalls = .posix) {
             self.sync = sync
             self.maximumOpenFiles = maximumOpenFiles
+            self.systemCalls = systemCalls
         }
     }
 
@@ -178,13 +181,13 @@ public final class AggregateStore: Sendable {
             preconditionFailure("model \(key.model) has no directory")
         }
         let name = LogFileName.make(for: key.id)
-        let descriptor = openat(directoryDescriptor, name, O_RDWR | O_CLOEXEC)
+        let descriptor = configuration.systemCalls.openat(directoryDescriptor, name, O_RDWR | O_CLOEXEC, 0)
         if descriptor >= 0 { return descriptor }
         guard errno == ENOENT else {
             throw StorageError.io(operation: "open", path: directory.logPath(of: key), errno: errno)
         }
         guard create else { return nil }
-        let created = openat(directoryDescriptor, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        let created = configuration.systemCalls.openat(directoryDescriptor, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard created >= 0 else {
             throw StorageError.io(operation: "create", path: directory.logPath(of: key), errno: errno)
         }
@@ -277,13 +280,13 @@ public final class AggregateStore: Sendable {
     func write(_ records: [UInt8], to descriptor: Int32, at offset: Int, _ path: String) throws {
         let failure = records.withUnsafeBytes { buffer in
             Self.transfer(buffer.count) { done in
-                pwrite(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+                configuration.systemCalls.pwrite(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
             }
         }
         guard failure != 0 else { return }
         // Roll back durably: a crash must not resurrect records whose callers were told no.
         guard ftruncate(descriptor, off_t(offset)) == 0,
-              configuration.sync == .none || fdatasync(descriptor) == 0
+              configuration.sync == .none || configuration.systemCalls.sync(descriptor, false) == 0
         else {
             let error = StorageError.rollbackFailed(path: path, errno: errno)
             stop(error)
@@ -318,7 +321,7 @@ public final class AggregateStore: Sendable {
 
     func sync(_ descriptor: Int32, _ path: String, fullSync: Bool = false) throws {
         syncs.add(1, ordering: .relaxed)
-        guard (fullSync ? fsync(descriptor) : fdatasync(descriptor)) == 0 else {
+        guard configuration.systemCalls.sync(descriptor, fullSync) == 0 else {
             let error = StorageError.syncFailed(path: path, errno: errno)
             stop(error)
             throw error

@@ -1,0 +1,30 @@
+import Glibc
+
+/// The system calls through which storage writes, syncs and opens logs.
+///
+/// Production uses ``posix``. Tests replace single calls to inject the failures a disk produces
+/// (short writes, `ENOSPC`, `EIO` on write or sync, `EMFILE`) and check that nothing wrong is
+/// acknowledged. A replacement that fails must set `errno`, as the real call does.
+public struct SystemCalls: Sendable {
+    public var pwrite: @Sendable (_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int, _ offset: off_t) -> Int
+    /// `fdatasync`, or `fsync` when `full`.
+    public var sync: @Sendable (_ descriptor: Int32, _ full: Bool) -> Int32
+    public var openat: @Sendable (_ directory: Int32, _ name: String, _ flags: Int32, _ mode: mode_t) -> Int32
+
+    public init(
+        pwrite: @escaping @Sendable (Int32, UnsafeRawPointer, Int, off_t) -> Int,
+        sync: @escaping @Sendable (Int32, Bool) -> Int32,
+        openat: @escaping @Sendable (Int32, String, Int32, mode_t) -> Int32
+    ) {
+        self.pwrite = pwrite
+        self.sync = sync
+        self.openat = openat
+    }
+
+    /// The real system calls.
+    public static let posix = SystemCalls(
+        pwrite: { Glibc.pwrite($0, $1, $2, $3) },
+        sync: { $1 ? Glibc.fsync($0) : Glibc.fdatasync($0) },
+        openat: { Glibc.openat($0, $1, $2, $3) }
+    )
+}

@@ -1,0 +1,159 @@
+import Glibc
+import Synchronization
+import SourcedCore
+import SourcedEngine
+import SourcedStorage
+import SourcedTestSupport
+import Testing
+
+/// Arms one failure of one kind of system call: the `skip + 1`-th such call after arming fails.
+final class FaultPlan: Sendable {
+    enum Call: Sendable { case write, sync, open }
+
+    private struct Armed {
+        var call: Call
+        var skip: Int
+        var errno: Int32
+        /// For writes: bytes really written first, as a short write, before the failure.
+        var partial: Int
+    }
+
+    private let armed = Mutex<Armed?>(nil)
+    let fatal = Mutex<StorageError?>(nil)
+
+    func arm(_ call: Call, errno: Int32, skip: Int = 0, partial: Int = 0) {
+        armed.withLock { $0 = Armed(call: call, skip: skip, errno: errno, partial: partial) }
+    }
+
+    /// The fault to apply to this call, if it is the armed one.
+    private func take(_ call: Call) -> Armed? {
+        armed.withLock { armed in
+            guard var fault = armed, fault.call == call else { return nil }
+            if fault.skip > 0 {
+                fault.skip -= 1
+                armed = fault
+                return nil
+            }
+            armed = nil
+            return fault
+        }
+    }
+
+    var systemCalls: SystemCalls {
+        SystemCalls(
+            pwrite: { descriptor, bytes, count, offset in
+                guard let fault = self.take(.write) else { return Glibc.pwrite(descriptor, bytes, count, offset) }
+                if fault.partial > 0 {
+                    self.arm(.write, errno: fault.errno)
+                    return Glibc.pwrite(descriptor, bytes, min(fault.partial, count), offset)
+                }
+                errno = fault.errno
+                return -1
+            },
+            sync: { descriptor, full in
+                guard let fault = self.take(.sync) else { return full ? Glibc.fsync(descriptor) : Glibc.fdatasync(descriptor) }
+                errno = fault.errno
+                return -1
+            },
+            openat: { directory, name, flags, mode in
+                guard let fault = self.take(.open) else { return Glibc.openat(directory, name, flags, mode) }
+                errno = fault.errno
+                return -1
+            }
+        )
+    }
+}
+
+@Suite struct FaultInjectionTests {
+    let directory = TemporaryDirectory("faults")
+    let plan = FaultPlan()
+
+    func start() async throws -> Engine {
+        let plan = plan
+        return try await Engine.start(
+            Engine.Configuration(dataDirectory: directory.file("data"), ioThreads: 2, systemCalls: plan.systemCalls),
+            onFatal: { error in plan.fatal.withLock { $0 = error } }
+        )
+    }
+
+    func files() throws -> [[UInt8]] {
+        try [contents(of: directory.file("data/global.log")), contents(of: logPath(directory, "counter", "c1"))]
+    }
+
+    /// A write that fails (fully, after a short write, or for lack of space) is rolled back:
+    /// nothing is acknowledged, both logs are byte-identical to before, and the engine goes on.
+    @Test(arguments: [(ENOSPC, 0), (EIO, 0), (EIO, 20), (ENOSPC, 50)])
+    func aFailedWriteIsRolledBackAndNothingIsAcknowledged(code: Int32, partial: Int) async throws {
+        var engine = try await start()
+        _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.create, .increment])
+        let before = try files()
+        plan.arm(.write, errno: code, partial: partial)
+        await #expect {
+            try await engine.execute(Counter.self, id: id("c1"), commands: [.increment])
+        } throws: { error in
+            guard case EngineError.unavailable(let message) = error else { return false }
+            return message.contains(String(cString: strerror(code)))
+        }
+        #expect(try files() == before, "rolled back to the last good record")
+        #expect(engine.fatalError == nil)
+        #expect(try await engine.execute(Counter.self, id: id("c1"), commands: [.increment]).version == 3)
+        await engine.shutdown()
+        engine = try await start()
+        #expect(try await engine.snapshot(Counter.self, id: id("c1")).state == Counter.State(count: 2))
+        await engine.shutdown()
+    }
+
+    /// A failed fdatasync is never retried: the command's outcome is unknown, the store stops,
+    /// the owner is told, and a restart is consistent.
+    @Test func aFailedSyncStopsTheStoreAndARestartIsConsistent() async throws {
+        var engine = try await start()
+        _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.create])
+        plan.arm(.sync, errno: EIO)
+        await #expect(throws: EngineError.self) {
+            try await engine.execute(Counter.self, id: id("c1"), commands: [.increment])
+        }
+        let fatal = try #require(plan.fatal.withLock { $0 })
+        #expect("\(fatal)".contains("Input/output error"))
+        await #expect {
+            try await engine.execute(Counter.self, id: id("c2"), commands: [.create])
+        } throws: { "\($0)".contains("storage stopped") }
+        await #expect(throws: EngineError.self) { try await engine.checkHealth() }
+        await engine.shutdown()
+        engine = try await start()
+        let snapshot = try await engine.snapshot(Counter.self, id: id("c1"))
+        #expect(snapshot.state.map { $0.count + 1 } == Int(snapshot.version), "whole chains only")
+        #expect(try await engine.execute(Counter.self, id: id("c1"), commands: [.increment]).version == snapshot.version + 1)
+        await engine.shutdown()
+    }
+
+    /// The global log took the chain but the aggregate's log write failed: the chain is committed
+    /// (outcome unknown to the client), the store stops, and the restart completes the log.
+    @Test func aFailedAggregateWriteAfterTheGlobalCommitIsCompletedOnRestart() async throws {
+        var engine = try await start()
+        _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.create])
+        plan.arm(.write, errno: EIO, skip: 1)
+        await #expect {
+            try await engine.execute(Counter.self, id: id("c1"), commands: [.increment])
+        } throws: { error in
+            guard case EngineError.outcomeUnknown = error else { return false }
+            return true
+        }
+        #expect(plan.fatal.withLock { $0 } != nil)
+        await engine.shutdown()
+        engine = try await start()
+        let snapshot = try await engine.snapshot(Counter.self, id: id("c1"))
+        #expect(snapshot.version == 2 && snapshot.state == Counter.State(count: 1), "recovered from the global log")
+        await engine.shutdown()
+    }
+
+    @Test func runningOutOfFileDescriptorsFailsTheRequestOnly() async throws {
+        let engine = try await start()
+        plan.arm(.open, errno: EMFILE)
+        await #expect {
+            try await engine.execute(Counter.self, id: id("c1"), commands: [.create])
+        } throws: { "\($0)".contains("Too many open files") }
+        #expect(engine.fatalError == nil)
+        #expect(try await engine.execute(Counter.self, id: id("c1"), commands: [.create]).version == 1)
+        await engine.shutdown()
+    }
+}
