@@ -37,10 +37,12 @@ let package = Package(
             ]
         ),
         .target(name: "SourcedProtocol"),
+        .target(name: "CPeerCredentials"),
         .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedProtocol"]),
         .target(
             name: "SourcedServer",
             dependencies: [
+                "CPeerCredentials",
                 "SourcedCore",
                 "SourcedEngine",
                 "SourcedProjections",

@@ -29,6 +29,8 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
     /// A subscriber read more slowly than events were committed and was disconnected; the error's
     /// `resume_from` is the position to subscribe from again to continue without a gap.
     case fellBehind = "fell_behind"
+    /// The connecting user is not in the daemon's allow-list (`--allow-uid`, `--allow-gid`).
+    case forbidden
     /// A bug in sourced; please report it.
     case `internal`
 }

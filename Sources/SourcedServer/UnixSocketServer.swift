@@ -23,17 +23,21 @@ public final class UnixSocketServer: Sendable {
         /// Bytes of computed, unwritten replies one connection may hold before the daemon stops
         /// reading from it (a client that does not read its replies).
         public var replyBufferBytes: Int
+        /// Which users may connect, checked with the kernel's peer credentials.
+        public var access: AccessPolicy
 
         public init(
             maximumLineBytes: Int = 1 << 20,
             maximumConnections: Int = 1024,
             pipelineDepth: Int = 256,
-            replyBufferBytes: Int = 4 << 20
+            replyBufferBytes: Int = 4 << 20,
+            access: AccessPolicy = AccessPolicy()
         ) {
             self.maximumLineBytes = maximumLineBytes
             self.maximumConnections = maximumConnections
             self.pipelineDepth = pipelineDepth
             self.replyBufferBytes = replyBufferBytes
+            self.access = access
         }
     }
 
@@ -150,6 +154,18 @@ public final class UnixSocketServer: Sendable {
             return
         }
         defer { connections.remove(connection.channel) }
+        if !configuration.access.isOpen {
+            let peer = await PeerCredentials.of(connection.channel)
+            guard let peer, configuration.access.allows(peer) else {
+                let who = peer.map { "uid \($0.uid) (gid \($0.gid), pid \($0.pid))" } ?? "a peer whose credentials cannot be read"
+                logger.warning("connection refused", metadata: ["reason": "not allowed", "peer": "\(who)"])
+                let message = "\(who) may not use this daemon; it allows the uids and gids given by --allow-uid and --allow-gid"
+                try? await connection.executeThenClose { _, outbound in
+                    try await outbound.write(Reply.failure(ProtocolError(.forbidden, message), req: nil))
+                }
+                return
+            }
+        }
         try? await connection.executeThenClose { inbound, outbound in
             let replies = ReplyQueue(capacity: configuration.pipelineDepth, byteBudget: configuration.replyBufferBytes)
             await withTaskGroup(of: Void.self) { group in

@@ -181,13 +181,14 @@ public final class AggregateStore: Sendable {
             preconditionFailure("model \(key.model) has no directory")
         }
         let name = LogFileName.make(for: key.id)
-        let descriptor = configuration.systemCalls.openat(directoryDescriptor, name, O_RDWR | O_CLOEXEC, 0)
+        // O_NOFOLLOW: a symlink planted in the data directory is refused, never followed.
+        let descriptor = configuration.systemCalls.openat(directoryDescriptor, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0)
         if descriptor >= 0 { return descriptor }
         guard errno == ENOENT else {
             throw StorageError.io(operation: "open", path: directory.logPath(of: key), errno: errno)
         }
         guard create else { return nil }
-        let created = configuration.systemCalls.openat(directoryDescriptor, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        let created = configuration.systemCalls.openat(directoryDescriptor, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o640)
         guard created >= 0 else {
             throw StorageError.io(operation: "create", path: directory.logPath(of: key), errno: errno)
         }

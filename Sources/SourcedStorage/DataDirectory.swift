@@ -57,7 +57,7 @@ public final class DataDirectory: Sendable {
             for model in models {
                 let modelPath = path + "/aggregates/" + model
                 try Self.makeDirectory(modelPath)
-                let descriptor = open(modelPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                let descriptor = open(modelPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
                 guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: modelPath, errno: errno) }
                 descriptors[model] = descriptor
             }
@@ -115,9 +115,9 @@ public final class DataDirectory: Sendable {
 
     /// Opens (creating, and making its entry durable, if needed) the file at `path` in `directory`.
     private static func openFile(_ path: String, in directory: String) throws -> Int32 {
-        var descriptor = open(path, O_RDWR | O_CLOEXEC)
+        var descriptor = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
         if descriptor < 0 && errno == ENOENT {
-            descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+            descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o640)
             guard descriptor >= 0 else { throw StorageError.io(operation: "create", path: path, errno: errno) }
             let parent = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             defer { if parent >= 0 { Glibc.close(parent) } }

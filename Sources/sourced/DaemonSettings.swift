@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import SourcedProtocol
 import SourcedServer
@@ -46,9 +47,21 @@ struct DaemonSettings: Sendable {
         idleTimeout = .seconds(try setting(flags.idleTimeout, "idle-timeout", default: 300, valid: seconds) { Double($0) })
         let syncName = try setting(flags.sync, "sync", default: "always", valid: { SyncMode(rawValue: $0) != nil }) { $0 }
         sync = SyncMode(rawValue: syncName)!
+        func identities(_ flag: [UInt32], _ variable: String) throws -> Set<UInt32> {
+            guard flag.isEmpty, let text = environment[variable], !text.isEmpty else { return Set(flag) }
+            let values = text.split(separator: ",").map { UInt32($0.trimmingCharacters(in: .whitespaces)) }
+            guard values.allSatisfy({ $0 != nil }) else {
+                throw ValidationError("invalid value \"\(text)\" in \(variable); give numeric ids separated by commas")
+            }
+            return Set(values.compactMap { $0 })
+        }
         server = UnixSocketServer.Configuration(
             maximumLineBytes: try setting(flags.maxLineBytes, "max-line-bytes", default: 1 << 20, valid: positive) { Int($0) },
-            maximumConnections: try setting(flags.maxConnections, "max-connections", default: 1024, valid: positive) { Int($0) }
+            maximumConnections: try setting(flags.maxConnections, "max-connections", default: 1024, valid: positive) { Int($0) },
+            access: AccessPolicy(
+                users: try identities(flags.allowUid, "SOURCED_ALLOW_UID"),
+                groups: try identities(flags.allowGid, "SOURCED_ALLOW_GID")
+            )
         )
         maximumOpenFiles = try setting(flags.maxOpenFiles, "max-open-files", default: 1024, valid: positive) { Int($0) }
         ioThreads = try setting(flags.ioThreads, "io-threads", default: 32, valid: positive) { Int($0) }

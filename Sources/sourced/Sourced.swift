@@ -54,6 +54,12 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Committed commands whose events may wait for a slow subscriber before it is disconnected with fell_behind. (env: SOURCED_SUBSCRIPTION_BUFFER; default: 10000)")
     var subscriptionBuffer: Int?
 
+    @Option(help: "Allow only these uids to connect (repeatable; root and the daemon's own user always may). (env: SOURCED_ALLOW_UID, comma-separated; default: anyone the socket's mode lets in)")
+    var allowUid: [UInt32] = []
+
+    @Option(help: "Allow connections from users whose primary group is one of these gids (repeatable). (env: SOURCED_ALLOW_GID, comma-separated)")
+    var allowGid: [UInt32] = []
+
     @Option(help: "trace, debug, info, notice, warning, error or critical. (env: SOURCED_LOG_LEVEL; default: info)")
     var logLevel: String?
 

@@ -176,3 +176,54 @@ import Testing
         #expect(await daemon.stop() == 0)
     }
 }
+
+@Suite struct AccessTests {
+    /// Sends a ping as another user, through socat, and returns the reply line.
+    func ping(as uid: Int, group gid: Int, _ socket: String) async throws -> String {
+        let run = try await ToolRun.run(
+            executable: "/usr/bin/setpriv",
+            ["--reuid", "\(uid)", "--regid", "\(gid)", "--clear-groups", "/usr/bin/socat", "-t2", "-", "UNIX-CONNECT:\(socket)"],
+            input: #"{"op":"ping"}"# + "\n"
+        )
+        return run.output + run.errors
+    }
+
+    @Test func theAllowListRefusesOtherUsersClearly() async throws {
+        let directory = TemporaryDirectory("sd")
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
+        let daemon = try await DaemonProcess(in: directory, arguments: ["--allow-uid", "4100", "--allow-gid", "4242"])
+        try FileManager.default.setAttributes([.posixPermissions: 0o666], ofItemAtPath: daemon.socketPath)
+        let refused = try await ping(as: 65534, group: 65534, daemon.socketPath)
+        #expect(refused.contains(#""code":"forbidden""#) && refused.contains("uid 65534"), "\(refused)")
+        #expect(try await ping(as: 4100, group: 65534, daemon.socketPath).contains(#""pong":true"#))
+        #expect(try await ping(as: 65534, group: 4242, daemon.socketPath).contains(#""pong":true"#))
+        #expect(await LineClient.answersPing(at: daemon.socketPath), "root and the daemon's own user always may")
+        #expect(daemon.log.contains("connection refused"))
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func withoutAnAllowListTheSocketModeDecides() async throws {
+        let directory = TemporaryDirectory("sd")
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
+        let daemon = try await DaemonProcess(in: directory)
+        let denied = try await ping(as: 65534, group: 65534, daemon.socketPath)
+        #expect(denied.contains("Permission denied"), "mode 0660 keeps other users out: \(denied)")
+        #expect(await daemon.stop() == 0)
+    }
+
+    /// A symlink planted in the data directory is refused, never followed.
+    @Test func aSymlinkPlantedAsALogIsNeverFollowed() async throws {
+        let directory = TemporaryDirectory("sd")
+        let daemon = try await DaemonProcess(in: directory)
+        let target = directory.file("target")
+        try write(Array("precious".utf8), to: target)
+        try FileManager.default.createSymbolicLink(atPath: directory.file("data/aggregates/counter/evil.log"), withDestinationPath: target)
+        let client = try await LineClient.connect(daemon.socketPath)
+        let reply = try await client.request(line: #"{"op":"execute","model":"counter","id":"evil","command":{"type":"create"}}"#)
+        #expect(reply.errorCode == "unavailable" && reply["error"]?["message"]?.stringValue?.contains("evil.log") == true, "\(reply)")
+        #expect(try contents(of: target) == Array("precious".utf8))
+        #expect(try await client.request(line: #"{"op":"execute","model":"counter","id":"fine","command":{"type":"create"}}"#)["ok"] == true)
+        await client.close()
+        #expect(await daemon.stop() == 0)
+    }
+}

@@ -16,12 +16,28 @@ struct ToolRun: Sendable {
         environment: [String: String] = [:],
         in directory: TemporaryDirectory = TemporaryDirectory("run")
     ) async throws -> ToolRun {
+        try await run(executable: DaemonProcess.executable(tool), arguments, environment: environment, input: nil, in: directory)
+    }
+
+    /// Runs any program, with `input` as its standard input if given.
+    static func run(
+        executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        input: String?,
+        in directory: TemporaryDirectory = TemporaryDirectory("run")
+    ) async throws -> ToolRun {
         let outputPath = directory.file("stdout-\(UUID().uuidString)")
         let errorsPath = directory.file("stderr-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errorsPath, contents: nil)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: DaemonProcess.executable(tool))
+        process.executableURL = URL(fileURLWithPath: executable)
+        if let input {
+            let inputPath = directory.file("stdin-\(UUID().uuidString)")
+            try input.write(toFile: inputPath, atomically: true, encoding: .utf8)
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
+        }
         process.arguments = arguments
         var inherited = ProcessInfo.processInfo.environment
         inherited["SOURCED_SOCKET"] = nil
