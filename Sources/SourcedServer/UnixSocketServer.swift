@@ -67,7 +67,8 @@ public final class UnixSocketServer: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> UnixSocketServer {
         let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
         let maximumLineBytes = configuration.maximumLineBytes
         let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { channel in

@@ -227,3 +227,53 @@ import Testing
         #expect(await daemon.stop() == 0)
     }
 }
+
+@Suite struct ConnectionChurnTests {
+    /// Thousands of connections opened and dropped, many mid-request or mid-line, while a
+    /// well-behaved client is served; afterwards no connection is left and memory is bounded.
+    @Test func thousandsOfDroppedConnectionsLeaveNothingBehind() async throws {
+        let daemon = try await DaemonProcess()
+        let steady = try await LineClient.connect(daemon.socketPath)
+        _ = try await steady.request(line: #"{"op":"execute","model":"counter","id":"steady","command":{"type":"create"}}"#)
+        let before = try daemon.residentMegabytes()
+        let socket = daemon.socketPath
+        let churn = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for batch in 0..<8 {
+                    group.addTask {
+                        for index in 0..<250 {
+                            // A flood may fill the listen backlog: the kernel then says EAGAIN and
+                            // the client tries again, as a well-behaved client does.
+                            var connected: LineClient?
+                            for _ in 0..<10_000 where connected == nil {
+                                connected = try? await LineClient.connect(socket)
+                                if connected == nil { await Task.yield() }
+                            }
+                            let client = try #require(connected, "the listen backlog never drained")
+                            switch index % 3 {
+                            case 0: try await client.sendRaw(Array(#"{"op":"execute","model":"counter","id":"churn-\#(batch)","command":{"type":"#.utf8))
+                            case 1: try await client.send(#"{"op":"ping"}"#)
+                            default: break
+                            }
+                            await client.close()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        for expected in 2...51 {
+            let reply = try await steady.request(line: #"{"op":"execute","model":"counter","id":"steady","command":{"type":"increment"}}"#)
+            #expect(reply["version"] == .integer(Int64(expected)), "the steady client is served throughout")
+        }
+        try await churn.value
+        try await waitUntil {
+            try await steady.request(line: #"{"op":"stats"}"#)["stats"]?["connections"] == 1
+        }
+        let stats = try await steady.request(line: #"{"op":"stats"}"#)["stats"]
+        #expect((stats?["connections_accepted"]?.integerValue ?? 0) >= 2001)
+        #expect(try daemon.residentMegabytes() - before < 100)
+        await steady.close()
+        #expect(await daemon.stop() == 0)
+    }
+}
