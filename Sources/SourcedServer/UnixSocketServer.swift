@@ -25,19 +25,23 @@ public final class UnixSocketServer: Sendable {
         public var replyBufferBytes: Int
         /// Which users may connect, checked with the kernel's peer credentials.
         public var access: AccessPolicy
+        /// How long the bytes of an unfinished request line may wait for the rest.
+        public var incompleteLineTimeout: Duration
 
         public init(
             maximumLineBytes: Int = 1 << 20,
             maximumConnections: Int = 1024,
             pipelineDepth: Int = 256,
             replyBufferBytes: Int = 4 << 20,
-            access: AccessPolicy = AccessPolicy()
+            access: AccessPolicy = AccessPolicy(),
+            incompleteLineTimeout: Duration = .seconds(30)
         ) {
             self.maximumLineBytes = maximumLineBytes
             self.maximumConnections = maximumConnections
             self.pipelineDepth = pipelineDepth
             self.replyBufferBytes = replyBufferBytes
             self.access = access
+            self.incompleteLineTimeout = incompleteLineTimeout
         }
     }
 
@@ -71,9 +75,14 @@ public final class UnixSocketServer: Sendable {
             .serverChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
         let maximumLineBytes = configuration.maximumLineBytes
+        let lineTimeout = TimeAmount.nanoseconds(
+            configuration.incompleteLineTimeout.components.seconds * 1_000_000_000
+                + configuration.incompleteLineTimeout.components.attoseconds / 1_000_000_000
+        )
         let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(
+                try channel.pipeline.syncOperations.addHandlers(
+                    IncompleteLineTimeout(timeout: lineTimeout),
                     ByteToMessageHandler(RequestLineDecoder(maximumLength: maximumLineBytes))
                 )
                 return try Connection(wrappingChannelSynchronously: channel)
@@ -149,9 +158,7 @@ public final class UnixSocketServer: Sendable {
             if refusal.shouldLog {
                 logger.warning("connection refused", metadata: ["reason": "\(refusal.reason)", "refused_so_far": "\(refusal.total)"])
             }
-            try? await connection.executeThenClose { _, outbound in
-                try await outbound.write(Reply.failure(ProtocolError(.unavailable, refusal.reason), req: nil))
-            }
+            await refuse(connection, ProtocolError(.unavailable, refusal.reason))
             return
         }
         defer { connections.remove(connection.channel) }
@@ -161,9 +168,7 @@ public final class UnixSocketServer: Sendable {
                 let who = peer.map { "uid \($0.uid) (gid \($0.gid), pid \($0.pid))" } ?? "a peer whose credentials cannot be read"
                 logger.warning("connection refused", metadata: ["reason": "not allowed", "peer": "\(who)"])
                 let message = "\(who) may not use this daemon; it allows the uids and gids given by --allow-uid and --allow-gid"
-                try? await connection.executeThenClose { _, outbound in
-                    try await outbound.write(Reply.failure(ProtocolError(.forbidden, message), req: nil))
-                }
+                await refuse(connection, ProtocolError(.forbidden, message))
                 return
             }
         }
@@ -228,8 +233,30 @@ public final class UnixSocketServer: Sendable {
                     return
                 }
             }
+        } catch is IncompleteLineTimeout.Expired {
+            let message = "a request line stayed incomplete for \(configuration.incompleteLineTimeout); closing the connection"
+            await push(ProtocolError(.badRequest, message), to: replies)
         } catch {
             logger.debug("connection read ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Answers a refused connection with one error line and closes it. What the client already
+    /// sent is read and dropped first (for at most a second): closing a Unix socket with unread
+    /// input resets it, and the client would lose the reply.
+    private func refuse(_ connection: Connection, _ error: ProtocolError) async {
+        try? await connection.executeThenClose { inbound, outbound in
+            try await outbound.write(Reply.failure(error, req: nil))
+            connection.channel.close(mode: .output, promise: nil)
+            let drain = Task {
+                for try await _ in inbound {}
+            }
+            let deadline = Task {
+                try await Task.sleep(for: .seconds(1))
+                drain.cancel()
+            }
+            _ = await drain.result
+            deadline.cancel()
         }
     }
 

@@ -61,7 +61,8 @@ struct DaemonSettings: Sendable {
             access: AccessPolicy(
                 users: try identities(flags.allowUid, "SOURCED_ALLOW_UID"),
                 groups: try identities(flags.allowGid, "SOURCED_ALLOW_GID")
-            )
+            ),
+            incompleteLineTimeout: .seconds(try setting(flags.lineTimeout, "line-timeout", default: 30, valid: seconds) { Double($0) })
         )
         maximumOpenFiles = try setting(flags.maxOpenFiles, "max-open-files", default: 1024, valid: positive) { Int($0) }
         ioThreads = try setting(flags.ioThreads, "io-threads", default: 32, valid: positive) { Int($0) }

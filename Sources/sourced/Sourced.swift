@@ -42,6 +42,9 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Longest request line in bytes; longer lines get too_large and the connection closes. (env: SOURCED_MAX_LINE_BYTES; default: 1048576)")
     var maxLineBytes: Int?
 
+    @Option(help: "Seconds the start of a request line may wait for its end before the connection is answered bad_request and closed (slow clients). (env: SOURCED_LINE_TIMEOUT; default: 30)")
+    var lineTimeout: Double?
+
     @Option(help: "Most client connections at once; more are refused with unavailable. (env: SOURCED_MAX_CONNECTIONS; default: 1024)")
     var maxConnections: Int?
 

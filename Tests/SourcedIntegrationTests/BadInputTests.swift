@@ -277,3 +277,22 @@ import Testing
         #expect(await daemon.stop() == 0)
     }
 }
+
+@Suite struct SlowClientTests {
+    /// A client that starts a line and never finishes it is answered and closed after
+    /// --line-timeout; an idle client without a partial line is left alone.
+    @Test func aLineThatNeverEndsIsAnsweredAndClosed() async throws {
+        let daemon = try await DaemonProcess(arguments: ["--line-timeout", "0.5"])
+        let idle = try await LineClient.connect(daemon.socketPath)
+        _ = try await idle.request(line: #"{"op":"ping"}"#)
+        let slow = try await LineClient.connect(daemon.socketPath)
+        try await slow.sendRaw(Array(#"{"op":"ping","req":"#.utf8))
+        let reply = try await slow.readReply()
+        #expect(reply.errorCode == "bad_request" && reply["error"]?["message"]?.stringValue?.contains("incomplete") == true)
+        #expect(try await slow.readLine() == nil, "and the connection is closed")
+        #expect(try await idle.request(line: #"{"op":"ping"}"#)["ok"] == true, "an idle client stays connected")
+        await slow.close()
+        await idle.close()
+        #expect(await daemon.stop() == 0)
+    }
+}
