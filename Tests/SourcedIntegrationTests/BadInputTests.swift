@@ -60,6 +60,9 @@ import Testing
         #expect(try await client.request(line: #"{"op":"ping"}"#)["ok"] == true, "the connection survives every bad line")
         await client.close()
         await bystander.close()
+        let peak = try daemon.residentMegabytes(peak: true)
+        print("peak resident memory, bad-input suite: \(peak) MiB")
+        #expect(peak < 200)
         #expect(await daemon.stop() == 0)
     }
 
@@ -171,6 +174,7 @@ import Testing
             peak = max(peak, try daemon.residentMegabytes())
         }
         #expect(peak - baseline < 150, "resident memory grew from \(baseline) MB to \(peak) MB")
+        print("peak resident memory, slow readers: \(try daemon.residentMegabytes(peak: true)) MiB")
         for hog in hogs { await hog.close() }
         await setup.close()
         #expect(await daemon.stop() == 0)
@@ -273,6 +277,7 @@ import Testing
         let stats = try await steady.request(line: #"{"op":"stats"}"#)["stats"]
         #expect((stats?["connections_accepted"]?.integerValue ?? 0) >= 2001)
         #expect(try daemon.residentMegabytes() - before < 100)
+        print("peak resident memory, connection churn: \(try daemon.residentMegabytes(peak: true)) MiB")
         await steady.close()
         #expect(await daemon.stop() == 0)
     }

@@ -93,12 +93,13 @@ final class DaemonProcess: Sendable {
         await exit.wait()
     }
 
-    /// The daemon's resident memory now, in MiB.
-    func residentMegabytes() throws -> Int {
+    /// The daemon's resident memory now (`VmRSS`), or its peak so far (`VmHWM`), in MiB.
+    func residentMegabytes(peak: Bool = false) throws -> Int {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+        let field = peak ? "VmHWM:" : "VmRSS:"
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
               let kilobytes = line.split(separator: " ").compactMap({ Int($0) }).first
-        else { throw DaemonFailed(message: "no VmRSS in /proc/\(pid)/status") }
+        else { throw DaemonFailed(message: "no \(field) in /proc/\(pid)/status") }
         return kilobytes / 1024
     }
 

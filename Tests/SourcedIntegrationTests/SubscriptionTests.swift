@@ -154,6 +154,7 @@ struct ConnectionClosed: Error, CustomStringConvertible {
         }
         #expect(positions.count == 3000, "every writer finished while the subscriber read nothing")
         #expect(try daemon.residentMegabytes() - before < 100)
+        print("peak resident memory, slow subscriber: \(try daemon.residentMegabytes(peak: true)) MiB")
 
         var received: [StreamedEvent] = []
         var ending: JSONValue?
