@@ -119,11 +119,11 @@ public final class DataDirectory: Sendable {
         if descriptor < 0 && errno == ENOENT {
             descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o640)
             guard descriptor >= 0 else { throw StorageError.io(operation: "create", path: path, errno: errno) }
-            let parent = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            defer { if parent >= 0 { Glibc.close(parent) } }
-            guard parent >= 0, fsync(parent) == 0 else {
+            do {
+                try syncDirectory(directory)
+            } catch {
                 Glibc.close(descriptor)
-                throw StorageError.syncFailed(path: directory, errno: errno)
+                throw error
             }
         }
         guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
@@ -145,11 +145,15 @@ public final class DataDirectory: Sendable {
             }
             return
         }
-        let parent = parent(of: path) ?? "."
-        let descriptor = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: parent, errno: errno) }
+        try syncDirectory(parent(of: path) ?? ".")
+    }
+
+    /// Makes the entries of the directory at `path` durable.
+    private static func syncDirectory(_ path: String) throws {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
         defer { Glibc.close(descriptor) }
-        guard fsync(descriptor) == 0 else { throw StorageError.syncFailed(path: parent, errno: errno) }
+        guard fsync(descriptor) == 0 else { throw StorageError.syncFailed(path: path, errno: errno) }
     }
 
     private static func parent(of path: String) -> String? {
