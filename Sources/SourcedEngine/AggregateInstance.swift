@@ -241,7 +241,7 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
                     break
                 }
                 length += records.count
-                await committer.markApplied(first...(first + UInt64(drafts.count) - 1))
+                await committer.appended(key, positions: first...(first + UInt64(drafts.count) - 1))
             }
             durable = Snapshot(version: batch.last!.commit.version, state: batch.last!.commit.state)
             for pending in batch {

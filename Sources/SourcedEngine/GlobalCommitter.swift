@@ -6,7 +6,9 @@ import SourcedStorage
 /// is in flight into one `pwrite` and one sync.
 ///
 /// It also keeps the checkpoint: the position up to which every aggregate log is known to hold the
-/// global log, so recovery after a crash only reconciles the chains after it.
+/// global log durably, so recovery after a crash only reconciles the chains after it. With sync
+/// `always` the aggregate logs are written but not synced before acknowledgement; the committer
+/// remembers which logs are unsynced and syncs them all before it advances the checkpoint.
 actor GlobalCommitter {
     /// Records between two entries of the sparse position → offset index used by readers.
     static let indexStride: UInt64 = 256
@@ -28,6 +30,9 @@ actor GlobalCommitter {
     private var applied: UInt64
     /// Applied ranges beyond `applied`, not yet contiguous with it.
     private var appliedAhead: [ClosedRange<UInt64>] = []
+    /// With sync `always`: logs appended to since their last sync, and the positions they got.
+    private var unsyncedLogs: Set<AggregateKey> = []
+    private var unsyncedPositions: [ClosedRange<UInt64>] = []
     private var savedCheckpoint: UInt64
 
     init(store: AggregateStore, recovered: GlobalRecovery.Result) {
@@ -57,8 +62,18 @@ actor GlobalCommitter {
         }
     }
 
-    /// Notes that the aggregate logs durably hold the chains at `positions`.
-    func markApplied(_ positions: ClosedRange<UInt64>) {
+    /// Notes that `key`'s log holds the chains at `positions`: durably, unless sync is `always`,
+    /// in which case the next ``saveCheckpoint()`` syncs the log first.
+    func appended(_ key: AggregateKey, positions: ClosedRange<UInt64>) {
+        if store.configuration.sync == .always {
+            unsyncedLogs.insert(key)
+            unsyncedPositions.append(positions)
+        } else {
+            markApplied(positions)
+        }
+    }
+
+    private func markApplied(_ positions: ClosedRange<UInt64>) {
         appliedAhead.append(positions)
         appliedAhead.sort { $0.lowerBound < $1.lowerBound }
         while let first = appliedAhead.first, first.lowerBound == applied + 1 {
@@ -67,8 +82,17 @@ actor GlobalCommitter {
         }
     }
 
-    /// Records the checkpoint durably if it advanced since it was last saved.
+    /// Syncs the aggregate logs appended to since the last call, then records the checkpoint
+    /// durably if it advanced since it was last saved.
     func saveCheckpoint() async throws {
+        if !unsyncedLogs.isEmpty {
+            let logs = Array(unsyncedLogs)
+            let positions = unsyncedPositions
+            unsyncedLogs = []
+            unsyncedPositions = []
+            try await store.syncLogs(logs)
+            positions.forEach(markApplied)
+        }
         let checkpoint = applied
         guard checkpoint > savedCheckpoint else { return }
         try await store.writeCheckpoint(checkpoint)

@@ -8,7 +8,10 @@ import SourcedStorage
 /// and its aggregate record is written after. So after a crash the aggregate logs can only lack
 /// the newest chains, never hold one the global log lacks. Recovery re-appends, from the global
 /// log, every chain after the checkpoint that its aggregate's log does not hold yet; a global
-/// record is never dropped, since a subscriber may already have seen it.
+/// record is never dropped, since a subscriber may already have seen it. An aggregate log may end
+/// in damage where a power cut interrupted writes not yet synced (sync `always` syncs aggregate
+/// logs only before the checkpoint): damage past the versions the checkpoint covers is cut off and
+/// rewritten from the global log; damage before them is corruption.
 enum GlobalRecovery {
     /// What the engine's global committer starts from.
     struct Result: Sendable {
@@ -78,7 +81,8 @@ enum GlobalRecovery {
                     reason: "it holds chains of model \(key.model), which this build does not serve"
                 )
             }
-            let log = try await store.replay(key, into: Positions(from: chains[key]![0].firstVersion))
+            let first = chains[key]![0].firstVersion
+            let log = try await store.replay(key, into: Positions(from: first), repairableAfter: first - 1)
             var version = log.version
             var records: [UInt8] = []
             for chain in chains[key]! {
@@ -105,6 +109,8 @@ enum GlobalRecovery {
                 try await store.append(records, to: key, at: log.length)
             }
         }
+        // The tail's aggregate records, re-appended or found, may be only in the page cache.
+        try await store.syncLogs(order)
         if repaired > 0 {
             logger.notice("recovered chains from the global log", metadata: ["chains": "\(repaired)", "aggregates": "\(order.count)"])
         }

@@ -11,9 +11,14 @@ extension AggregateStore {
     public func replayGlobalLog<Fold: LogFold>(into fold: Fold) async throws -> Replay<Fold> {
         try await run {
             try self.checkRunning()
-            return try self.recover(self.directory.globalLogDescriptor, self.directory.globalLogPath, .positions, into: fold) {
-                try self.syncDirectory(self.directory.path)
+            let descriptor = self.directory.globalLogDescriptor
+            let replay = try self.recover(descriptor, self.directory.globalLogPath, .positions, into: fold)
+            if self.configuration.sync != .none {
+                // Records that reached only the page cache before a crash of sourced are about to
+                // be treated as committed: make them durable first.
+                try self.sync(descriptor, self.directory.globalLogPath)
             }
+            return replay
         }
     }
 
@@ -24,7 +29,7 @@ extension AggregateStore {
             try self.checkRunning()
             let descriptor = self.directory.globalLogDescriptor
             try self.write(records, to: descriptor, at: offset, self.directory.globalLogPath)
-            if self.configuration.sync == .always {
+            if self.configuration.sync != .none {
                 try self.sync(descriptor, self.directory.globalLogPath)
             }
         }
@@ -67,7 +72,7 @@ extension AggregateStore {
             guard pwrite(descriptor, record, record.count, 0) == record.count else {
                 throw StorageError.io(operation: "write", path: self.checkpointPath, errno: errno)
             }
-            if self.configuration.sync == .always {
+            if self.configuration.sync != .none {
                 try self.sync(descriptor, self.checkpointPath)
             }
         }

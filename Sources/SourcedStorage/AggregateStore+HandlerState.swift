@@ -52,11 +52,11 @@ extension AggregateStore {
             guard descriptor >= 0 else { throw StorageError.io(operation: "create", path: temporary, errno: errno) }
             defer { close(descriptor) }
             try self.write(bytes, to: descriptor, at: 0, temporary)
-            if self.configuration.sync == .always {
+            if self.configuration.sync != .none {
                 try self.sync(descriptor, temporary)
             }
             guard rename(temporary, path) == 0 else { throw StorageError.io(operation: "rename", path: temporary, errno: errno) }
-            if self.configuration.sync == .always {
+            if self.configuration.sync != .none {
                 try self.syncDirectory(directory)
             }
         }

@@ -95,17 +95,24 @@ public final class AggregateStore: Sendable {
 
     /// Reads `key`'s log into `fold`, repairing a torn tail.
     ///
-    /// A torn tail (an incomplete last write) is cut off durably, with a warning. With sync
-    /// `always`, the log and its directory entry are synced before the replay returns, so nothing
-    /// that only reached the page cache before a crash is ever served as durable. Only the
-    /// aggregate's single writer may call this, never while an append to the same log is running.
+    /// A torn tail (an incomplete last write) is cut off with a warning. Every record in an
+    /// aggregate log was written after the global log made it durable, so what a log holds may be
+    /// served even if it reached only the page cache. Only the aggregate's single writer may call
+    /// this, never while an append to the same log is running.
+    /// - Parameter repairableAfter: recovery's knowledge that every version after this one is also
+    ///   in the global log: damage that starts past it is cut off like a torn tail (it is what a
+    ///   power cut leaves of writes not yet synced), since recovery re-appends those versions.
     /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if the log is damaged before its end.
-    public func replay<Fold: LogFold>(_ key: AggregateKey, into fold: Fold) async throws -> Replay<Fold> {
+    public func replay<Fold: LogFold>(
+        _ key: AggregateKey,
+        into fold: Fold,
+        repairableAfter: UInt64? = nil
+    ) async throws -> Replay<Fold> {
         try await run {
             try self.checkRunning()
             return try self.descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
                 guard let descriptor else { return Replay(fold: fold, version: 0, length: 0) }
-                return try self.replay(key, descriptor, into: fold)
+                return try self.recover(descriptor, self.directory.logPath(of: key), .versions, into: fold, repairableAfter: repairableAfter)
             }
         }
     }
@@ -130,12 +137,12 @@ public final class AggregateStore: Sendable {
         }
     }
 
-    /// Appends `records` (whole encoded records) to `key`'s log at `offset`, its current length,
-    /// and makes them durable according to the sync mode. Creates the log if `offset` is 0; the
-    /// first append also syncs the log's directory entry.
+    /// Appends `records` (whole encoded records) to `key`'s log at `offset`, its current length.
+    /// Creates the log if `offset` is 0.
     ///
-    /// On return the records are durable; on a throw none of them is acknowledged and the file
-    /// is back at `offset` (or, after a sync failure, the store has stopped).
+    /// With sync `every-log` the records, and a new log's directory entry, are durable on return;
+    /// otherwise ``syncLogs(_:)`` makes them durable later. On a throw none of them is acknowledged
+    /// and the file is back at `offset` (or, after a sync failure, the store has stopped).
     public func append(_ records: [UInt8], to key: AggregateKey, at offset: Int) async throws {
         try await run {
             try self.checkRunning()
@@ -144,19 +151,56 @@ public final class AggregateStore: Sendable {
                     throw StorageError.io(operation: "open", path: self.directory.logPath(of: key), errno: ENOENT)
                 }
                 try self.write(records, to: descriptor, at: offset, self.directory.logPath(of: key))
-                if self.configuration.sync == .always {
+                if self.configuration.sync == .everyLog {
                     try self.sync(descriptor, self.directory.logPath(of: key))
                     if offset == 0 {
                         // The log's first records: make its directory entry durable too, whoever
                         // created the file (an earlier attempt may have crashed before doing so).
-                        try self.syncDirectory(of: key)
+                        try self.syncDirectory(ofModel: key.model)
                     }
                 }
             }
         }
     }
 
+    /// Makes everything appended to the logs of `keys` durable, with their directory entries,
+    /// syncing up to `parallelism` files at once. A no-op with sync `none`.
+    public func syncLogs(_ keys: [AggregateKey], parallelism: Int = 16) async throws {
+        guard configuration.sync != .none, !keys.isEmpty else { return }
+        let chunkSize = (keys.count + parallelism - 1) / parallelism
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for start in stride(from: 0, to: keys.count, by: chunkSize) {
+                let chunk = keys[start..<min(start + chunkSize, keys.count)]
+                group.addTask {
+                    try await self.run {
+                        try self.checkRunning()
+                        for key in chunk {
+                            try self.syncLog(key)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        // A log created since the last sync needs its directory entry durable too; syncing each
+        // model's directory once covers every log in it.
+        let models = Set(keys.map(\.model))
+        try await run {
+            for model in models {
+                try self.syncDirectory(ofModel: model)
+            }
+        }
+    }
+
     // MARK: - On I/O threads
+
+    private func syncLog(_ key: AggregateKey) throws {
+        let path = directory.logPath(of: key)
+        try descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
+            guard let descriptor else { throw StorageError.io(operation: "open", path: path, errno: ENOENT) }
+            try sync(descriptor, path)
+        }
+    }
 
     func run<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
         do {
@@ -195,19 +239,14 @@ public final class AggregateStore: Sendable {
         return created
     }
 
-    private func replay<Fold: LogFold>(_ key: AggregateKey, _ descriptor: Int32, into fold: Fold) throws -> Replay<Fold> {
-        try recover(descriptor, directory.logPath(of: key), .versions, into: fold) {
-            try self.syncDirectory(of: key)
-        }
-    }
-
-    /// Reads a whole log into `fold`, cuts off a torn tail, and makes what remains durable.
+    /// Reads a whole log into `fold` and cuts off a torn tail (or, past `repairableAfter`, a
+    /// damaged one: see ``replay(_:into:repairableAfter:)``).
     func recover<Fold: LogFold>(
         _ descriptor: Int32,
         _ path: String,
         _ sequencing: LogScan.Sequencing,
         into fold: Fold,
-        syncDirectory: () throws -> Void
+        repairableAfter: UInt64? = nil
     ) throws -> Replay<Fold> {
         let bytes = try readAll(descriptor, path)
         let (fold, scan) = try self.fold(bytes, sequencing, into: fold, path)
@@ -215,23 +254,21 @@ public final class AggregateStore: Sendable {
         case .clean:
             break
         case .corrupt(let offset, let reason):
-            throw StorageError.corrupt(path: path, offset: offset, reason: reason)
-        case .torn(let offset):
-            logger.warning(
-                "cutting off torn tail of log",
-                metadata: ["path": "\(path)", "offset": "\(offset)", "bytes": "\(bytes.count - offset)"]
-            )
-            guard ftruncate(descriptor, off_t(offset)) == 0 else {
-                throw StorageError.io(operation: "truncate", path: path, errno: errno)
+            guard let repairableAfter, scan.version >= repairableAfter else {
+                throw StorageError.corrupt(path: path, offset: offset, reason: reason)
             }
-        }
-        if configuration.sync == .always, scan.validLength > 0 {
-            // The records may have reached only the page cache before a crash of sourced: make
-            // them, and the file's directory entry, durable before anyone is shown them.
-            try sync(descriptor, path)
-            try syncDirectory()
+            try cut(descriptor, path, at: offset, "cutting off damaged tail of log; the global log holds it", bytes.count)
+        case .torn(let offset):
+            try cut(descriptor, path, at: offset, "cutting off torn tail of log", bytes.count)
         }
         return Replay(fold: fold, version: scan.version, length: scan.validLength)
+    }
+
+    private func cut(_ descriptor: Int32, _ path: String, at offset: Int, _ message: Logger.Message, _ size: Int) throws {
+        logger.warning(message, metadata: ["path": "\(path)", "offset": "\(offset)", "bytes": "\(size - offset)"])
+        guard ftruncate(descriptor, off_t(offset)) == 0 else {
+            throw StorageError.io(operation: "truncate", path: path, errno: errno)
+        }
     }
 
     /// Scans `bytes`, handing each valid record to `fold`.
@@ -313,11 +350,11 @@ public final class AggregateStore: Sendable {
         return 0
     }
 
-    private func syncDirectory(of key: AggregateKey) throws {
-        guard let descriptor = directory.descriptor(of: key.model) else {
-            preconditionFailure("model \(key.model) has no directory")
+    private func syncDirectory(ofModel model: String) throws {
+        guard let descriptor = directory.descriptor(of: model) else {
+            preconditionFailure("model \(model) has no directory")
         }
-        try sync(descriptor, "\(directory.path)/aggregates/\(key.model)", fullSync: true)
+        try sync(descriptor, "\(directory.path)/aggregates/\(model)", fullSync: true)
     }
 
     func sync(_ descriptor: Int32, _ path: String, fullSync: Bool = false) throws {

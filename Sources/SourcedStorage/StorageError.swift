@@ -47,10 +47,17 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// When appended records are made durable.
+/// When appended records are made durable. Each mode's durability argument is in
+/// `docs/storage-format.md`.
 public enum SyncMode: String, Sendable, CaseIterable {
-    /// `fdatasync` before every acknowledgement (batched by group commit). The default.
+    /// The default. A command is acknowledged once the global log, which holds its events, is
+    /// `fdatasync`ed (group-committed across all aggregates). Aggregate logs are written at once and
+    /// synced in the background before the checkpoint passes them; recovery re-appends from the
+    /// global log whatever an aggregate log lost.
     case always
+    /// As `always`, and the aggregate's own log is also `fdatasync`ed before the acknowledgement:
+    /// one more sync per batch, for installations that want every file durable at once.
+    case everyLog = "every-log"
     /// Never sync; the kernel writes back when it likes. A crash of the machine (not only of
     /// sourced) can lose acknowledged commands. For tests and throw-away data only.
     case none

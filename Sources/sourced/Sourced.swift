@@ -36,7 +36,7 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Seconds an aggregate may stay unused in memory before it is evicted. (env: SOURCED_IDLE_TIMEOUT; default: 300; at most one year)")
     var idleTimeout: Double?
 
-    @Option(help: "always: fdatasync before every acknowledgement. none: never sync (UNSAFE: a machine crash loses acknowledged commands). (env: SOURCED_SYNC; default: always)")
+    @Option(help: "always: acknowledge once the global log is fdatasynced (aggregate logs are synced in the background and recovered from the global log). every-log: also fdatasync the aggregate's log before acknowledging. none: never sync (UNSAFE: a machine crash loses acknowledged commands). (env: SOURCED_SYNC; default: always)")
     var sync: String?
 
     @Option(help: "Longest request line in bytes; longer lines get too_large and the connection closes. (env: SOURCED_MAX_LINE_BYTES; default: 1048576)")

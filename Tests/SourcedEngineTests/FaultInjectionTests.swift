@@ -126,6 +126,25 @@ final class FaultPlan: Sendable {
         await engine.shutdown()
     }
 
+    /// With sync `always` aggregate logs are synced in the checkpoint round after acknowledgement.
+    /// A failure there is fatal as well: never retried, the store stops, the checkpoint stays
+    /// behind, and the restart recovers every acknowledged chain from the global log.
+    @Test func aFailedBackgroundSyncOfAnAggregateLogStopsTheStore() async throws {
+        var engine = try await start()
+        _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.create, .increment])
+        plan.arm(.sync, errno: EIO)
+        try await waitUntil(timeout: .seconds(10)) { plan.fatal.withLock { $0 } != nil }
+        let fatal = try #require(plan.fatal.withLock { $0 })
+        #expect("\(fatal)".contains(logPath(directory, "counter", "c1")), "the aggregate log's sync failed: \(fatal)")
+        await #expect {
+            try await engine.execute(Counter.self, id: id("c1"), commands: [.increment])
+        } throws: { "\($0)".contains("storage stopped") }
+        await engine.shutdown()
+        engine = try await start()
+        #expect(try await engine.snapshot(Counter.self, id: id("c1")).version == 2)
+        await engine.shutdown()
+    }
+
     /// The global log took the chain but the aggregate's log write failed: the chain is committed
     /// (outcome unknown to the client), the store stops, and the restart completes the log.
     @Test func aFailedAggregateWriteAfterTheGlobalCommitIsCompletedOnRestart() async throws {

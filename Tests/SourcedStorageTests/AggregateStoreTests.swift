@@ -18,11 +18,11 @@ struct VersionFold: LogFold {
     let directory = TemporaryDirectory("store")
     let key = AggregateKey(model: "counter", id: try! AggregateID("c1"))
 
-    func withStore(_ body: (AggregateStore) async throws -> Void) async throws {
+    func withStore(sync: SyncMode = .always, _ body: (AggregateStore) async throws -> Void) async throws {
         let pool = NIOThreadPool(numberOfThreads: 2)
         pool.start()
         let store = try await AggregateStore.open(
-            path: directory.path, models: ["counter"], configuration: .init(), pool: pool,
+            path: directory.path, models: ["counter"], configuration: .init(sync: sync), pool: pool,
             logger: Logger(label: "test"), onFatal: { _ in }
         )
         try await body(store)
@@ -30,17 +30,40 @@ struct VersionFold: LogFold {
         try await pool.shutdownGracefully()
     }
 
-    @Test func appendedRecordsReplayInOrder() async throws {
+    @Test(arguments: [SyncMode.always, .everyLog])
+    func appendedRecordsReplayInOrder(sync: SyncMode) async throws {
         let log = makeLog(records: 4)
-        try await withStore { store in
+        try await withStore(sync: sync) { store in
             try await store.append(Array(log.bytes[..<log.starts[2]]), to: key, at: 0)
             try await store.append(Array(log.bytes[log.starts[2]...]), to: key, at: log.starts[2])
             let replay = try await store.replay(key, into: VersionFold())
             #expect(replay.fold.versions == [1, 2, 3, 4])
             #expect(replay.version == 4 && replay.length == log.bytes.count)
-            #expect(store.syncCount >= 3, "two data syncs and one directory sync")
+            if sync == .everyLog {
+                #expect(store.syncCount == 3, "two data syncs and one directory sync")
+            } else {
+                #expect(store.syncCount == 0, "aggregate logs are synced later, by syncLogs")
+                try await store.syncLogs([key])
+                #expect(store.syncCount == 2, "one data sync and one directory sync")
+            }
         }
         #expect(try contents(of: directory.file("aggregates/counter/c1.log")) == log.bytes)
+    }
+
+    @Test func damagePastWhatRecoveryCanRewriteIsCutOffAndBeforeItReported() async throws {
+        var damaged = makeLog(records: 3)
+        damaged.bytes[damaged.starts[1] + 40] ^= 1
+        let path = directory.file("aggregates/counter/c1.log")
+        try await withStore { store in
+            try write(damaged.bytes, to: path)
+            await #expect(throws: StorageError.corrupt(path: path, offset: damaged.starts[1], reason: "checksum mismatch")) {
+                try await store.replay(key, into: VersionFold(), repairableAfter: 2)
+            }
+            #expect(try contents(of: path) == damaged.bytes)
+            let replay = try await store.replay(key, into: VersionFold(), repairableAfter: 1)
+            #expect(replay.version == 1 && replay.length == damaged.starts[1])
+        }
+        #expect(try contents(of: path) == Array(damaged.bytes[..<damaged.starts[1]]))
     }
 
     @Test func aMissingLogIsAnEmptyAggregateAndCreatesNoFile() async throws {
