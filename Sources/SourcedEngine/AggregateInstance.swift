@@ -200,10 +200,10 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
 
     /// Writes queued chains, one batch per write, until the queue is empty.
     ///
-    /// A batch is committed in two steps: its chains get their positions in the global log, which
-    /// is the commit point, and then their records are appended to the aggregate's log. If that
-    /// second step fails, the chains are committed but their aggregate log lacks them: only
-    /// recovery at the next start can reconcile that, so the store stops.
+    /// The global committer commits a batch in two steps: its chains get their positions in the
+    /// global log, which is the commit point, and then their records are appended to this
+    /// aggregate's log. If that second step fails, the chains are committed but this log lacks
+    /// them: the store stops, and recovery at the next start completes the log.
     private func writeQueue() async {
         while !queue.isEmpty {
             var batch = queue
@@ -217,31 +217,17 @@ actor AggregateInstance<Model: AggregateModel>: LiveAggregate {
                         events: batch[index].events
                     )
                 }
-                let first: UInt64
+                let committed: GlobalCommitter.Committed
                 do {
-                    first = try await committer.commit(drafts)
+                    committed = try await committer.commit(drafts, of: key, appendingAt: length)
                 } catch {
                     fail(batch + queue, EngineError(error))
                     break
                 }
-                var records: [UInt8] = []
-                for (offset, var chain) in drafts.enumerated() {
-                    chain.position = first + UInt64(offset)
-                    chain.appendAggregateRecord(to: &records)
-                    batch[chains[offset]].commit.position = chain.position
+                for (offset, index) in chains.enumerated() {
+                    batch[index].commit.position = committed.firstPosition + UInt64(offset)
                 }
-                do {
-                    try await store.append(records, to: key, at: length)
-                } catch {
-                    let failure = EngineError(error)
-                    store.stop(error as? StorageError ?? .stopped(cause: failure.description))
-                    fail(batch + queue, .outcomeUnknown(
-                        "committed to the global log, but writing \(key)'s log failed (\(failure)); sourced stops and recovers it on restart"
-                    ))
-                    break
-                }
-                length += records.count
-                await committer.appended(key, positions: first...(first + UInt64(drafts.count) - 1))
+                length += committed.appendedBytes
             }
             durable = Snapshot(version: batch.last!.commit.version, state: batch.last!.commit.state)
             for pending in batch {

@@ -2,20 +2,33 @@ import SourcedCore
 import SourcedStorage
 
 /// The single writer of the global log: gives committed chains their positions, in commit order,
-/// and makes them durable, group-committing the chains of all aggregates that arrive while a write
-/// is in flight into one `pwrite` and one sync.
+/// makes them durable, and appends them to their aggregates' logs. The chains of all aggregates
+/// that arrive while a write is in flight are group-committed: one global `pwrite` and one sync,
+/// then each aggregate's records in one `pwrite`, all in one trip to an I/O thread.
 ///
 /// It also keeps the checkpoint: the position up to which every aggregate log is known to hold the
 /// global log durably, so recovery after a crash only reconciles the chains after it. With sync
-/// `always` the aggregate logs are written but not synced before acknowledgement; the committer
-/// remembers which logs are unsynced and syncs them all before it advances the checkpoint.
+/// `always` the aggregate logs are not synced before acknowledgement; the committer remembers
+/// which are unsynced and syncs them all before it advances the checkpoint. With `every-log` it
+/// syncs the batch's aggregate logs before answering.
 actor GlobalCommitter {
     /// Records between two entries of the sparse position → offset index used by readers.
     static let indexStride: UInt64 = 256
 
+    /// One aggregate's chains, in version order, to be appended to its log at `offset`.
     private struct Group {
+        var key: AggregateKey
         var chains: [CommittedChain]
-        var continuation: CheckedContinuation<UInt64, any Error>
+        var offset: Int
+        var continuation: CheckedContinuation<Committed, any Error>
+    }
+
+    /// Where an aggregate's chains landed.
+    struct Committed: Sendable {
+        /// The position of the first chain; the others follow it consecutively.
+        var firstPosition: UInt64
+        /// The bytes appended to the aggregate's log.
+        var appendedBytes: Int
     }
 
     private let store: AggregateStore
@@ -30,9 +43,11 @@ actor GlobalCommitter {
     private var applied: UInt64
     /// Applied ranges beyond `applied`, not yet contiguous with it.
     private var appliedAhead: [ClosedRange<UInt64>] = []
-    /// With sync `always`: logs appended to since their last sync, and the positions they got.
+    /// With sync `always`: logs appended to since their last sync, the positions they got, and
+    /// the models in which logs were created meanwhile.
     private var unsyncedLogs: Set<AggregateKey> = []
     private var unsyncedPositions: [ClosedRange<UInt64>] = []
+    private var modelsWithNewLogs: Set<String> = []
     private var savedCheckpoint: UInt64
 
     init(store: AggregateStore, recovered: GlobalRecovery.Result) {
@@ -48,13 +63,15 @@ actor GlobalCommitter {
     /// The position of the last durable chain.
     var lastPosition: UInt64 { last }
 
-    /// Commits `chains` (of one aggregate, in version order) to the global log.
+    /// Commits `chains` of the aggregate `key`, in version order, and appends them to its log at
+    /// `offset`, the log's length.
     ///
-    /// - Returns: the position of the first chain, once all are durable; the others follow it
-    ///   consecutively.
-    func commit(_ chains: [CommittedChain]) async throws -> UInt64 {
+    /// - Returns: once all are durable in the global log and written to the aggregate's log.
+    /// - Throws: the storage error if nothing was committed; ``EngineError/outcomeUnknown(_:)``
+    ///   if the chains were committed but their aggregate log could not be written or synced.
+    func commit(_ chains: [CommittedChain], of key: AggregateKey, appendingAt offset: Int) async throws -> Committed {
         try await withCheckedThrowingContinuation { continuation in
-            queue.append(Group(chains: chains, continuation: continuation))
+            queue.append(Group(key: key, chains: chains, offset: offset, continuation: continuation))
             if !writing {
                 writing = true
                 Task { await self.writeQueue() }
@@ -62,19 +79,8 @@ actor GlobalCommitter {
         }
     }
 
-    /// Notes that `key`'s log holds the chains at `positions`: durably, unless sync is `always`,
-    /// in which case the next ``saveCheckpoint()`` syncs the log first.
-    func appended(_ key: AggregateKey, positions: ClosedRange<UInt64>) {
-        if store.configuration.sync == .always {
-            unsyncedLogs.insert(key)
-            unsyncedPositions.append(positions)
-        } else {
-            markApplied(positions)
-        }
-    }
-
-    private func markApplied(_ positions: ClosedRange<UInt64>) {
-        appliedAhead.append(positions)
+    private func markApplied(_ ranges: [ClosedRange<UInt64>]) {
+        appliedAhead.append(contentsOf: ranges)
         appliedAhead.sort { $0.lowerBound < $1.lowerBound }
         while let first = appliedAhead.first, first.lowerBound == applied + 1 {
             applied = first.upperBound
@@ -88,10 +94,12 @@ actor GlobalCommitter {
         if !unsyncedLogs.isEmpty {
             let logs = Array(unsyncedLogs)
             let positions = unsyncedPositions
+            let models = modelsWithNewLogs
             unsyncedLogs = []
             unsyncedPositions = []
-            try await store.syncLogs(logs)
-            positions.forEach(markApplied)
+            modelsWithNewLogs = []
+            try await store.syncLogs(logs, directories: models)
+            markApplied(positions)
         }
         let checkpoint = applied
         guard checkpoint > savedCheckpoint else { return }
@@ -112,11 +120,12 @@ actor GlobalCommitter {
             let groups = queue
             queue = []
             var bytes: [UInt8] = []
-            var firsts: [UInt64] = []
-            var position = last
+            var appends: [AggregateStore.AggregateAppend] = []
+            var committed: [CommittedChain] = []
             var newIndex: [Int] = []
+            var position = last
             for group in groups {
-                firsts.append(position + 1)
+                var records: [UInt8] = []
                 for var chain in group.chains {
                     position += 1
                     chain.position = position
@@ -124,10 +133,14 @@ actor GlobalCommitter {
                         newIndex.append(length + bytes.count)
                     }
                     chain.appendGlobalRecord(to: &bytes)
+                    chain.appendAggregateRecord(to: &records)
+                    committed.append(chain)
                 }
+                appends.append(AggregateStore.AggregateAppend(key: group.key, records: records, offset: group.offset))
             }
+            let outcome: (written: Int, failure: StorageError?)
             do {
-                try await store.appendGlobal(bytes, at: length)
+                outcome = try await store.commit(bytes, at: length, then: appends)
             } catch {
                 for group in groups + queue {
                     group.continuation.resume(throwing: error)
@@ -135,21 +148,63 @@ actor GlobalCommitter {
                 queue = []
                 break
             }
-            let committed = zip(groups, firsts).flatMap { group, first in
-                group.chains.enumerated().map { offset, chain in
-                    var chain = chain
-                    chain.position = first + UInt64(offset)
-                    return chain
-                }
+            let firsts = groups.indices.reduce(into: [last + 1]) { firsts, index in
+                firsts.append(firsts[index] + UInt64(groups[index].chains.count))
             }
             last = position
             length += bytes.count
             index.append(contentsOf: newIndex)
             feed.publish(committed)
-            for (group, first) in zip(groups, firsts) {
-                group.continuation.resume(returning: first)
+            var answers: [(Group, Result<Committed, any Error>)] = []
+            var written: [(group: Group, positions: ClosedRange<UInt64>)] = []
+            for (index, group) in groups.enumerated() {
+                if let failure = outcome.failure, index >= outcome.written {
+                    answers.append((group, .failure(EngineError.outcomeUnknown(
+                        "committed to the global log, but writing \(group.key)'s log failed (\(failure)); sourced stops and recovers it on restart"
+                    ))))
+                } else {
+                    written.append((group, firsts[index]...(firsts[index + 1] - 1)))
+                    answers.append((group, .success(Committed(firstPosition: firsts[index], appendedBytes: appends[index].records.count))))
+                }
             }
+            track(written, answering: answers)
         }
         writing = false
+    }
+
+    /// Accounts for aggregate logs just written and answers their callers: with sync `always`
+    /// leaves the logs to the checkpoint round; with `every-log` syncs them first, on a task of its
+    /// own so the next global commit need not wait.
+    private func track(_ written: [(group: Group, positions: ClosedRange<UInt64>)], answering answers: [(Group, Result<Committed, any Error>)]) {
+        let created = Set(written.filter { $0.group.offset == 0 }.map(\.group.key.model))
+        switch store.configuration.sync {
+        case .always:
+            unsyncedLogs.formUnion(written.map(\.group.key))
+            unsyncedPositions.append(contentsOf: written.map(\.positions))
+            modelsWithNewLogs.formUnion(created)
+        case .everyLog:
+            Task {
+                do {
+                    try await store.syncLogs(written.map(\.group.key), directories: created)
+                } catch {
+                    for (group, _) in answers {
+                        group.continuation.resume(throwing: EngineError.outcomeUnknown(
+                            "committed to the global log, but syncing \(group.key)'s log failed (\(error)); sourced stops and recovers it on restart"
+                        ))
+                    }
+                    return
+                }
+                markApplied(written.map(\.positions))
+                for (group, answer) in answers {
+                    group.continuation.resume(with: answer)
+                }
+            }
+            return
+        case .none:
+            markApplied(written.map(\.positions))
+        }
+        for (group, answer) in answers {
+            group.continuation.resume(with: answer)
+        }
     }
 }

@@ -110,7 +110,7 @@ enum GlobalRecovery {
             }
         }
         // The tail's aggregate records, re-appended or found, may be only in the page cache.
-        try await store.syncLogs(order)
+        try await store.syncLogs(order, directories: Set(order.map(\.model)))
         if repaired > 0 {
             logger.notice("recovered chains from the global log", metadata: ["chains": "\(repaired)", "aggregates": "\(order.count)"])
         }

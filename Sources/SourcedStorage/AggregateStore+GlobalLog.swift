@@ -22,9 +22,21 @@ extension AggregateStore {
         }
     }
 
-    /// Appends whole encoded records at `offset`, the global log's length, and makes them durable
-    /// according to the sync mode. On a throw the file is back at `offset` or the store stopped.
-    public func appendGlobal(_ records: [UInt8], at offset: Int) async throws {
+    /// Commits a batch of chains: appends their global records (`records`, whole encoded records)
+    /// at `offset`, the global log's length, and makes them durable unless sync is `none`: the
+    /// commit point. Then appends each of `appends`, the same chains' aggregate records, to its
+    /// aggregate's log, unsynced (see ``syncLogs(_:directories:)``). All in one trip to an I/O
+    /// thread, so a batch costs one hand-off however many aggregates it touches.
+    ///
+    /// - Returns: how many of `appends` were written. If not all, the store has stopped with the
+    ///   returned error: the rest are committed but missing from their logs until recovery.
+    /// - Throws: if the global write failed (the log is back at `offset`, nothing is committed)
+    ///   or its sync failed (the store has stopped; the outcome is unknown).
+    public func commit(
+        _ records: [UInt8],
+        at offset: Int,
+        then appends: [AggregateAppend]
+    ) async throws -> (written: Int, failure: StorageError?) {
         try await run {
             try self.checkRunning()
             let descriptor = self.directory.globalLogDescriptor
@@ -32,6 +44,17 @@ extension AggregateStore {
             if self.configuration.sync != .none {
                 try self.sync(descriptor, self.directory.globalLogPath)
             }
+            for (index, append) in appends.enumerated() {
+                do {
+                    try self.checkRunning()
+                    try self.appendLog(append)
+                } catch {
+                    let failure = error as? StorageError ?? .stopped(cause: "\(error)")
+                    self.stop(failure)
+                    return (index, failure)
+                }
+            }
+            return (appends.count, nil)
         }
     }
 

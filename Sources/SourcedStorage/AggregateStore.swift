@@ -35,6 +35,19 @@ public final class AggregateStore: Sendable {
         }
     }
 
+    /// Records to append to one aggregate's log at `offset`, its current length.
+    public struct AggregateAppend: Sendable {
+        public var key: AggregateKey
+        public var records: [UInt8]
+        public var offset: Int
+
+        public init(key: AggregateKey, records: [UInt8], offset: Int) {
+            self.key = key
+            self.records = records
+            self.offset = offset
+        }
+    }
+
     /// What a replay found.
     public struct Replay<Fold: LogFold>: Sendable {
         /// The fold after every valid record.
@@ -137,35 +150,21 @@ public final class AggregateStore: Sendable {
         }
     }
 
-    /// Appends `records` (whole encoded records) to `key`'s log at `offset`, its current length.
-    /// Creates the log if `offset` is 0.
-    ///
-    /// With sync `every-log` the records, and a new log's directory entry, are durable on return;
-    /// otherwise ``syncLogs(_:)`` makes them durable later. On a throw none of them is acknowledged
-    /// and the file is back at `offset` (or, after a sync failure, the store has stopped).
+    /// Appends `records` (whole encoded records) to `key`'s log at `offset`, its current length,
+    /// creating the log if `offset` is 0. Nothing is synced: ``syncLogs(_:directories:)`` does
+    /// that. On a throw the file is back at `offset` (or the store has stopped).
     public func append(_ records: [UInt8], to key: AggregateKey, at offset: Int) async throws {
         try await run {
             try self.checkRunning()
-            try self.descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: offset == 0) }) { descriptor in
-                guard let descriptor else {
-                    throw StorageError.io(operation: "open", path: self.directory.logPath(of: key), errno: ENOENT)
-                }
-                try self.write(records, to: descriptor, at: offset, self.directory.logPath(of: key))
-                if self.configuration.sync == .everyLog {
-                    try self.sync(descriptor, self.directory.logPath(of: key))
-                    if offset == 0 {
-                        // The log's first records: make its directory entry durable too, whoever
-                        // created the file (an earlier attempt may have crashed before doing so).
-                        try self.syncDirectory(ofModel: key.model)
-                    }
-                }
-            }
+            try self.appendLog(AggregateAppend(key: key, records: records, offset: offset))
         }
     }
 
-    /// Makes everything appended to the logs of `keys` durable, with their directory entries,
-    /// syncing up to `parallelism` files at once. A no-op with sync `none`.
-    public func syncLogs(_ keys: [AggregateKey], parallelism: Int = 16) async throws {
+    /// Makes everything appended to the logs of `keys` durable, syncing up to `parallelism` files
+    /// at once, then the directories of `models` (those in which logs were created since their
+    /// last sync, so that the new logs' directory entries are durable too). A no-op with sync
+    /// `none`.
+    public func syncLogs(_ keys: [AggregateKey], directories models: Set<String>, parallelism: Int = 16) async throws {
         guard configuration.sync != .none, !keys.isEmpty else { return }
         let chunkSize = (keys.count + parallelism - 1) / parallelism
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -182,9 +181,6 @@ public final class AggregateStore: Sendable {
             }
             try await group.waitForAll()
         }
-        // A log created since the last sync needs its directory entry durable too; syncing each
-        // model's directory once covers every log in it.
-        let models = Set(keys.map(\.model))
         try await run {
             for model in models {
                 try self.syncDirectory(ofModel: model)
@@ -193,6 +189,16 @@ public final class AggregateStore: Sendable {
     }
 
     // MARK: - On I/O threads
+
+    func appendLog(_ append: AggregateAppend) throws {
+        let key = append.key
+        try descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: append.offset == 0) }) { descriptor in
+            guard let descriptor else {
+                throw StorageError.io(operation: "open", path: directory.logPath(of: key), errno: ENOENT)
+            }
+            try write(append.records, to: descriptor, at: append.offset, directory.logPath(of: key))
+        }
+    }
 
     private func syncLog(_ key: AggregateKey) throws {
         let path = directory.logPath(of: key)

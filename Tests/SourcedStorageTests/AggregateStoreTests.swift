@@ -18,11 +18,11 @@ struct VersionFold: LogFold {
     let directory = TemporaryDirectory("store")
     let key = AggregateKey(model: "counter", id: try! AggregateID("c1"))
 
-    func withStore(sync: SyncMode = .always, _ body: (AggregateStore) async throws -> Void) async throws {
+    func withStore(_ body: (AggregateStore) async throws -> Void) async throws {
         let pool = NIOThreadPool(numberOfThreads: 2)
         pool.start()
         let store = try await AggregateStore.open(
-            path: directory.path, models: ["counter"], configuration: .init(sync: sync), pool: pool,
+            path: directory.path, models: ["counter"], configuration: .init(), pool: pool,
             logger: Logger(label: "test"), onFatal: { _ in }
         )
         try await body(store)
@@ -30,22 +30,17 @@ struct VersionFold: LogFold {
         try await pool.shutdownGracefully()
     }
 
-    @Test(arguments: [SyncMode.always, .everyLog])
-    func appendedRecordsReplayInOrder(sync: SyncMode) async throws {
+    @Test func appendedRecordsReplayInOrder() async throws {
         let log = makeLog(records: 4)
-        try await withStore(sync: sync) { store in
+        try await withStore { store in
             try await store.append(Array(log.bytes[..<log.starts[2]]), to: key, at: 0)
             try await store.append(Array(log.bytes[log.starts[2]...]), to: key, at: log.starts[2])
             let replay = try await store.replay(key, into: VersionFold())
             #expect(replay.fold.versions == [1, 2, 3, 4])
             #expect(replay.version == 4 && replay.length == log.bytes.count)
-            if sync == .everyLog {
-                #expect(store.syncCount == 3, "two data syncs and one directory sync")
-            } else {
-                #expect(store.syncCount == 0, "aggregate logs are synced later, by syncLogs")
-                try await store.syncLogs([key])
-                #expect(store.syncCount == 2, "one data sync and one directory sync")
-            }
+            #expect(store.syncCount == 0, "aggregate logs are synced by syncLogs")
+            try await store.syncLogs([key], directories: ["counter"])
+            #expect(store.syncCount == 2, "one data sync and one directory sync")
         }
         #expect(try contents(of: directory.file("aggregates/counter/c1.log")) == log.bytes)
     }
