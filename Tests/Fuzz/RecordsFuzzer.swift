@@ -1,14 +1,27 @@
-// libFuzzer target: log recovery must never crash, whatever bytes a file holds.
-// Built by scripts/fuzz together with SourcedCore and the storage record code as one module.
+// libFuzzer target: log recovery must never crash, whatever bytes a file holds: the record scan in
+// both sequencings, the replay folds of both models over every record it hands out, the global
+// payload decoder and log file names. Built by scripts/fuzz against the package's modules.
+@testable import SourcedEngine
+import SourcedCore
+import SourcedStorage
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRecords(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: start, count: count)
+    var counter = StateFold<Counter>()
+    var account = StateFold<Account>()
     for sequencing in [LogScan.Sequencing.versions, .positions] {
         var handed = 0
         let scan = LogScan(bytes, sequencing: sequencing) { entry in
             handed += 1
-            _ = try? GlobalPayload.decode(UnsafeRawBufferPointer(rebasing: bytes[entry.payload]))
+            let payload = UnsafeRawBufferPointer(rebasing: bytes[entry.payload])
+            switch sequencing {
+            case .versions:
+                try? counter.apply(entry.header, payload: payload)
+                try? account.apply(entry.header, payload: payload)
+            case .positions:
+                _ = try? GlobalPayload.decode(payload)
+            }
         }
         precondition(scan.validLength <= count && scan.recordCount == handed)
         if case .torn(let offset) = scan.tail { precondition(offset == scan.validLength) }
