@@ -21,6 +21,7 @@ let package = Package(
         .target(
             name: "SourcedStorage",
             dependencies: [
+                "CLinux",
                 "SourcedCore",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -37,12 +38,12 @@ let package = Package(
             ]
         ),
         .target(name: "SourcedProtocol"),
-        .target(name: "CPeerCredentials"),
+        .target(name: "CLinux"),
         .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedProtocol"]),
         .target(
             name: "SourcedServer",
             dependencies: [
-                "CPeerCredentials",
+                "CLinux",
                 "SourcedCore",
                 "SourcedEngine",
                 "SourcedProjections",

@@ -1,3 +1,5 @@
+import Glibc
+
 /// The identity of one aggregate within its model, as clients name it (`"c1"`, an email, a UUID).
 ///
 /// Any valid id is safe to use as-is: the storage layer maps each id to exactly one file name inside
@@ -26,13 +28,22 @@ public struct AggregateID: Hashable, Sendable, CustomStringConvertible {
         guard !rawValue.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw InvalidAggregateID("id must not contain control characters")
         }
-        self.rawValue = rawValue
+        var native = rawValue
+        // Native UTF-8 storage, so that comparing and hashing (every registry lookup) read the
+        // bytes in place.
+        native.makeContiguousUTF8()
+        self.rawValue = native
     }
 
     public var description: String { rawValue }
 
     public static func == (lhs: AggregateID, rhs: AggregateID) -> Bool {
-        lhs.rawValue.utf8.elementsEqual(rhs.rawValue.utf8)
+        let equal = lhs.rawValue.utf8.withContiguousStorageIfAvailable { left in
+            rhs.rawValue.utf8.withContiguousStorageIfAvailable { right in
+                left.count == right.count && (left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+            }
+        }
+        return (equal ?? nil) ?? lhs.rawValue.utf8.elementsEqual(rhs.rawValue.utf8)
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -23,6 +23,9 @@ public final class Engine: Sendable {
         public var idleTimeout: Duration
         /// When appends are made durable.
         public var sync: SyncMode
+        /// How often the checkpoint advances: with sync `always`, the aggregate logs are made
+        /// durable this often. Recovery after a crash redoes at most about this much work.
+        public var checkpointInterval: Duration
         /// The most log files open at once.
         public var maximumOpenFiles: Int
         /// Threads doing file I/O; syncs of different logs proceed in parallel up to this number.
@@ -39,6 +42,7 @@ public final class Engine: Sendable {
             models: ModelCatalog = .builtIn,
             maximumAggregates: Int = 100_000,
             idleTimeout: Duration = .seconds(300),
+            checkpointInterval: Duration = .seconds(1),
             sync: SyncMode = .always,
             maximumOpenFiles: Int = 1024,
             ioThreads: Int = 32,
@@ -51,6 +55,7 @@ public final class Engine: Sendable {
             self.maximumAggregates = maximumAggregates
             self.idleTimeout = idleTimeout
             self.sync = sync
+            self.checkpointInterval = checkpointInterval
             self.maximumOpenFiles = maximumOpenFiles
             self.ioThreads = ioThreads
             self.subscriptionBuffer = subscriptionBuffer
@@ -143,13 +148,14 @@ public final class Engine: Sendable {
         let registry = AggregateRegistry(capacity: configuration.maximumAggregates, counters: counters)
         self.registry = registry
         let timeout = configuration.idleTimeout
-        let interval = min(max(timeout / 4, .milliseconds(10)), .seconds(1))
+        let checkpointInterval = configuration.checkpointInterval
+        let interval = min(max(timeout / 4, .milliseconds(10)), .seconds(1), checkpointInterval)
         maintenance = Task {
             var lastCheckpoint = ContinuousClock.now
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 registry.evictIdle(olderThan: timeout)
-                if ContinuousClock.now - lastCheckpoint >= .seconds(1) {
+                if ContinuousClock.now - lastCheckpoint >= checkpointInterval {
                     lastCheckpoint = .now
                     try? await committer.saveCheckpoint()
                 }

@@ -9,8 +9,9 @@ import SourcedStorage
 /// It also keeps the checkpoint: the position up to which every aggregate log is known to hold the
 /// global log durably, so recovery after a crash only reconciles the chains after it. With sync
 /// `always` the aggregate logs are not synced before acknowledgement; the committer remembers
-/// which are unsynced and syncs them all before it advances the checkpoint. With `every-log` it
-/// syncs the batch's aggregate logs before answering.
+/// the positions written since the last checkpoint and syncs the file system (one `syncfs`) before
+/// it advances the checkpoint past them. With `every-log` it syncs the batch's aggregate logs
+/// before answering.
 actor GlobalCommitter {
     /// Records between two entries of the sparse position → offset index used by readers.
     static let indexStride: UInt64 = 256
@@ -43,11 +44,8 @@ actor GlobalCommitter {
     private var applied: UInt64
     /// Applied ranges beyond `applied`, not yet contiguous with it.
     private var appliedAhead: [ClosedRange<UInt64>] = []
-    /// With sync `always`: logs appended to since their last sync, the positions they got, and
-    /// the models in which logs were created meanwhile.
-    private var unsyncedLogs: Set<AggregateKey> = []
+    /// With sync `always`: positions written to aggregate logs since the last file-system sync.
     private var unsyncedPositions: [ClosedRange<UInt64>] = []
-    private var modelsWithNewLogs: Set<String> = []
     private var savedCheckpoint: UInt64
 
     init(store: AggregateStore, recovered: GlobalRecovery.Result) {
@@ -88,17 +86,13 @@ actor GlobalCommitter {
         }
     }
 
-    /// Syncs the aggregate logs appended to since the last call, then records the checkpoint
-    /// durably if it advanced since it was last saved.
+    /// Makes the aggregate logs appended to since the last call durable, then records the
+    /// checkpoint durably if it advanced since it was last saved.
     func saveCheckpoint() async throws {
-        if !unsyncedLogs.isEmpty {
-            let logs = Array(unsyncedLogs)
+        if !unsyncedPositions.isEmpty {
             let positions = unsyncedPositions
-            let models = modelsWithNewLogs
-            unsyncedLogs = []
             unsyncedPositions = []
-            modelsWithNewLogs = []
-            try await store.syncLogs(logs, directories: models)
+            try await store.syncFileSystem()
             markApplied(positions)
         }
         let checkpoint = applied
@@ -179,9 +173,7 @@ actor GlobalCommitter {
         let created = Set(written.filter { $0.group.offset == 0 }.map(\.group.key.model))
         switch store.configuration.sync {
         case .always:
-            unsyncedLogs.formUnion(written.map(\.group.key))
             unsyncedPositions.append(contentsOf: written.map(\.positions))
-            modelsWithNewLogs.formUnion(created)
         case .everyLog:
             Task {
                 do {

@@ -1,4 +1,4 @@
-import CPeerCredentials
+import CLinux
 import Glibc
 import NIOCore
 

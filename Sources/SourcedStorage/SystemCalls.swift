@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 
 /// The system calls through which storage writes, syncs and opens logs.
@@ -10,21 +11,26 @@ public struct SystemCalls: Sendable {
     /// `fdatasync`, or `fsync` when `full`.
     public var sync: @Sendable (_ descriptor: Int32, _ full: Bool) -> Int32
     public var openat: @Sendable (_ directory: Int32, _ name: String, _ flags: Int32, _ mode: mode_t) -> Int32
+    /// `syncfs`: everything written to the file system of `descriptor`.
+    public var syncFileSystem: @Sendable (_ descriptor: Int32) -> Int32
 
     public init(
         pwrite: @escaping @Sendable (Int32, UnsafeRawPointer, Int, off_t) -> Int,
         sync: @escaping @Sendable (Int32, Bool) -> Int32,
-        openat: @escaping @Sendable (Int32, String, Int32, mode_t) -> Int32
+        openat: @escaping @Sendable (Int32, String, Int32, mode_t) -> Int32,
+        syncFileSystem: @escaping @Sendable (Int32) -> Int32
     ) {
         self.pwrite = pwrite
         self.sync = sync
         self.openat = openat
+        self.syncFileSystem = syncFileSystem
     }
 
     /// The real system calls.
     public static let posix = SystemCalls(
         pwrite: { Glibc.pwrite($0, $1, $2, $3) },
         sync: { $1 ? Glibc.fsync($0) : Glibc.fdatasync($0) },
-        openat: { Glibc.openat($0, $1, $2, $3) }
+        openat: { Glibc.openat($0, $1, $2, $3) },
+        syncFileSystem: { sourced_syncfs($0) }
     )
 }

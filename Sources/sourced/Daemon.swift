@@ -20,6 +20,24 @@ struct Daemon {
     var inheritedSocket: Int32?
     var logger: Logger
 
+    /// Log files kept open by default: enough that a working set of this many aggregates never
+    /// reopens its logs.
+    static let defaultMaximumOpenFiles = 8192
+
+    /// Raises the soft open-file limit to the hard one and returns how many log files fit in it
+    /// beside `connections` and a margin for everything else, up to ``defaultMaximumOpenFiles``.
+    static func openFileBudget(beside connections: Int) -> Int {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+            _ = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let available = Int(clamping: limit.rlim_cur) - connections - 64
+        return min(defaultMaximumOpenFiles, max(64, available))
+    }
+
     /// Runs until SIGTERM/SIGINT (success) or a fatal failure.
     func run() async -> Outcome {
         signal(SIGPIPE, SIG_IGN)
@@ -42,8 +60,9 @@ struct Daemon {
                     dataDirectory: settings.dataDirectory,
                     maximumAggregates: settings.maximumAggregates,
                     idleTimeout: settings.idleTimeout,
+                    checkpointInterval: settings.checkpointInterval,
                     sync: settings.sync,
-                    maximumOpenFiles: settings.maximumOpenFiles,
+                    maximumOpenFiles: settings.maximumOpenFiles ?? Self.openFileBudget(beside: settings.server.maximumConnections),
                     ioThreads: settings.ioThreads,
                     subscriptionBuffer: settings.subscriptionBuffer,
                     handlers: [balances]

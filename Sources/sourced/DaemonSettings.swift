@@ -11,9 +11,11 @@ struct DaemonSettings: Sendable {
     var dataDirectory: String
     var maximumAggregates: Int
     var idleTimeout: Duration
+    var checkpointInterval: Duration
     var sync: SyncMode
     var server: UnixSocketServer.Configuration
-    var maximumOpenFiles: Int
+    /// `nil`: as many as the open-file limit allows, up to ``defaultMaximumOpenFiles``.
+    var maximumOpenFiles: Int?
     var ioThreads: Int
     var subscriptionBuffer: Int
     var logLevel: Logger.Level
@@ -47,6 +49,7 @@ struct DaemonSettings: Sendable {
         idleTimeout = .seconds(try setting(flags.idleTimeout, "idle-timeout", default: 300, valid: seconds) { Double($0) })
         let syncName = try setting(flags.sync, "sync", default: "always", valid: { SyncMode(rawValue: $0) != nil }) { $0 }
         sync = SyncMode(rawValue: syncName)!
+        checkpointInterval = .seconds(try setting(flags.checkpointInterval, "checkpoint-interval", default: 1, valid: seconds) { Double($0) })
         func identities(_ flag: [UInt32], _ variable: String) throws -> Set<UInt32> {
             guard flag.isEmpty, let text = environment[variable], !text.isEmpty else { return Set(flag) }
             let values = text.split(separator: ",").map { UInt32($0.trimmingCharacters(in: .whitespaces)) }
@@ -64,7 +67,7 @@ struct DaemonSettings: Sendable {
             ),
             incompleteLineTimeout: .seconds(try setting(flags.lineTimeout, "line-timeout", default: 30, valid: seconds) { Double($0) })
         )
-        maximumOpenFiles = try setting(flags.maxOpenFiles, "max-open-files", default: 1024, valid: positive) { Int($0) }
+        maximumOpenFiles = try setting(flags.maxOpenFiles.map(Optional.some), "max-open-files", default: nil, valid: { $0.map(positive) ?? true }) { Int($0) }
         ioThreads = try setting(flags.ioThreads, "io-threads", default: 32, valid: positive) { Int($0) }
         subscriptionBuffer = try setting(flags.subscriptionBuffer, "subscription-buffer", default: 10_000, valid: positive) { Int($0) }
         let levelName = try setting(flags.logLevel, "log-level", default: "info", valid: { Logger.Level(rawValue: $0) != nil }) { $0 }

@@ -39,6 +39,9 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "always: acknowledge once the global log is fdatasynced (aggregate logs are synced in the background and recovered from the global log). every-log: also fdatasync the aggregate's log before acknowledging. none: never sync (UNSAFE: a machine crash loses acknowledged commands). (env: SOURCED_SYNC; default: always)")
     var sync: String?
 
+    @Option(help: "Seconds between checkpoints: with --sync always, how often the aggregate logs are made durable (one syncfs) and the checkpoint advanced; also bounds the work recovery redoes after a crash. (env: SOURCED_CHECKPOINT_INTERVAL; default: 1)")
+    var checkpointInterval: Double?
+
     @Option(help: "Longest request line in bytes; longer lines get too_large and the connection closes. (env: SOURCED_MAX_LINE_BYTES; default: 1048576)")
     var maxLineBytes: Int?
 
@@ -48,7 +51,7 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Most client connections at once; more are refused with unavailable. (env: SOURCED_MAX_CONNECTIONS; default: 1024)")
     var maxConnections: Int?
 
-    @Option(help: "Most log files open at once, independent of --max-aggregates. (env: SOURCED_MAX_OPEN_FILES; default: 1024)")
+    @Option(help: "Most log files open at once, independent of --max-aggregates. (env: SOURCED_MAX_OPEN_FILES; default: 8192, or fewer if the open-file limit leaves less room beside --max-connections)")
     var maxOpenFiles: Int?
 
     @Option(help: "Threads doing file I/O; parallel fsyncs of different logs scale with them. (env: SOURCED_IO_THREADS; default: 32)")

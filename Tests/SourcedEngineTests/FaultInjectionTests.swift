@@ -59,6 +59,11 @@ final class FaultPlan: Sendable {
                 guard let fault = self.take(.open) else { return Glibc.openat(directory, name, flags, mode) }
                 errno = fault.errno
                 return -1
+            },
+            syncFileSystem: { descriptor in
+                guard let fault = self.take(.sync) else { return SystemCalls.posix.syncFileSystem(descriptor) }
+                errno = fault.errno
+                return -1
             }
         )
     }
@@ -126,16 +131,16 @@ final class FaultPlan: Sendable {
         await engine.shutdown()
     }
 
-    /// With sync `always` aggregate logs are synced in the checkpoint round after acknowledgement.
-    /// A failure there is fatal as well: never retried, the store stops, the checkpoint stays
-    /// behind, and the restart recovers every acknowledged chain from the global log.
-    @Test func aFailedBackgroundSyncOfAnAggregateLogStopsTheStore() async throws {
+    /// With sync `always` aggregate logs are synced (one `syncfs`) in the checkpoint round after
+    /// acknowledgement. A failure there is fatal as well: never retried, the store stops, the
+    /// checkpoint stays behind, and the restart recovers every acknowledged chain from the global log.
+    @Test func aFailedFileSystemSyncInTheCheckpointRoundStopsTheStore() async throws {
         var engine = try await start()
         _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.create, .increment])
         plan.arm(.sync, errno: EIO)
         try await waitUntil(timeout: .seconds(10)) { plan.fatal.withLock { $0 } != nil }
         let fatal = try #require(plan.fatal.withLock { $0 })
-        #expect("\(fatal)".contains(logPath(directory, "counter", "c1")), "the aggregate log's sync failed: \(fatal)")
+        #expect(fatal == .syncFailed(path: directory.file("data"), errno: EIO), "the checkpoint round's syncfs failed: \(fatal)")
         await #expect {
             try await engine.execute(Counter.self, id: id("c1"), commands: [.increment])
         } throws: { "\($0)".contains("storage stopped") }
