@@ -35,12 +35,13 @@ final class AggregateRegistry: Sendable {
             counters: EngineCounters,
             make: () -> any LiveAggregate
         ) -> (any LiveAggregate)? {
-            if var entry = entries[key] {
-                entry.users += 1
-                entries[key] = entry
-                idle.remove(key)
+            if let index = entries.index(forKey: key) {
+                entries.values[index].users += 1
+                if entries.values[index].users == 1 {
+                    idle.remove(key)
+                }
                 counters.hits.increment()
-                return entry.instance
+                return entries.values[index].instance
             }
             if entries.count >= capacity {
                 guard let victim = idle.popLeastRecent() else { return nil }
@@ -92,9 +93,10 @@ final class AggregateRegistry: Sendable {
     /// Ends one use of `key`'s instance; it becomes evictable when no one uses it.
     func release(_ key: AggregateKey) {
         let handOffs = state.withLock { state -> [(Waiter, any LiveAggregate)] in
-            state.entries[key]!.users -= 1
-            guard state.entries[key]!.users == 0 else { return [] }
-            state.entries[key]!.lastUsed = .now
+            let index = state.entries.index(forKey: key)!
+            state.entries.values[index].users -= 1
+            guard state.entries.values[index].users == 0 else { return [] }
+            state.entries.values[index].lastUsed = .now
             state.idle.touch(key)
             var handOffs: [(Waiter, any LiveAggregate)] = []
             while let waiter = state.waiters.first,
