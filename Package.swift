@@ -5,6 +5,9 @@ let package = Package(
     name: "Sourced",
     products: [
         .library(name: "SourcedEngine", targets: ["SourcedEngine"]),
+        .library(name: "SourcedCore", targets: ["SourcedCore"]),
+        .library(name: "SourcedStorage", targets: ["SourcedStorage"]),
+        .library(name: "SourcedProtocol", targets: ["SourcedProtocol"]),
         .executable(name: "sourced", targets: ["sourced"]),
         .executable(name: "sourcectl", targets: ["sourcectl"]),
     ],

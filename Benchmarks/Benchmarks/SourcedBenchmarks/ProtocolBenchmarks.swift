@@ -1,0 +1,195 @@
+import Benchmark
+import Foundation
+import NIOCore
+import SourcedCore
+import SourcedProtocol
+
+// 5. Request parsing and reply encoding.
+//
+// The server's `Request`, `Reply`, `CommitBody` and `SnapshotBody` are internal to SourcedServer,
+// and `Commit`/`Snapshot` have no public initializers, so these benchmarks mirror them with the
+// same public building blocks and the same coders: a `JSONDecoder` carrying the `ModelCatalog` in
+// its `userInfo`, `JSONValue` for `req`, `AggregateID` validation, `TaggedCoding<Counter.Command>`
+// for the command; and a `JSONEncoder` with `.sortedKeys, .withoutEscapingSlashes` over an
+// envelope `{"ok":true, ...body, "req":...}` plus a newline, into a `ByteBuffer`, as
+// `RequestRouter.submit` and `Reply.line` do.
+
+private let catalogKey = CodingUserInfoKey(rawValue: "sourced.catalog")!
+
+/// Mirrors `Request` for the `execute` and `get` ops of the counter model.
+private struct RequestMirror: Decodable {
+    var req: JSONValue?
+    var op: String
+    var model: String
+    var id: AggregateID
+    var commands: [Counter.Command]
+    var expected: UInt64?
+
+    private enum Field: String, CodingKey {
+        case op, req, model, id, command, commands, expect, from, limit, projection
+    }
+
+    init(from decoder: any Decoder) throws {
+        let fields = try decoder.container(keyedBy: Field.self)
+        req = try? fields.decodeIfPresent(JSONValue.self, forKey: .req)
+        guard fields.contains(.op) else { throw BenchmarkFailure("missing field \"op\"") }
+        op = try fields.decode(String.self, forKey: .op)
+        guard fields.contains(.model) else { throw BenchmarkFailure("missing field \"model\"") }
+        model = try fields.decode(String.self, forKey: .model)
+        let catalog = decoder.userInfo[catalogKey] as! ModelCatalog
+        guard catalog.model(named: model) == Counter.self else { throw BenchmarkFailure("unknown model") }
+        guard fields.contains(.id) else { throw BenchmarkFailure("missing field \"id\"") }
+        id = try AggregateID(try fields.decode(String.self, forKey: .id))
+        switch op {
+        case "execute":
+            expected = try fields.decodeIfPresent(UInt64.self, forKey: .expect)
+            switch (fields.contains(.command), fields.contains(.commands)) {
+            case (true, false):
+                commands = [try fields.decode(TaggedCoding<Counter.Command>.self, forKey: .command).value]
+            case (false, true):
+                commands = try fields.decode([TaggedCoding<Counter.Command>].self, forKey: .commands).map(\.value)
+            default:
+                throw BenchmarkFailure("execute needs command or commands")
+            }
+        case "get":
+            commands = []
+        default:
+            throw BenchmarkFailure("unexpected op \(op)")
+        }
+    }
+}
+
+private func parse(_ line: ByteBuffer) throws -> RequestMirror {
+    let decoder = JSONDecoder()
+    decoder.userInfo[catalogKey] = ModelCatalog.builtIn
+    return try decoder.decode(RequestMirror.self, from: Data(line.readableBytesView))
+}
+
+/// Mirrors `Reply`'s envelope.
+private struct Envelope<Body: Encodable>: Encodable {
+    var body: Body
+    var req: JSONValue?
+
+    private enum Key: String, CodingKey {
+        case ok, error, req
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(true, forKey: .ok)
+        try body.encode(to: encoder)
+        try container.encodeIfPresent(req, forKey: .req)
+    }
+}
+
+/// Mirrors `CommitBody<Counter>`.
+private struct CommitBodyMirror: Encodable {
+    var id: AggregateID
+    var version: UInt64
+    var position: UInt64
+    var events: [Counter.Event]
+    var state: Counter.State?
+
+    private enum Key: String, CodingKey {
+        case model, id, version, position, events, state
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(Counter.name, forKey: .model)
+        try container.encode(id.rawValue, forKey: .id)
+        try container.encode(version, forKey: .version)
+        if position > 0 {
+            try container.encode(position, forKey: .position)
+        }
+        try container.encode(events.map { TaggedCoding($0) }, forKey: .events)
+        try container.encode(state, forKey: .state)
+    }
+}
+
+/// Mirrors `SnapshotBody<Counter>`.
+private struct SnapshotBodyMirror: Encodable {
+    var id: AggregateID
+    var version: UInt64
+    var state: Counter.State?
+
+    private enum Key: String, CodingKey {
+        case model, id, version, state
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(Counter.name, forKey: .model)
+        try container.encode(id.rawValue, forKey: .id)
+        try container.encode(version, forKey: .version)
+        try container.encode(state, forKey: .state)
+    }
+}
+
+/// `Reply.line`: JSON, a newline, into a `ByteBuffer`.
+private func line(_ value: some Encodable) throws -> ByteBuffer {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    var bytes = try encoder.encode(value)
+    bytes.append(0x0A)
+    return ByteBuffer(bytes: bytes)
+}
+
+func registerProtocolBenchmarks() {
+    let executeLine = ByteBuffer(string: #"{"op":"execute","model":"counter","id":"order-42","command":{"type":"increment"},"req":17}"#)
+    let getLine = ByteBuffer(string: #"{"op":"get","model":"counter","id":"order-42","req":"r-17"}"#)
+    let configuration = Benchmark.Configuration(
+        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        timeUnits: .nanoseconds,
+        scalingFactor: .kilo,
+        maxDuration: .seconds(2)
+    )
+
+    // Check the mirrors once: they must accept the requests and produce the documented replies.
+    let request = try! parse(executeLine)
+    precondition(request.op == "execute" && request.commands == [.increment] && request.req == .integer(17))
+    let reply = try! line(Envelope(
+        body: CommitBodyMirror(id: request.id, version: 42, position: 4_242, events: [.incremented(count: 41)], state: .init(count: 41)),
+        req: request.req
+    ))
+    precondition(
+        String(buffer: reply)
+            == #"{"events":[{"count":41,"type":"incremented"}],"id":"order-42","model":"counter","ok":true,"position":4242,"req":17,"state":{"count":41},"version":42}"# + "\n",
+        String(buffer: reply)
+    )
+
+    Benchmark("Protocol: parse an execute request line", configuration: configuration) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try parse(executeLine))
+        }
+    }
+
+    Benchmark("Protocol: encode an execute reply line", configuration: configuration) { benchmark in
+        for index in benchmark.scaledIterations {
+            let body = CommitBodyMirror(
+                id: request.id, version: UInt64(index + 2), position: UInt64(index + 1_000),
+                events: [.incremented(count: index + 1)], state: .init(count: index + 1)
+            )
+            blackHole(try line(Envelope(body: body, req: request.req)))
+        }
+    }
+
+    Benchmark("Protocol: parse an execute request + encode its reply", configuration: configuration) { benchmark in
+        for index in benchmark.scaledIterations {
+            let request = try parse(executeLine)
+            let body = CommitBodyMirror(
+                id: request.id, version: UInt64(index + 2), position: UInt64(index + 1_000),
+                events: [.incremented(count: index + 1)], state: .init(count: index + 1)
+            )
+            blackHole(try line(Envelope(body: body, req: request.req)))
+        }
+    }
+
+    Benchmark("Protocol: parse a get request + encode its reply", configuration: configuration) { benchmark in
+        for index in benchmark.scaledIterations {
+            let request = try parse(getLine)
+            let body = SnapshotBodyMirror(id: request.id, version: UInt64(index + 1), state: .init(count: index))
+            blackHole(try line(Envelope(body: body, req: request.req)))
+        }
+    }
+}
