@@ -92,7 +92,15 @@ actor GlobalCommitter {
         if !unsyncedPositions.isEmpty {
             let positions = unsyncedPositions
             unsyncedPositions = []
-            try await store.syncFileSystem()
+            do {
+                try await store.syncFileSystem()
+            } catch {
+                // Not known durable. If the round was only cancelled (the engine is stopping),
+                // the final round at shutdown syncs them; after a failed sync the store has
+                // stopped and refuses every later sync, so nothing is retried.
+                unsyncedPositions.append(contentsOf: positions)
+                throw error
+            }
             markApplied(positions)
         }
         let checkpoint = applied

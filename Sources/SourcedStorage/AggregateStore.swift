@@ -188,7 +188,8 @@ public final class AggregateStore: Sendable {
         }
     }
 
-    /// Makes everything written to the data directory's file system durable with one `syncfs`:
+    /// Makes everything written to the data directory's file system (each of them, if a model's
+    /// directory is mounted elsewhere) durable with one `syncfs`:
     /// with sync `always`, every aggregate log appended to since the last call, however many, and
     /// the directory entries of new ones, for the price of one call. Since Linux 5.8 `syncfs`
     /// reports write-back errors of any file of the file system; a failure stops the store like a
@@ -197,11 +198,13 @@ public final class AggregateStore: Sendable {
         guard configuration.sync != .none else { return }
         try await run {
             try self.checkRunning()
-            self.syncs.add(1, ordering: .relaxed)
-            guard self.configuration.systemCalls.syncFileSystem(self.directory.globalLogDescriptor) == 0 else {
-                let error = StorageError.syncFailed(path: self.directory.path, errno: errno)
-                self.stop(error)
-                throw error
+            for descriptor in self.directory.fileSystemDescriptors {
+                self.syncs.add(1, ordering: .relaxed)
+                guard self.configuration.systemCalls.syncFileSystem(descriptor) == 0 else {
+                    let error = StorageError.syncFailed(path: self.directory.path, errno: errno)
+                    self.stop(error)
+                    throw error
+                }
             }
         }
     }

@@ -90,6 +90,17 @@ public final class DataDirectory: Sendable {
         modelDescriptors[model]
     }
 
+    /// One descriptor on each file system the logs live on: usually one, more if an operator
+    /// mounted a model's directory elsewhere. `syncfs` on each makes every log durable.
+    var fileSystemDescriptors: [Int32] {
+        var devices: Set<UInt64> = []
+        return ([globalLogDescriptor] + modelDescriptors.values.sorted()).filter { descriptor in
+            var info = stat()
+            guard fstat(descriptor, &info) == 0 else { return true }
+            return devices.insert(UInt64(info.st_dev)).inserted
+        }
+    }
+
     /// The path of `key`'s log, for messages.
     public func logPath(of key: AggregateKey) -> String {
         "\(path)/aggregates/\(key.model)/\(LogFileName.make(for: key.id))"
