@@ -93,6 +93,13 @@ public final class Engine: Sendable {
         onFatal: @escaping @Sendable (StorageError) -> Void = { _ in }
     ) async throws -> Engine {
         precondition(configuration.maximumAggregates > 0 && configuration.ioThreads > 0)
+        var configuration = configuration
+        if configuration.sync == .always, !AggregateStore.fileSystemSyncReportsErrors {
+            // Sync `always` trusts one syncfs to report any failed write-back; before Linux 5.8
+            // it did not, so every log is synced on its own instead.
+            logger.warning("this kernel's syncfs does not report write-back errors (Linux before 5.8); using sync every-log")
+            configuration.sync = .everyLog
+        }
         let pool = NIOThreadPool(numberOfThreads: configuration.ioThreads)
         pool.start()
         do {
@@ -289,6 +296,9 @@ public final class Engine: Sendable {
             }
         }
         maintenance.cancel()
+        // Its checkpoint round, if one is running, ends before the final one starts: two rounds
+        // at once could write the checkpoint out of order.
+        await maintenance.value
         for handler in handlers {
             await handler.stop()
         }

@@ -187,6 +187,10 @@ actor GlobalCommitter {
                 do {
                     try await store.syncLogs(written.map(\.group.key), directories: created)
                 } catch {
+                    // A failed fdatasync stopped the store already; any other failure (a log
+                    // that cannot be reopened) leaves these chains not known durable just the
+                    // same, so the store stops too and recovery completes them at restart.
+                    store.stop(error as? StorageError ?? .stopped(cause: "\(error)"))
                     for (group, _) in answers {
                         group.continuation.resume(throwing: EngineError.outcomeUnknown(
                             "committed to the global log, but syncing \(group.key)'s log failed (\(error)); sourced stops and recovers it on restart"

@@ -39,22 +39,26 @@ extension AggregateStore {
     ) async throws -> (written: Int, failure: StorageError?) {
         try await run {
             try self.checkRunning()
-            let descriptor = self.directory.globalLogDescriptor
-            try self.write(records, to: descriptor, at: offset, self.directory.globalLogPath)
-            if self.configuration.sync != .none {
-                try self.sync(descriptor, self.directory.globalLogPath)
-            }
-            for (index, append) in appends.enumerated() {
-                do {
-                    try self.checkRunning()
-                    try self.appendLog(append)
-                } catch {
-                    let failure = error as? StorageError ?? .stopped(cause: "\(error)")
-                    self.stop(failure)
-                    return (index, failure)
+            // Every log is open before anything is committed: failing to open one (EMFILE) then
+            // fails the batch cleanly instead of leaving committed chains a log cannot take.
+            return try self.withLogs(of: appends) { logs -> (written: Int, failure: StorageError?) in
+                let descriptor = self.directory.globalLogDescriptor
+                try self.write(records, to: descriptor, at: offset, self.directory.globalLogPath)
+                if self.configuration.sync != .none {
+                    try self.sync(descriptor, self.directory.globalLogPath)
                 }
+                for (index, append) in appends.enumerated() {
+                    do {
+                        try self.checkRunning()
+                        try self.write(append.records, to: logs[index], at: append.offset, self.directory.logPath(of: append.key))
+                    } catch {
+                        let failure = error as? StorageError ?? .stopped(cause: "\(error)")
+                        self.stop(failure)
+                        return (index, failure)
+                    }
+                }
+                return (appends.count, nil)
             }
-            return (appends.count, nil)
         }
     }
 

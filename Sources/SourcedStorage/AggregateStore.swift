@@ -188,6 +188,17 @@ public final class AggregateStore: Sendable {
         }
     }
 
+    /// Whether this kernel's `syncfs` reports write-back errors (Linux 5.8 and later), which
+    /// ``syncFileSystem()`` relies on.
+    public static let fileSystemSyncReportsErrors: Bool = {
+        var names = utsname()
+        guard uname(&names) == 0 else { return false }
+        let release = withUnsafeBytes(of: names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        guard parts.count == 2 else { return false }
+        return (parts[0], parts[1]) >= (5, 8)
+    }()
+
     /// Makes everything written to the data directory's file system (each of them, if a model's
     /// directory is mounted elsewhere) durable with one `syncfs`:
     /// with sync `always`, every aggregate log appended to since the last call, however many, and
@@ -212,13 +223,26 @@ public final class AggregateStore: Sendable {
     // MARK: - On I/O threads
 
     func appendLog(_ append: AggregateAppend) throws {
-        let key = append.key
-        try descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: append.offset == 0) }) { descriptor in
-            guard let descriptor else {
+        try withLogs(of: [append]) { descriptors in
+            try write(append.records, to: descriptors[0], at: append.offset, directory.logPath(of: append.key))
+        }
+    }
+
+    /// Runs `body` with the logs of `appends` open (created where the offset is 0), in order,
+    /// none of them closed before `body` returns.
+    func withLogs<Result>(of appends: [AggregateAppend], _ body: ([Int32]) throws -> Result) throws -> Result {
+        var held: [AggregateKey] = []
+        defer { held.forEach(descriptors.checkIn) }
+        var opened: [Int32] = []
+        for append in appends {
+            let key = append.key
+            guard let descriptor = try descriptors.checkOut(key, open: { try self.openLog(key, create: append.offset == 0) }) else {
                 throw StorageError.io(operation: "open", path: directory.logPath(of: key), errno: ENOENT)
             }
-            try write(append.records, to: descriptor, at: append.offset, directory.logPath(of: key))
+            held.append(key)
+            opened.append(descriptor)
         }
+        return try body(opened)
     }
 
     private func syncLog(_ key: AggregateKey) throws {

@@ -106,7 +106,8 @@ public final class DataDirectory: Sendable {
         "\(path)/aggregates/\(key.model)/\(LogFileName.make(for: key.id))"
     }
 
-    /// Whether any aggregate log exists. Reads directory entries only until it finds one; blocking.
+    /// Whether any non-empty aggregate log exists. Reads directory entries only until it finds
+    /// one; blocking.
     public func hasAggregateLogs() -> Bool {
         modelDescriptors.values.contains { descriptor in
             let duplicate = dup(descriptor)
@@ -115,7 +116,11 @@ public final class DataDirectory: Sendable {
             rewinddir(stream)
             while let entry = readdir(stream) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name.hasSuffix(LogFileName.suffix) { return true }
+                // An empty log holds nothing (a batch whose commit failed can leave one behind).
+                var info = stat()
+                if name.hasSuffix(LogFileName.suffix), fstatat(dirfd(stream), name, &info, AT_SYMLINK_NOFOLLOW) != 0 || info.st_size > 0 {
+                    return true
+                }
             }
             return false
         }

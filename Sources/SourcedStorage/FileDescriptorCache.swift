@@ -34,12 +34,26 @@ final class FileDescriptorCache: Sendable {
         open: () throws -> Int32?,
         _ body: (Int32?) throws -> Result
     ) throws -> Result {
-        let shard = shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
-        guard let descriptor = try shard.checkOut(key, open: open) else {
+        guard let descriptor = try checkOut(key, open: open) else {
             return try body(nil)
         }
-        defer { shard.checkIn(key) }
+        defer { checkIn(key) }
         return try body(descriptor)
+    }
+
+    /// Checks out `key`'s descriptor, opening it with `open` if it is not cached; `nil` if the
+    /// file does not exist. Balance a non-nil result with ``checkIn(_:)``. For holding several
+    /// at once; one at a time, use ``withDescriptor(for:open:_:)``.
+    func checkOut(_ key: AggregateKey, open: () throws -> Int32?) throws -> Int32? {
+        try shard(of: key).checkOut(key, open: open)
+    }
+
+    func checkIn(_ key: AggregateKey) {
+        shard(of: key).checkIn(key)
+    }
+
+    private func shard(of key: AggregateKey) -> Shard {
+        shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
     }
 }
 

@@ -24,18 +24,40 @@ struct Daemon {
     /// reopens its logs.
     static let defaultMaximumOpenFiles = 8192
 
-    /// Raises the soft open-file limit to the hard one and returns how many log files fit in it
-    /// beside `connections` and a margin for everything else, up to ``defaultMaximumOpenFiles``.
-    static func openFileBudget(beside connections: Int) -> Int {
+    /// Raises the soft open-file limit to the hard one and returns it.
+    static func raiseOpenFileLimit() -> Int {
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
         var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        guard getrlimit(resource, &limit) == 0 else { return 1024 }
         if limit.rlim_cur < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max
-            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-            _ = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+            _ = setrlimit(resource, &limit)
+            _ = getrlimit(resource, &limit)
         }
-        let available = Int(clamping: limit.rlim_cur) - connections - 64
-        return min(defaultMaximumOpenFiles, max(64, available))
+        return Int(clamping: limit.rlim_cur)
+    }
+
+    /// Descriptors that are neither logs nor connections: the data directory's, the event loops',
+    /// the I/O threads' overshoot of the log cache (one each), handler files and a reserve.
+    func otherDescriptors() -> Int {
+        128 + settings.ioThreads + 2 * sysconf(Int32(_SC_NPROCESSORS_ONLN))
+    }
+
+    /// How many log files to keep open: `--max-open-files` if given (with a warning if the limit
+    /// cannot hold it), else what fits beside the connections, up to ``defaultMaximumOpenFiles``.
+    func openFileBudget() -> Int {
+        let limit = Self.raiseOpenFileLimit()
+        let available = limit - settings.server.maximumConnections - otherDescriptors()
+        guard let requested = settings.maximumOpenFiles else {
+            return min(Self.defaultMaximumOpenFiles, max(16, available))
+        }
+        if requested > available {
+            logger.warning(
+                "--max-open-files leaves too few descriptors beside --max-connections; raise LimitNOFILE or lower either",
+                metadata: ["max_open_files": "\(requested)", "open_file_limit": "\(limit)", "max_connections": "\(settings.server.maximumConnections)"]
+            )
+        }
+        return requested
     }
 
     /// Runs until SIGTERM/SIGINT (success) or a fatal failure.
@@ -62,7 +84,7 @@ struct Daemon {
                     idleTimeout: settings.idleTimeout,
                     checkpointInterval: settings.checkpointInterval,
                     sync: settings.sync,
-                    maximumOpenFiles: settings.maximumOpenFiles ?? Self.openFileBudget(beside: settings.server.maximumConnections),
+                    maximumOpenFiles: openFileBudget(),
                     ioThreads: settings.ioThreads,
                     subscriptionBuffer: settings.subscriptionBuffer,
                     handlers: [balances]

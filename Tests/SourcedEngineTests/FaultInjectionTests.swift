@@ -171,13 +171,23 @@ final class FaultPlan: Sendable {
         await engine.shutdown()
     }
 
-    @Test func runningOutOfFileDescriptorsFailsTheRequestOnly() async throws {
+    /// Out of descriptors when loading the aggregate (the first open), or when opening its log to
+    /// write it (the second, after the load found no log): either way only that request fails,
+    /// with nothing committed, and the engine goes on.
+    @Test(arguments: [0, 1])
+    func runningOutOfFileDescriptorsFailsTheRequestOnly(opensBefore: Int) async throws {
         let engine = try await start()
-        plan.arm(.open, errno: EMFILE)
+        _ = try await engine.execute(Counter.self, id: id("c0"), commands: [.create])
+        let global = try contents(of: directory.file("data/global.log"))
+        plan.arm(.open, errno: EMFILE, skip: opensBefore)
         await #expect {
             try await engine.execute(Counter.self, id: id("c1"), commands: [.create])
-        } throws: { "\($0)".contains("Too many open files") }
+        } throws: { error in
+            guard case EngineError.unavailable(let message) = error else { return false }
+            return message.contains("Too many open files")
+        }
         #expect(engine.fatalError == nil)
+        #expect(try contents(of: directory.file("data/global.log")) == global, "nothing was committed")
         #expect(try await engine.execute(Counter.self, id: id("c1"), commands: [.create]).version == 1)
         await engine.shutdown()
     }
