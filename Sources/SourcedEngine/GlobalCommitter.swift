@@ -178,11 +178,11 @@ actor GlobalCommitter {
     /// leaves the logs to the checkpoint round; with `every-log` syncs them first, on a task of its
     /// own so the next global commit need not wait.
     private func track(_ written: [(group: Group, positions: ClosedRange<UInt64>)], answering answers: [(Group, Result<Committed, any Error>)]) {
-        let created = Set(written.filter { $0.group.offset == 0 }.map(\.group.key.model))
         switch store.configuration.sync {
         case .always:
             unsyncedPositions.append(contentsOf: written.map(\.positions))
         case .everyLog:
+            let created = Set(written.filter { $0.group.offset == 0 }.map(\.group.key.model))
             Task {
                 do {
                     try await store.syncLogs(written.map(\.group.key), directories: created)

@@ -18,6 +18,9 @@ public final class DataDirectory: Sendable {
     /// The global log and its checkpoint, open for the directory's lifetime.
     let globalLogDescriptor: Int32
     let checkpointDescriptor: Int32
+    /// One descriptor on each file system the logs live on: usually one, more if an operator
+    /// mounted a model's directory elsewhere. `syncfs` on each makes every log durable.
+    let fileSystemDescriptors: [Int32]
     private let isClosed = Atomic(false)
 
     /// Opens (creating if needed) the data directory at `path` for `models` and locks it.
@@ -70,6 +73,12 @@ public final class DataDirectory: Sendable {
         modelDescriptors = descriptors
         globalLogDescriptor = global[0]
         checkpointDescriptor = global[1]
+        var devices: Set<UInt64> = []
+        fileSystemDescriptors = ([global[0]] + descriptors.values.sorted()).filter { descriptor in
+            var info = stat()
+            guard fstat(descriptor, &info) == 0 else { return true }
+            return devices.insert(UInt64(info.st_dev)).inserted
+        }
     }
 
     deinit {
@@ -88,17 +97,6 @@ public final class DataDirectory: Sendable {
     /// The descriptor of `model`'s directory, for `openat` and directory syncs.
     func descriptor(of model: String) -> Int32? {
         modelDescriptors[model]
-    }
-
-    /// One descriptor on each file system the logs live on: usually one, more if an operator
-    /// mounted a model's directory elsewhere. `syncfs` on each makes every log durable.
-    var fileSystemDescriptors: [Int32] {
-        var devices: Set<UInt64> = []
-        return ([globalLogDescriptor] + modelDescriptors.values.sorted()).filter { descriptor in
-            var info = stat()
-            guard fstat(descriptor, &info) == 0 else { return true }
-            return devices.insert(UInt64(info.st_dev)).inserted
-        }
     }
 
     /// The path of `key`'s log, for messages.

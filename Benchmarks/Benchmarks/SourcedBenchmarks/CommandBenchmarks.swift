@@ -18,6 +18,22 @@ final class EngineFixture: @unchecked Sendable {
         await engine.shutdown()
         Fixtures.remove(directory)
     }
+
+    /// An engine on a fresh directory holding `counters` (id, events), each loaded and checked,
+    /// so that no measured command replays.
+    static func loaded(_ name: String, sync: SyncMode, counters: [(AggregateID, UInt64)]) async throws -> EngineFixture {
+        let directory = try await Fixtures.writeDirectory(name, counters: counters)
+        let engine = try await Engine.start(.init(dataDirectory: directory, sync: sync), logger: Fixtures.quietLogger)
+        let fixture = EngineFixture(directory: directory, engine: engine)
+        for (id, events) in counters {
+            let version = try await engine.snapshot(Counter.self, id: id).version
+            guard version == events else {
+                await fixture.close()
+                throw BenchmarkFailure("\(id) loaded at version \(version), expected \(events)")
+            }
+        }
+        return fixture
+    }
 }
 
 /// 3. The cost of one command on a loaded aggregate does not depend on its history: one
@@ -41,18 +57,7 @@ func registerCommandBenchmarks() {
                     maxDuration: .seconds(3),
                     maxIterations: 100_000,
                     setup: {
-                        let directory = try await Fixtures.writeDirectory(
-                            "command-\(sync.rawValue)",
-                            counters: [(big, bigCounterEvents), (small, 10)]
-                        )
-                        let engine = try await Engine.start(.init(dataDirectory: directory, sync: sync), logger: Fixtures.quietLogger)
-                        fixture.value = EngineFixture(directory: directory, engine: engine)
-                        // Load both, so neither the measured counter nor the other one replays.
-                        let bigSnapshot = try await engine.snapshot(Counter.self, id: big)
-                        let smallSnapshot = try await engine.snapshot(Counter.self, id: small)
-                        guard bigSnapshot.version == bigCounterEvents, smallSnapshot.version == 10 else {
-                            throw BenchmarkFailure("loaded versions \(bigSnapshot.version) and \(smallSnapshot.version)")
-                        }
+                        fixture.value = try await EngineFixture.loaded("command-\(sync.rawValue)", sync: sync, counters: [(big, bigCounterEvents), (small, 10)])
                     },
                     teardown: {
                         await fixture.value?.close()
@@ -77,14 +82,7 @@ func registerCommandBenchmarks() {
                 maxDuration: .seconds(sync == .none ? 4 : 5),
                 maxIterations: sync == .none ? 100_000 : 2_000,
                 setup: {
-                    let directory = try await Fixtures.writeDirectory(
-                        "interleaved-\(sync.rawValue)",
-                        counters: [(big, bigCounterEvents), (small, 10)]
-                    )
-                    let engine = try await Engine.start(.init(dataDirectory: directory, sync: sync), logger: Fixtures.quietLogger)
-                    fixture.value = EngineFixture(directory: directory, engine: engine)
-                    _ = try await engine.snapshot(Counter.self, id: big)
-                    _ = try await engine.snapshot(Counter.self, id: small)
+                    fixture.value = try await EngineFixture.loaded("interleaved-\(sync.rawValue)", sync: sync, counters: [(big, bigCounterEvents), (small, 10)])
                 },
                 teardown: {
                     await fixture.value?.close()

@@ -97,7 +97,7 @@ func registerMemoryBenchmarks() {
                     """
                 )
                 await engine.shutdown()
-                FileManager.default.createFile(atPath: marker, contents: nil)
+                _ = FileManager.default.createFile(atPath: marker, contents: nil)
             },
             teardown: {
                 summary.value.map { print($0) }

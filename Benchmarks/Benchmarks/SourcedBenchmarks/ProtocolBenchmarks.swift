@@ -158,6 +158,14 @@ func registerProtocolBenchmarks() {
         String(buffer: reply)
     )
 
+    /// The reply body of the `index`-th increment of `request`'s counter.
+    func executeReply(_ request: RequestMirror, _ index: Int) -> CommitBodyMirror {
+        CommitBodyMirror(
+            id: request.id, version: UInt64(index + 2), position: UInt64(index + 1_000),
+            events: [.incremented(count: index + 1)], state: .init(count: index + 1)
+        )
+    }
+
     Benchmark("Protocol: parse an execute request line", configuration: configuration) { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try parse(executeLine))
@@ -166,22 +174,14 @@ func registerProtocolBenchmarks() {
 
     Benchmark("Protocol: encode an execute reply line", configuration: configuration) { benchmark in
         for index in benchmark.scaledIterations {
-            let body = CommitBodyMirror(
-                id: request.id, version: UInt64(index + 2), position: UInt64(index + 1_000),
-                events: [.incremented(count: index + 1)], state: .init(count: index + 1)
-            )
-            blackHole(try line(Envelope(body: body, req: request.req)))
+            blackHole(try line(Envelope(body: executeReply(request, index), req: request.req)))
         }
     }
 
     Benchmark("Protocol: parse an execute request + encode its reply", configuration: configuration) { benchmark in
         for index in benchmark.scaledIterations {
             let request = try parse(executeLine)
-            let body = CommitBodyMirror(
-                id: request.id, version: UInt64(index + 2), position: UInt64(index + 1_000),
-                events: [.incremented(count: index + 1)], state: .init(count: index + 1)
-            )
-            blackHole(try line(Envelope(body: body, req: request.req)))
+            blackHole(try line(Envelope(body: executeReply(request, index), req: request.req)))
         }
     }
 
