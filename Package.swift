@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "SourcedCore", targets: ["SourcedCore"]),
         .library(name: "SourcedStorage", targets: ["SourcedStorage"]),
         .library(name: "SourcedProtocol", targets: ["SourcedProtocol"]),
+        .library(name: "SourcedJSON", targets: ["SourcedJSON"]),
         .executable(name: "sourced", targets: ["sourced"]),
         .executable(name: "sourcectl", targets: ["sourcectl"]),
     ],
@@ -21,6 +22,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "SourcedCore"),
+        .target(name: "SourcedJSON"),
         .target(
             name: "SourcedStorage",
             dependencies: [
@@ -34,21 +36,23 @@ let package = Package(
             name: "SourcedEngine",
             dependencies: [
                 "SourcedCore",
+                "SourcedJSON",
                 "SourcedStorage",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "SourcedProtocol"),
+        .target(name: "SourcedProtocol", dependencies: ["SourcedJSON"]),
         .target(name: "CLinux"),
-        .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedProtocol"]),
+        .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedJSON", "SourcedProtocol"]),
         .target(
             name: "SourcedServer",
             dependencies: [
                 "CLinux",
                 "SourcedCore",
                 "SourcedEngine",
+                "SourcedJSON",
                 "SourcedProjections",
                 "SourcedProtocol",
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -80,6 +84,7 @@ let package = Package(
         .target(
             name: "SourcedClient",
             dependencies: [
+                "SourcedJSON",
                 "SourcedProtocol",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -101,6 +106,7 @@ let package = Package(
         ),
         .target(name: "SourcedTestSupport", path: "Tests/SourcedTestSupport"),
         .testTarget(name: "SourcedCoreTests", dependencies: ["SourcedCore"]),
+        .testTarget(name: "SourcedJSONTests", dependencies: ["SourcedCore", "SourcedJSON"]),
         .testTarget(name: "SourcedStorageTests", dependencies: ["SourcedStorage", "SourcedTestSupport"]),
         .testTarget(name: "SourcedEngineTests", dependencies: ["SourcedEngine", "SourcedTestSupport"]),
         .testTarget(

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOExtras
 import NIOPosix
+import SourcedJSON
 import SourcedProtocol
 
 /// A connection to `sourced`: newline-delimited JSON over its Unix socket, without blocking a
@@ -142,16 +143,14 @@ public final class SourcedConnection {
 
     /// The compact JSON text of `value`, keys sorted.
     public static func encode(_ value: JSONValue) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // A JSONValue holds only encodable values; only a non-finite number could fail.
-        return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "null"
+        (try? String(decoding: JSONStreamEncoder().encode(value), as: UTF8.self)) ?? "null"
     }
 
     /// Parses one reply line.
     public static func decode(_ line: String) throws -> JSONValue {
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))
+            return try JSONValue(parsing: line.utf8)
         } catch {
             throw Failure.malformedReply(line)
         }

@@ -1,18 +1,19 @@
-import Foundation
 import SourcedCore
+import SourcedJSON
 import SourcedStorage
 
 /// The payload of a log record: the JSON array of a chain's events, each tagged with its `"type"`.
+///
+/// Coded with ``JSONStreamEncoder`` and ``JSONNodeDecoder``, not Foundation's coders: decoding
+/// payloads is nearly all of a replay's time.
 enum EventPayload {
     static func encode<Event: Codable>(_ events: [Event]) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(events.map { TaggedCoding($0) }))
+        try JSONStreamEncoder().encode(events.map { TaggedCoding($0) })
     }
 
     /// Decodes a record's payload, which must hold exactly the `header`'s number of events.
     static func decode<Event: Codable>(_ type: Event.Type, from payload: UnsafeRawBufferPointer, header: LogRecordHeader) throws -> [Event] {
-        let events = try JSONDecoder().decode([TaggedCoding<Event>].self, from: Data(payload)).map(\.value)
+        let events = try JSONNodeDecoder().decode([TaggedCoding<Event>].self, from: payload).map(\.value)
         guard events.count == header.eventCount else {
             throw EventCountMismatch(header: header.eventCount, payload: events.count)
         }

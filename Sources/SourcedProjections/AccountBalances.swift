@@ -1,4 +1,4 @@
-import Foundation
+import SourcedJSON
 import SourcedCore
 import SourcedEngine
 import SourcedProtocol
@@ -29,7 +29,7 @@ public actor AccountBalances: QueryableProjection {
             position = 0
             return
         }
-        let state = try JSONDecoder().decode(Saved.self, from: Data(saved))
+        let state = try JSONNodeDecoder().decode(Saved.self, from: saved)
         balances = state.balances
         position = state.position
     }
@@ -37,7 +37,7 @@ public actor AccountBalances: QueryableProjection {
     public func handle(_ chain: CommittedChain) throws {
         position = chain.position
         guard chain.key.model == Account.name else { return }
-        let events = try JSONDecoder().decode([TaggedCoding<Account.Event>].self, from: Data(chain.events))
+        let events = try JSONNodeDecoder().decode([TaggedCoding<Account.Event>].self, from: chain.events)
         for event in events {
             switch event.value {
             case .opened:
@@ -51,9 +51,7 @@ public actor AccountBalances: QueryableProjection {
     }
 
     public func save() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return Array(try encoder.encode(Saved(position: position, balances: balances)))
+        try JSONStreamEncoder().encode(Saved(position: position, balances: balances))
     }
 
     public func query(_ parameters: JSONValue) throws(ProjectionQueryError) -> JSONValue {

@@ -1,3 +1,5 @@
+import SourcedJSON
+
 /// Any JSON value, for the parts of the protocol whose shape the daemon does not fix: the `req`
 /// a client attaches to a request (echoed verbatim) and the replies a client reads generically.
 public enum JSONValue: Hashable, Sendable {
@@ -67,8 +69,71 @@ extension JSONValue: Codable {
         case .number(let value): try container.encode(value)
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
+        case .object(let value): try container.encode(SortedMembers(members: value))
         }
+    }
+
+    /// Writes an object's members sorted by key, so that replies such as `stats` read the same
+    /// every time.
+    private struct SortedMembers: Encodable {
+        var members: [String: JSONValue]
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: MemberKey.self)
+            for key in members.keys.sorted() {
+                try container.encode(members[key]!, forKey: MemberKey(stringValue: key))
+            }
+        }
+    }
+
+    private struct MemberKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
+
+extension JSONValue {
+    /// Converts a parsed value; `nil` if a number is beyond what a `Double` holds (`1e400`).
+    public init?(_ node: JSONNode) {
+        switch node {
+        case .null: self = .null
+        case .bool(let value): self = .bool(value)
+        case .number(let literal):
+            if let integer = Int64(literal) {
+                self = .integer(integer)
+            } else if let number = Double(literal), number.isFinite {
+                self = .number(number)
+            } else {
+                return nil
+            }
+        case .string(let value): self = .string(value)
+        case .array(let elements):
+            var values: [JSONValue] = []
+            values.reserveCapacity(elements.count)
+            for element in elements {
+                guard let value = JSONValue(element) else { return nil }
+                values.append(value)
+            }
+            self = .array(values)
+        case .object(let members):
+            var values: [String: JSONValue] = [:]
+            values.reserveCapacity(members.count)
+            for member in members {
+                guard let value = JSONValue(member.value) else { return nil }
+                values[member.key] = value
+            }
+            self = .object(values)
+        }
+    }
+
+    /// Parses one JSON value from bytes, e.g. a reply line.
+    public init(parsing bytes: some Collection<UInt8>) throws {
+        guard let value = JSONValue(try JSONParser.parse(bytes)) else {
+            throw JSONSyntaxError(offset: 0, reason: "a number is beyond the range of a Double")
+        }
+        self = value
     }
 }
 

@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import SourcedEngine
 import SourcedProtocol
@@ -35,7 +34,7 @@ struct EventStream: Sendable {
     }
 
     static func lines(_ chain: CommittedChain) -> [ByteBuffer] {
-        let events = (try? JSONDecoder().decode([JSONValue].self, from: Data(chain.events))) ?? []
+        let events = (try? JSONValue(parsing: chain.events))?.arrayValue ?? []
         return events.enumerated().map { offset, event in
             var data: [String: JSONValue] = [:]
             if case .object(let members) = event { data = members }

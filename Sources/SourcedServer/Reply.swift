@@ -1,20 +1,20 @@
-import Foundation
 import NIOCore
 import SourcedCore
 import SourcedEngine
+import SourcedJSON
 import SourcedProtocol
 
 /// Encodes reply lines: `{"ok":true, ...body, "req":...}` or `{"ok":false,"error":{...},"req":...}`.
 enum Reply {
     static func success(_ body: some Encodable & Sendable, req: JSONValue?) -> ByteBuffer {
-        line(Envelope(ok: true, body: body, error: nil, req: req))
+        encodedLine(Envelope(ok: true, body: body, error: nil, req: req))
     }
 
     static func failure(_ error: ProtocolError, req: JSONValue?) -> ByteBuffer {
         var object = error.details
         object["code"] = .string(error.code.rawValue)
         object["message"] = .string(error.message)
-        return line(Envelope<Empty>(ok: false, body: nil, error: .object(object), req: req))
+        return encodedLine(Envelope<Empty>(ok: false, body: nil, error: .object(object), req: req))
     }
 
     /// Members of the reply object beside `ok`, given as JSON.
@@ -63,17 +63,16 @@ enum Reply {
 
     /// A line holding `value` as it is, for lines that are not replies (subscription events).
     static func line(_ value: JSONValue) -> ByteBuffer {
-        line(value as any Encodable)
+        encodedLine(value)
     }
 
-    private static func line(_ value: any Encodable) -> ByteBuffer {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var bytes: Data
+    private static func encodedLine(_ value: some Encodable) -> ByteBuffer {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
         do {
-            bytes = try encoder.encode(value)
+            try JSONStreamEncoder().encode(value, appendingTo: &bytes)
         } catch {
-            bytes = Data(#"{"ok":false,"error":{"code":"internal","message":"cannot encode the reply"}}"#.utf8)
+            bytes = Array(#"{"ok":false,"error":{"code":"internal","message":"cannot encode the reply"}}"#.utf8)
         }
         bytes.append(0x0A)
         return ByteBuffer(bytes: bytes)

@@ -1,11 +1,11 @@
-import Foundation
 import SourcedCore
 import SourcedEngine
+import SourcedJSON
 import SourcedProtocol
 
-/// One parsed request line. Parsing never fails once the line is a JSON object: a bad field
-/// becomes ``Operation/invalid(_:)``, so the reply can still echo the client's `req`.
-struct Request: Decodable, Sendable {
+/// One parsed request line. Parsing fails only when the line is not a JSON object; after that a
+/// bad field becomes ``Operation/invalid(_:)``, so the reply can still echo the client's `req`.
+struct Request: Sendable {
     enum Operation: Sendable {
         /// `execute`, `get` or `events`: work inside one aggregate.
         case aggregate(any AggregateCall)
@@ -28,50 +28,76 @@ struct Request: Decodable, Sendable {
     var req: JSONValue?
     var operation: Operation
 
-    private enum Field: String, CodingKey {
-        case op, req, model, id, command, commands, expect, from, limit, projection
-    }
-
-    /// The `userInfo` key under which the decoder carries the ``ModelCatalog``.
-    static let catalogKey = CodingUserInfoKey(rawValue: "sourced.catalog")!
-
-    init(from decoder: any Decoder) throws {
-        let fields = try decoder.container(keyedBy: Field.self)
-        req = try? fields.decodeIfPresent(JSONValue.self, forKey: .req)
+    /// Parses one request line (without its newline).
+    init(line: some Collection<UInt8>, catalog: ModelCatalog) throws(ProtocolError) {
+        let node: JSONNode
         do {
-            operation = try Self.operation(fields, decoder, catalog: decoder.userInfo[Self.catalogKey] as! ModelCatalog)
+            node = try JSONParser.parse(line)
+        } catch {
+            throw ProtocolError(.badRequest, "request is not valid JSON: \(error)")
+        }
+        guard case .object = node else { throw ProtocolError(.badRequest, "a request must be a JSON object") }
+        let fields = Fields(request: node)
+        req = node["req"].flatMap { JSONValue($0) }
+        do {
+            operation = try Self.operation(fields, catalog: catalog)
         } catch {
             operation = .invalid(ProtocolError(decoding: error, in: "invalid request"))
         }
     }
 
-    private static func operation(_ fields: KeyedDecodingContainer<Field>, _ decoder: any Decoder, catalog: ModelCatalog) throws -> Operation {
-        guard fields.contains(.op) else { throw ProtocolError(.badRequest, "missing field \"op\"") }
-        let op = try fields.decode(String.self, forKey: .op)
+    private enum Field: String, CodingKey {
+        case op, model, id, command, commands, expect, from, limit, projection
+    }
+
+    /// The request object's members, decoded with the rules of `Decodable`: a missing or `null`
+    /// optional field is absent, and errors name the field.
+    private struct Fields {
+        var request: JSONNode
+
+        func contains(_ field: Field) -> Bool {
+            request[field.rawValue] != nil
+        }
+
+        func decode<T: Decodable>(_ type: T.Type, _ field: Field) throws -> T {
+            guard let node = request[field.rawValue] else {
+                throw ProtocolError(.badRequest, "missing field \"\(field.rawValue)\"")
+            }
+            return try JSONNodeDecoder().decode(type, from: node, codingPath: [field])
+        }
+
+        func decodeIfPresent<T: Decodable>(_ type: T.Type, _ field: Field) throws -> T? {
+            guard let node = request[field.rawValue], node != .null else { return nil }
+            return try JSONNodeDecoder().decode(type, from: node, codingPath: [field])
+        }
+    }
+
+    private static func operation(_ fields: Fields, catalog: ModelCatalog) throws -> Operation {
+        let op = try fields.decode(String.self, .op)
         switch op {
         case "execute", "get", "events":
-            guard fields.contains(.model) else { throw ProtocolError(.badRequest, "missing field \"model\"") }
-            let name = try fields.decode(String.self, forKey: .model)
+            let name = try fields.decode(String.self, .model)
             guard let model = catalog.model(named: name) else {
                 throw ProtocolError(.unknownModel, "unknown model \"\(name)\"; known models: \(catalog.names.joined(separator: ", "))")
             }
-            guard fields.contains(.id) else { throw ProtocolError(.badRequest, "missing field \"id\"") }
-            return .aggregate(try call(op, model, try aggregateID(try fields.decode(String.self, forKey: .id)), fields))
+            return .aggregate(try call(op, model, try aggregateID(try fields.decode(String.self, .id)), fields))
         case "subscribe":
-            let from = try fields.decodeIfPresent(UInt64.self, forKey: .from)
-            let model = try fields.decodeIfPresent(String.self, forKey: .model)
+            let from = try fields.decodeIfPresent(UInt64.self, .from)
+            let model = try fields.decodeIfPresent(String.self, .model)
             if let model, catalog.model(named: model) == nil {
                 throw ProtocolError(.unknownModel, "unknown model \"\(model)\"; known models: \(catalog.names.joined(separator: ", "))")
             }
-            guard let raw = try fields.decodeIfPresent(String.self, forKey: .id) else {
+            guard let raw = try fields.decodeIfPresent(String.self, .id) else {
                 return .subscribe(from: from, model: model, id: nil)
             }
             guard model != nil else { throw ProtocolError(.badRequest, "field \"id\" needs \"model\": ids are per model") }
             return .subscribe(from: from, model: model, id: try aggregateID(raw))
         case "query":
-            guard fields.contains(.projection) else { throw ProtocolError(.badRequest, "missing field \"projection\"") }
-            let projection = try fields.decode(String.self, forKey: .projection)
-            return .query(projection: projection, parameters: try JSONValue(from: decoder))
+            let projection = try fields.decode(String.self, .projection)
+            guard let parameters = JSONValue(fields.request) else {
+                throw ProtocolError(.badRequest, "a number in the request is beyond the range of a Double")
+            }
+            return .query(projection: projection, parameters: parameters)
         case "models": return .models
         case "stats": return .stats
         case "ping": return .ping
@@ -92,17 +118,17 @@ struct Request: Decodable, Sendable {
         _ op: String,
         _ model: Model.Type,
         _ id: AggregateID,
-        _ fields: KeyedDecodingContainer<Field>
+        _ fields: Fields
     ) throws -> any AggregateCall {
         switch op {
         case "execute":
-            let expected = try fields.decodeIfPresent(UInt64.self, forKey: .expect)
+            let expected = try fields.decodeIfPresent(UInt64.self, .expect)
             return ExecuteCall<Model>(id: id, commands: try commands(Model.self, fields), expected: expected)
         case "get":
             return GetCall<Model>(id: id)
         default:
-            let from = try fields.decodeIfPresent(UInt64.self, forKey: .from) ?? 0
-            let limit = try fields.decodeIfPresent(Int.self, forKey: .limit) ?? defaultEventLimit
+            let from = try fields.decodeIfPresent(UInt64.self, .from) ?? 0
+            let limit = try fields.decodeIfPresent(Int.self, .limit) ?? defaultEventLimit
             guard (1...maximumEventLimit).contains(limit) else {
                 throw ProtocolError(.badRequest, "field \"limit\" must be between 1 and \(maximumEventLimit)")
             }
@@ -113,14 +139,14 @@ struct Request: Decodable, Sendable {
     /// The chain of an `execute`: one `command` object or a non-empty `commands` array.
     private static func commands<Model: AggregateModel>(
         _ model: Model.Type,
-        _ fields: KeyedDecodingContainer<Field>
+        _ fields: Fields
     ) throws -> [Model.Command] {
         do {
             switch (fields.contains(.command), fields.contains(.commands)) {
             case (true, false):
-                return [try fields.decode(TaggedCoding<Model.Command>.self, forKey: .command).value]
+                return [try fields.decode(TaggedCoding<Model.Command>.self, .command).value]
             case (false, true):
-                let chain = try fields.decode([TaggedCoding<Model.Command>].self, forKey: .commands).map(\.value)
+                let chain = try fields.decode([TaggedCoding<Model.Command>].self, .commands).map(\.value)
                 guard !chain.isEmpty else { throw ProtocolError(.badRequest, "field \"commands\" must not be empty") }
                 return chain
             default:

@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import SourcedCore
 import SourcedEngine
@@ -37,13 +36,9 @@ struct RequestRouter: Sendable {
         }
         let request: Request
         do {
-            let decoder = JSONDecoder()
-            decoder.userInfo[Request.catalogKey] = engine.configuration.models
-            request = try decoder.decode(Request.self, from: Data(line.readableBytesView))
-        } catch DecodingError.typeMismatch {
-            return ready(Reply.failure(ProtocolError(.badRequest, "a request must be a JSON object"), req: nil))
+            request = try Request(line: line.readableBytesView, catalog: engine.configuration.models)
         } catch {
-            return ready(Reply.failure(ProtocolError(.badRequest, "request is not valid JSON"), req: nil))
+            return ready(Reply.failure(error, req: nil))
         }
         switch request.operation {
         case .aggregate(let call):

@@ -1,0 +1,149 @@
+import Foundation
+import SourcedCore
+import SourcedJSON
+import Testing
+
+@Suite struct JSONCodecTests {
+    private struct Sample: Codable, Equatable {
+        var name: String
+        var count: Int
+        var big: UInt64
+        var small: Int64
+        var ratio: Double
+        var flag: Bool
+        var missing: Int?
+        var tags: [String]
+        var nested: [[Int]]
+        var table: [String: Int]
+    }
+
+    private let sample = Sample(
+        name: "a \"quoted\"\n\t/ \u{01} é 😀", count: -42, big: .max, small: .min, ratio: 1.5, flag: true,
+        missing: nil, tags: ["x", ""], nested: [[1, 2], []], table: ["k": 1]
+    )
+
+    private func text<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try JSONStreamEncoder().encode(value), as: UTF8.self)
+    }
+
+    private func parse(_ text: String) throws -> JSONNode {
+        try JSONParser.parse(Array(text.utf8))
+    }
+
+    @Test func roundTripsAndAgreesWithFoundation() throws {
+        let ours = try JSONStreamEncoder().encode(sample)
+        #expect(try JSONDecoder().decode(Sample.self, from: Data(ours)) == sample)
+        #expect(try ours.withUnsafeBytes { try JSONNodeDecoder().decode(Sample.self, from: $0) } == sample)
+        let foundation = try JSONEncoder().encode(sample)
+        #expect(try foundation.withUnsafeBytes { try JSONNodeDecoder().decode(Sample.self, from: $0) } == sample)
+    }
+
+    @Test func writesCompactJSONInEncodingOrder() throws {
+        #expect(try text(TaggedCoding(Counter.Event.incremented(count: 5))) == #"{"type":"incremented","count":5}"#)
+        #expect(try text(TaggedCoding(Counter.Event.created)) == #"{"type":"created"}"#)
+        #expect(try text("a\"b\\c/d\n\u{1F}") == #""a\"b\\c/d\n\u001f""#)
+        #expect(try text([5.0, 0.25, -1e300]) == "[5,0.25,-1e+300]")
+        #expect(try text([Int64.min]) == "[-9223372036854775808]")
+        #expect(try text([Int?.none]) == "[null]")
+    }
+
+    @Test func refusesNonFiniteNumbers() {
+        #expect(throws: EncodingError.self) { try JSONStreamEncoder().encode([Double.nan]) }
+        #expect(throws: EncodingError.self) { try JSONStreamEncoder().encode(["x": Double.infinity]) }
+    }
+
+    /// Nested containers opened by hand close when their parent writes on.
+    @Test func closesNestedContainersInOrder() throws {
+        struct Page: Encodable {
+            enum Key: String, CodingKey { case items, after }
+            enum ItemKey: String, CodingKey { case n }
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: Key.self)
+                var items = container.nestedUnkeyedContainer(forKey: .items)
+                for n in 1...2 {
+                    var item = items.nestedContainer(keyedBy: ItemKey.self)
+                    try item.encode(n, forKey: .n)
+                }
+                let empty = items.nestedUnkeyedContainer()
+                _ = empty.count
+                try container.encode(true, forKey: .after)
+            }
+        }
+        #expect(try text(Page()) == #"{"items":[{"n":1},{"n":2},[]],"after":true}"#)
+    }
+
+    @Test func parsesEveryKindOfValue() throws {
+        let node = try parse(#" {"a":[1,-2.5e3,true,false,null,"x\u00e9\ud83d\ude00\/"],"a":{} } "#)
+        #expect(node["a"] == .object([]))
+        guard case .object(let members) = node, case .array(let values) = members[0].value else {
+            Issue.record("not an object holding an array: \(node)")
+            return
+        }
+        #expect(values == [.number("1"), .number("-2.5e3"), .bool(true), .bool(false), .null, .string("xé😀/")])
+    }
+
+    @Test(arguments: [
+        "", " ", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "1e", ".5", "+1", "tru", "nul", "\"abc",
+        "\"a\u{01}b\"", "\"\\x\"", "\"\\ud800\"", "\"\\udc00x\"", "\"\\u12\"", "{a:1}", "[1 2]", "1 2", "{\"a\" 1}",
+        "NaN", "[\"\\ud800\\u0041\"]",
+    ])
+    func rejectsInvalidJSON(_ input: String) {
+        #expect(throws: JSONSyntaxError.self) { try parse(input) }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse([0x22, 0xED, 0xA0, 0x80, 0x22]) }
+    }
+
+    @Test func boundsNesting() throws {
+        let deep = String(repeating: "[", count: JSONParser.maximumDepth) + String(repeating: "]", count: JSONParser.maximumDepth)
+        _ = try parse(deep)
+        let tooDeep = "[" + deep + "]"
+        #expect(throws: JSONSyntaxError.self) { try parse(tooDeep) }
+        let hostile = String(repeating: "[", count: 1_000_000)
+        #expect(throws: JSONSyntaxError.self) { try parse(hostile) }
+    }
+
+    @Test func decodingErrorsNameTheField() throws {
+        struct Holder: Decodable { var inner: Inner }
+        struct Inner: Decodable { var value: Int }
+        let decoder = JSONNodeDecoder()
+        #expect {
+            try decoder.decode(Holder.self, from: try parse(#"{"inner":{}}"#))
+        } throws: { error in
+            guard case DecodingError.keyNotFound(let key, let context) = error else { return false }
+            return key.stringValue == "value" && context.codingPath.map(\.stringValue) == ["inner"]
+        }
+        #expect {
+            try decoder.decode(Holder.self, from: try parse(#"{"inner":{"value":"1"}}"#))
+        } throws: { error in
+            guard case DecodingError.typeMismatch(_, let context) = error else { return false }
+            return context.codingPath.map(\.stringValue) == ["inner", "value"]
+        }
+        #expect {
+            try decoder.decode(Holder.self, from: try parse(#"{"inner":{"value":null}}"#))
+        } throws: { error in
+            guard case DecodingError.valueNotFound = error else { return false }
+            return true
+        }
+        #expect(throws: DecodingError.self) { try decoder.decode([Int8].self, from: try parse("[128]")) }
+        #expect(throws: DecodingError.self) { try decoder.decode([UInt64].self, from: try parse("[-1]")) }
+        #expect(throws: DecodingError.self) { try decoder.decode([Int].self, from: try parse("[1.5]")) }
+        #expect(try decoder.decode([Int].self, from: try parse("[1.0, 2e2]")) == [1, 200])
+        #expect(try decoder.decode([UInt64].self, from: try parse("[18446744073709551615]")) == [.max])
+    }
+
+    @Test func decodesTaggedModelValues() throws {
+        let events: [Account.Event] = [.opened(owner: "ada"), .deposited(amount: 1, balance: 1), .withdrawn(amount: 1, balance: 0), .closed]
+        let bytes = try JSONStreamEncoder().encode(events.map { TaggedCoding($0) })
+        let decoded = try bytes.withUnsafeBytes { try JSONNodeDecoder().decode([TaggedCoding<Account.Event>].self, from: $0) }
+        #expect(decoded.map(\.value) == events)
+        #expect {
+            try JSONNodeDecoder().decode(TaggedCoding<Counter.Command>.self, from: try parse(#"{"type":"explode"}"#))
+        } throws: { error in
+            (error as? UnknownTypeError)?.type == "explode"
+        }
+    }
+}
