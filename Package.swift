@@ -96,6 +96,7 @@ let package = Package(
         .executableTarget(
             name: "sourcectl",
             dependencies: [
+                "CLinux",
                 "SourcedClient",
                 "SourcedProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -69,13 +69,21 @@ private func mismatch(_ type: Any.Type, _ node: JSONNode, _ path: [any CodingKey
 }
 
 /// The conversions shared by the three container kinds.
-private func decodeValue<T: Decodable>(_ type: T.Type, _ node: JSONNode, _ path: [any CodingKey], _ userInfo: [CodingUserInfoKey: any Sendable]) throws -> T {
+///
+/// `path` is built only when it is needed, for an error or a nested value: building it for every
+/// leaf value was a heap allocation per field.
+private func decodeValue<T: Decodable>(
+    _ type: T.Type,
+    _ node: JSONNode,
+    _ path: @autoclosure () -> [any CodingKey],
+    _ userInfo: [CodingUserInfoKey: any Sendable]
+) throws -> T {
     if type == String.self {
-        guard case .string(let string) = node else { throw mismatch(type, node, path) }
+        guard case .string(let string) = node else { throw mismatch(type, node, path()) }
         return string as! T
     }
     if type == Bool.self {
-        guard case .bool(let bool) = node else { throw mismatch(type, node, path) }
+        guard case .bool(let bool) = node else { throw mismatch(type, node, path()) }
         return bool as! T
     }
     if let integerType = type as? any FixedWidthInteger.Type {
@@ -83,21 +91,21 @@ private func decodeValue<T: Decodable>(_ type: T.Type, _ node: JSONNode, _ path:
     }
     if type == Double.self { return try floatingPoint(Double.self, node, path) as! T }
     if type == Float.self { return try floatingPoint(Float.self, node, path) as! T }
-    return try T(from: NodeDecoder(node: node, codingPath: path, userInfo: userInfo))
+    return try T(from: NodeDecoder(node: node, codingPath: path(), userInfo: userInfo))
 }
 
-private func integer<T: FixedWidthInteger>(_ type: T.Type, _ node: JSONNode, _ path: [any CodingKey]) throws -> T {
-    guard case .number(let literal) = node else { throw mismatch(type, node, path) }
+private func integer<T: FixedWidthInteger>(_ type: T.Type, _ node: JSONNode, _ path: () -> [any CodingKey]) throws -> T {
+    guard case .number(let literal) = node else { throw mismatch(type, node, path()) }
     if let value = T(literal, radix: 10) { return value }
     // `1.0` and `1e3` are integers too, if exact; anything else does not fit.
     if let double = Double(literal), double.rounded() == double, let value = T(exactly: double) { return value }
-    throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "Number \(literal) does not fit in \(type)."))
+    throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "Number \(literal) does not fit in \(type)."))
 }
 
-private func floatingPoint<T: BinaryFloatingPoint & LosslessStringConvertible>(_ type: T.Type, _ node: JSONNode, _ path: [any CodingKey]) throws -> T {
-    guard case .number(let literal) = node else { throw mismatch(type, node, path) }
+private func floatingPoint<T: BinaryFloatingPoint & LosslessStringConvertible>(_ type: T.Type, _ node: JSONNode, _ path: () -> [any CodingKey]) throws -> T {
+    guard case .number(let literal) = node else { throw mismatch(type, node, path()) }
     guard let value = T(literal), value.isFinite else {
-        throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "Number \(literal) does not fit in \(type)."))
+        throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "Number \(literal) does not fit in \(type)."))
     }
     return value
 }
@@ -226,8 +234,8 @@ private struct UnkeyedNodeContainer: UnkeyedDecodingContainer {
     mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try value(type) }
 
     private mutating func value<T: Decodable>(_ type: T.Type) throws -> T {
-        let path = self.path
-        return try decodeValue(type, try next(type), path, userInfo)
+        let (path, node) = (codingPath, try next(type))
+        return try decodeValue(type, node, path + [IndexKey(intValue: currentIndex - 1)], userInfo)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {

@@ -4,6 +4,7 @@ import Glibc
 import Logging
 import NIOPosix
 import SourcedCore
+import SourcedJSON
 import SourcedEngine
 import SourcedStorage
 
@@ -75,20 +76,17 @@ enum Fixtures {
 
     /// The payload the engine writes for the counter event with version `version` when every
     /// command is its own chain: `created` first, then `incremented` with the new count. Built
-    /// directly instead of with `JSONEncoder` (which the engine uses, with sorted keys) so a
-    /// million records take a second, not many; ``verifyEncodingMatchesEngine()`` checks that the
-    /// bytes are the engine's.
+    /// directly instead of with the engine's `JSONStreamEncoder` so a million records take a
+    /// second; ``verifyEncodingMatchesEngine()`` checks that the bytes are the engine's.
     static func counterPayload(version: UInt64) -> [UInt8] {
         version == 1
             ? Array(#"[{"type":"created"}]"#.utf8)
-            : Array(#"[{"count":\#(version - 1),"type":"incremented"}]"#.utf8)
+            : Array(#"[{"type":"incremented","count":\#(version - 1)}]"#.utf8)
     }
 
     /// The engine's own encoding of a chain's events (`EventPayload.encode`, which is internal).
     static func enginePayload(_ events: [Counter.Event]) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(events.map { TaggedCoding($0) }))
+        try JSONStreamEncoder().encode(events.map { TaggedCoding($0) })
     }
 
     static var nowMicroseconds: Int64 {

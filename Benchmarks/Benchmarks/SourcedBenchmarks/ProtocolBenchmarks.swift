@@ -2,22 +2,21 @@ import Benchmark
 import Foundation
 import NIOCore
 import SourcedCore
+import SourcedJSON
 import SourcedProtocol
 
 // 5. Request parsing and reply encoding.
 //
 // The server's `Request`, `Reply`, `CommitBody` and `SnapshotBody` are internal to SourcedServer,
 // and `Commit`/`Snapshot` have no public initializers, so these benchmarks mirror them with the
-// same public building blocks and the same coders: a `JSONDecoder` carrying the `ModelCatalog` in
-// its `userInfo`, `JSONValue` for `req`, `AggregateID` validation, `TaggedCoding<Counter.Command>`
-// for the command; and a `JSONEncoder` with `.sortedKeys, .withoutEscapingSlashes` over an
-// envelope `{"ok":true, ...body, "req":...}` plus a newline, into a `ByteBuffer`, as
-// `RequestRouter.submit` and `Reply.line` do.
-
-private let catalogKey = CodingUserInfoKey(rawValue: "sourced.catalog")!
+// same public building blocks and the same coders: `JSONParser` into a `JSONNode`, each field
+// decoded with `JSONNodeDecoder`, `JSONValue` for `req`, `AggregateID` validation,
+// `TaggedCoding<Counter.Command>` for the command; and `JSONStreamEncoder` over an envelope
+// `{"ok":true, ...body, "req":...}` plus a newline, into a `ByteBuffer`, as `Request(line:catalog:)`
+// and `Reply` do.
 
 /// Mirrors `Request` for the `execute` and `get` ops of the counter model.
-private struct RequestMirror: Decodable {
+private struct RequestMirror {
     var req: JSONValue?
     var op: String
     var model: String
@@ -26,28 +25,31 @@ private struct RequestMirror: Decodable {
     var expected: UInt64?
 
     private enum Field: String, CodingKey {
-        case op, req, model, id, command, commands, expect, from, limit, projection
+        case op, model, id, command, commands, expect
     }
 
-    init(from decoder: any Decoder) throws {
-        let fields = try decoder.container(keyedBy: Field.self)
-        req = try? fields.decodeIfPresent(JSONValue.self, forKey: .req)
-        guard fields.contains(.op) else { throw BenchmarkFailure("missing field \"op\"") }
-        op = try fields.decode(String.self, forKey: .op)
-        guard fields.contains(.model) else { throw BenchmarkFailure("missing field \"model\"") }
-        model = try fields.decode(String.self, forKey: .model)
-        let catalog = decoder.userInfo[catalogKey] as! ModelCatalog
+    init(line: ByteBuffer, catalog: ModelCatalog) throws {
+        let request = try JSONParser.parse(line.readableBytesView)
+        func field<T: Decodable>(_ type: T.Type, _ field: Field) throws -> T? {
+            guard let node = request[field.rawValue], node != .null else { return nil }
+            return try JSONNodeDecoder().decode(type, from: node, codingPath: [field])
+        }
+        req = request["req"].flatMap { JSONValue($0) }
+        guard let op = try field(String.self, .op) else { throw BenchmarkFailure("missing field \"op\"") }
+        self.op = op
+        guard let model = try field(String.self, .model) else { throw BenchmarkFailure("missing field \"model\"") }
+        self.model = model
         guard catalog.model(named: model) == Counter.self else { throw BenchmarkFailure("unknown model") }
-        guard fields.contains(.id) else { throw BenchmarkFailure("missing field \"id\"") }
-        id = try AggregateID(try fields.decode(String.self, forKey: .id))
+        guard let id = try field(String.self, .id) else { throw BenchmarkFailure("missing field \"id\"") }
+        self.id = try AggregateID(id)
         switch op {
         case "execute":
-            expected = try fields.decodeIfPresent(UInt64.self, forKey: .expect)
-            switch (fields.contains(.command), fields.contains(.commands)) {
-            case (true, false):
-                commands = [try fields.decode(TaggedCoding<Counter.Command>.self, forKey: .command).value]
-            case (false, true):
-                commands = try fields.decode([TaggedCoding<Counter.Command>].self, forKey: .commands).map(\.value)
+            expected = try field(UInt64.self, .expect)
+            switch (try field(TaggedCoding<Counter.Command>.self, .command), try field([TaggedCoding<Counter.Command>].self, .commands)) {
+            case (let command?, nil):
+                commands = [command.value]
+            case (nil, let chain?):
+                commands = chain.map(\.value)
             default:
                 throw BenchmarkFailure("execute needs command or commands")
             }
@@ -60,9 +62,7 @@ private struct RequestMirror: Decodable {
 }
 
 private func parse(_ line: ByteBuffer) throws -> RequestMirror {
-    let decoder = JSONDecoder()
-    decoder.userInfo[catalogKey] = ModelCatalog.builtIn
-    return try decoder.decode(RequestMirror.self, from: Data(line.readableBytesView))
+    try RequestMirror(line: line, catalog: ModelCatalog.builtIn)
 }
 
 /// Mirrors `Reply`'s envelope.
@@ -128,9 +128,7 @@ private struct SnapshotBodyMirror: Encodable {
 
 /// `Reply.line`: JSON, a newline, into a `ByteBuffer`.
 private func line(_ value: some Encodable) throws -> ByteBuffer {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    var bytes = try encoder.encode(value)
+    var bytes = try JSONStreamEncoder().encode(value)
     bytes.append(0x0A)
     return ByteBuffer(bytes: bytes)
 }
@@ -154,7 +152,7 @@ func registerProtocolBenchmarks() {
     ))
     precondition(
         String(buffer: reply)
-            == #"{"events":[{"count":41,"type":"incremented"}],"id":"order-42","model":"counter","ok":true,"position":4242,"req":17,"state":{"count":41},"version":42}"# + "\n",
+            == #"{"ok":true,"model":"counter","id":"order-42","version":42,"position":4242,"events":[{"type":"incremented","count":41}],"state":{"count":41},"req":17}"# + "\n",
         String(buffer: reply)
     )
 

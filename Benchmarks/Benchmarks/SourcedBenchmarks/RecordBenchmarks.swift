@@ -1,6 +1,7 @@
 import Benchmark
 import Foundation
 import SourcedCore
+import SourcedJSON
 import SourcedStorage
 
 /// 1. Record encoding and decoding: the CPU cost of a log record, without any I/O.
@@ -61,25 +62,25 @@ func registerRecordBenchmarks() {
     }
     let logBytes = log
 
-    // Where a replay's time goes: the JSON decoding of one event, with a new decoder per record
-    // (as StateFold does) and with one decoder reused.
-    let eventPayload = Data(Fixtures.counterPayload(version: 123_457))
+    // Where a replay's time goes: the JSON decoding of one event, with the engine's decoder (as
+    // StateFold does) and, for comparison, with Foundation's, which the engine used before.
+    let eventPayload = Fixtures.counterPayload(version: 123_457)
     Benchmark(
-        "Record: JSON-decode one event payload, new JSONDecoder each (as StateFold)",
+        "Record: JSON-decode one event payload, JSONNodeDecoder (as StateFold)",
         configuration: perRecord
     ) { benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(try JSONDecoder().decode([TaggedCoding<Counter.Event>].self, from: eventPayload))
+            blackHole(try JSONNodeDecoder().decode([TaggedCoding<Counter.Event>].self, from: eventPayload))
         }
     }
 
     Benchmark(
-        "Record: JSON-decode one event payload, one reused JSONDecoder",
+        "Record: JSON-decode one event payload, Foundation JSONDecoder (before SourcedJSON)",
         configuration: perRecord
     ) { benchmark in
-        let decoder = JSONDecoder()
+        let data = Data(eventPayload)
         for _ in benchmark.scaledIterations {
-            blackHole(try decoder.decode([TaggedCoding<Counter.Event>].self, from: eventPayload))
+            blackHole(try JSONDecoder().decode([TaggedCoding<Counter.Event>].self, from: data))
         }
     }
 
@@ -105,9 +106,9 @@ func registerRecordBenchmarks() {
         let scan = try logBytes.withUnsafeBytes { buffer in
             try LogScan(buffer) { entry in
                 // StateFold.apply / EventPayload.decode (internal to SourcedEngine), verbatim.
-                let events = try JSONDecoder().decode(
+                let events = try JSONNodeDecoder().decode(
                     [TaggedCoding<Counter.Event>].self,
-                    from: Data(UnsafeRawBufferPointer(rebasing: buffer[entry.payload]))
+                    from: UnsafeRawBufferPointer(rebasing: buffer[entry.payload])
                 ).map(\.value)
                 guard events.count == entry.header.eventCount else { throw BenchmarkFailure("event count mismatch") }
                 for event in events {

@@ -1,8 +1,10 @@
 #ifndef SOURCED_LINUX_H
 #define SOURCED_LINUX_H
+#include <sys/epoll.h>
 #include <sys/types.h>
 
-// Linux interfaces that Glibc declares only with _GNU_SOURCE, which Swift's Glibc module lacks.
+// Linux interfaces that Swift's Glibc module lacks: those Glibc declares only with _GNU_SOURCE,
+// and epoll(7), used by `sourcectl bench`'s load loop.
 
 /// The layout of Linux's `struct ucred` (SO_PEERCRED).
 struct sourced_peer_credentials {

@@ -47,7 +47,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Run for this many seconds (default 10 unless --requests is given).")
     var duration: Double?
 
-    @Option(help: "Commands each connection keeps in flight.")
+    @Option(help: "Commands each connection keeps in flight (at most 1024).")
     var pipeline = 1
 
     @Option(help: "Prefix of the aggregate ids (default: bench-PID-TIME, fresh each run).")
@@ -56,6 +56,9 @@ struct Bench: AsyncParsableCommand {
     func validate() throws {
         guard clients > 0, aggregates > 0, pipeline > 0 else {
             throw ValidationError("--clients, --aggregates and --pipeline must be positive")
+        }
+        guard pipeline <= LoadLoop.maximumPipeline else {
+            throw ValidationError("--pipeline must be at most \(LoadLoop.maximumPipeline)")
         }
         guard requests.map({ $0 > 0 }) ?? true, duration.map({ $0 > 0 && $0.isFinite }) ?? true else {
             throw ValidationError("--requests and --duration must be positive")
@@ -82,15 +85,7 @@ struct Bench: AsyncParsableCommand {
         let load = Load(budget: requests ?? .max, deadline: requests == nil ? .now + .seconds(duration ?? 10) : nil)
         let progress = quiet ? nil : Task { await Self.showProgress(load) }
         let started = ContinuousClock.now
-        var total = ClientResult(aggregates: aggregates)
-        try await withThrowingTaskGroup(of: ClientResult.self) { group in
-            for client in 0..<clients {
-                group.addTask { try await runClient(client, ids: ids, path: path, load: load) }
-            }
-            for try await result in group {
-                total.add(result)
-            }
-        }
+        let total = try await LoadLoop.onThread { try runLoad(ids: ids, path: path, load: load) }
         let elapsed = ContinuousClock.now - started
         progress?.cancel()
         if !quiet { Terminal.standardError.write("\r\u{1B}[K") }
@@ -107,34 +102,15 @@ struct Bench: AsyncParsableCommand {
         }
     }
 
-    /// One connection's share of the load.
-    private func runClient(_ client: Int, ids: [String], path: String, load: Load) async throws -> ClientResult {
-        let connection = try await SourcedConnection.connect(to: path)
-        var picker = KeyPicker(
-            count: ids.count, distribution: distribution, exponent: zipfExponent,
-            seed: UInt64(client + 1) &* 0x2545_F491_4F6C_DD1D ^ UInt64(time(nil))
-        )
-        var result = ClientResult(aggregates: ids.count)
-        var inFlight = Deque<(sent: UInt64, aggregate: Int)>()
-        func sendNext() async throws {
-            let aggregate = picker.next()
-            inFlight.append((Self.nanoseconds(), aggregate))
-            try await connection.send(line: model.command(ids[aggregate]))
+    /// The measured load: every connection on one thread of its own (see ``LoadLoop``).
+    private func runLoad(ids: [String], path: String, load: Load) throws -> ClientResult {
+        let seed = UInt64(time(nil))
+        let pickers = (0..<clients).map { client in
+            KeyPicker(count: ids.count, distribution: distribution, exponent: zipfExponent, seed: UInt64(client + 1) &* 0x2545_F491_4F6C_DD1D ^ seed)
         }
-        while inFlight.count < pipeline, load.take() {
-            try await sendNext()
-        }
-        while let (sent, aggregate) = inFlight.popFirst() {
-            guard let line = try await connection.receiveLine() else { throw SourcedConnection.Failure.closed }
-            result.latency.record((Self.nanoseconds() - sent) / 1000)
-            result.record(line, aggregate: aggregate)
-            load.completed()
-            if load.take() {
-                try await sendNext()
-            }
-        }
-        await connection.close()
-        return result
+        let model = model
+        let loop = try LoadLoop(path: path, pickers: pickers, aggregates: ids.count) { model.command(ids[$0]) }
+        return try loop.run(pipeline: pipeline, load: load)
     }
 
     /// Reads every aggregate back and compares it with what was acknowledged.
@@ -249,7 +225,7 @@ struct ClientResult: Sendable {
     var succeeded: Int { acknowledged.reduce(0) { $0 + Int($1) } }
 
     mutating func record(_ line: String, aggregate: Int) {
-        if line.contains(#""ok":true"#) {
+        if line.utf8.firstRange(of: #""ok":true"#.utf8) != nil {
             acknowledged[aggregate] += 1
             return
         }
