@@ -365,8 +365,9 @@ public final class AggregateStore: Sendable {
         return bytes
     }
 
-    /// Writes `records` at `offset`; on failure rolls the file back to `offset`, durably.
-    func write(_ records: [UInt8], to descriptor: Int32, at offset: Int, _ path: String) throws {
+    /// Writes `records` at `offset`; on failure rolls the file back to `offset`, durably. `path`,
+    /// for the error, is only built on failure: building it for every write showed in profiles.
+    func write(_ records: [UInt8], to descriptor: Int32, at offset: Int, _ path: @autoclosure () -> String) throws {
         let failure = records.withUnsafeBytes { buffer in
             Self.transfer(buffer.count) { done in
                 configuration.systemCalls.pwrite(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
@@ -377,11 +378,12 @@ public final class AggregateStore: Sendable {
         guard ftruncate(descriptor, off_t(offset)) == 0,
               configuration.sync == .none || configuration.systemCalls.sync(descriptor, false) == 0
         else {
-            let error = StorageError.rollbackFailed(path: path, errno: errno)
+            let code = errno
+            let error = StorageError.rollbackFailed(path: path(), errno: code)
             stop(error)
             throw error
         }
-        throw StorageError.io(operation: "write", path: path, errno: failure)
+        throw StorageError.io(operation: "write", path: path(), errno: failure)
     }
 
     /// Repeats `operation(bytesDone)`, a `pread` or `pwrite`, until `total` bytes moved.
