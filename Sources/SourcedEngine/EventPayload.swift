@@ -13,7 +13,9 @@ enum EventPayload {
 
     /// Decodes a record's payload, which must hold exactly the `header`'s number of events.
     static func decode<Event: Codable>(_ type: Event.Type, from payload: UnsafeRawBufferPointer, header: LogRecordHeader) throws -> [Event] {
-        let events = try JSONNodeDecoder().decode([TaggedCoding<Event>].self, from: payload).map(\.value)
+        // A closure, not `\.value`: a key path in generic code is built at run time on every call,
+        // which was most of a replay's time.
+        let events = try JSONNodeDecoder().decode([TaggedCoding<Event>].self, from: payload).map { $0.value }
         guard events.count == header.eventCount else {
             throw EventCountMismatch(header: header.eventCount, payload: events.count)
         }

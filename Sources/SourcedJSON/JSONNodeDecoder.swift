@@ -78,19 +78,24 @@ private func decodeValue<T: Decodable>(
     _ path: @autoclosure () -> [any CodingKey],
     _ userInfo: [CodingUserInfoKey: any Sendable]
 ) throws -> T {
+    // The common types by identity first, converted with `unsafeBitCast` (T is exactly that type):
+    // dynamic casts and conformance lookups showed in replay profiles.
     if type == String.self {
         guard case .string(let string) = node else { throw mismatch(type, node, path()) }
-        return string as! T
+        return unsafeBitCast(string, to: T.self)
     }
+    if type == Int.self { return unsafeBitCast(try integer(Int.self, node, path), to: T.self) }
     if type == Bool.self {
         guard case .bool(let bool) = node else { throw mismatch(type, node, path()) }
-        return bool as! T
+        return unsafeBitCast(bool, to: T.self)
     }
+    if type == Int64.self { return unsafeBitCast(try integer(Int64.self, node, path), to: T.self) }
+    if type == UInt64.self { return unsafeBitCast(try integer(UInt64.self, node, path), to: T.self) }
+    if type == Double.self { return unsafeBitCast(try floatingPoint(Double.self, node, path), to: T.self) }
+    if type == Float.self { return unsafeBitCast(try floatingPoint(Float.self, node, path), to: T.self) }
     if let integerType = type as? any FixedWidthInteger.Type {
         return try integer(integerType, node, path) as! T
     }
-    if type == Double.self { return try floatingPoint(Double.self, node, path) as! T }
-    if type == Float.self { return try floatingPoint(Float.self, node, path) as! T }
     return try T(from: NodeDecoder(node: node, codingPath: path(), userInfo: userInfo))
 }
 

@@ -254,6 +254,10 @@ public struct JSONParser {
     }
 
     private func validated(_ raw: UnsafeRawBufferPointer, at start: Int) throws(JSONSyntaxError) -> String {
+        // Keys, types and most values are ASCII, which is valid UTF-8 as it is.
+        if !raw.contains(where: { $0 >= 0x80 }) {
+            return String(decoding: raw, as: UTF8.self)
+        }
         guard let string = String(validating: raw, as: UTF8.self) else {
             throw JSONSyntaxError(offset: start, reason: "invalid UTF-8 in a string")
         }

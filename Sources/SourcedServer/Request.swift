@@ -146,7 +146,7 @@ struct Request: Sendable {
             case (true, false):
                 return [try fields.decode(TaggedCoding<Model.Command>.self, .command).value]
             case (false, true):
-                let chain = try fields.decode([TaggedCoding<Model.Command>].self, .commands).map(\.value)
+                let chain = try fields.decode([TaggedCoding<Model.Command>].self, .commands).map { $0.value }
                 guard !chain.isEmpty else { throw ProtocolError(.badRequest, "field \"commands\" must not be empty") }
                 return chain
             default:
