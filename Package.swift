@@ -107,7 +107,7 @@ let package = Package(
         ),
         .target(name: "SourcedTestSupport", path: "Tests/SourcedTestSupport"),
         .testTarget(name: "SourcedCoreTests", dependencies: ["SourcedCore"]),
-        .testTarget(name: "SourcedJSONTests", dependencies: ["SourcedCore", "SourcedJSON"]),
+        .testTarget(name: "SourcedJSONTests", dependencies: ["SourcedCore", "SourcedJSON", "SourcedProtocol"]),
         .testTarget(name: "SourcedStorageTests", dependencies: ["SourcedStorage", "SourcedTestSupport"]),
         .testTarget(name: "SourcedEngineTests", dependencies: ["SourcedEngine", "SourcedTestSupport"]),
         .testTarget(

@@ -103,7 +103,10 @@ private func integer<T: FixedWidthInteger>(_ type: T.Type, _ node: JSONNode, _ p
     guard case .number(let literal) = node else { throw mismatch(type, node, path()) }
     if let value = T(literal, radix: 10) { return value }
     // `1.0` and `1e3` are integers too, if exact; anything else does not fit.
-    if let double = Double(literal), double.rounded() == double, let value = T(exactly: double) { return value }
+    // Only below 2^53, where a Double holds every integer exactly.
+    if let double = Double(literal), double.rounded() == double, double.magnitude < 0x1p53, let value = T(exactly: double) {
+        return value
+    }
     throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "Number \(literal) does not fit in \(type)."))
 }
 
@@ -134,14 +137,34 @@ struct IndexKey: CodingKey {
 }
 
 private struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    /// Objects with more members than this get a hash index: a linear search per key would make
+    /// decoding a large object (a dictionary) quadratic.
+    static var linearSearchLimit: Int { 16 }
+
     var members: [JSONNode.Member]
     var codingPath: [any CodingKey]
     var userInfo: [CodingUserInfoKey: any Sendable]
+    /// Key → position of its last occurrence, for large objects only.
+    private let index: [String: Int]?
 
-    var allKeys: [Key] { members.compactMap { Key(stringValue: $0.key) } }
+    init(members: [JSONNode.Member], codingPath: [any CodingKey], userInfo: [CodingUserInfoKey: any Sendable]) {
+        self.members = members
+        self.codingPath = codingPath
+        self.userInfo = userInfo
+        index = members.count > Self.linearSearchLimit
+            ? Dictionary(members.indices.map { (members[$0].key, $0) }, uniquingKeysWith: { $1 })
+            : nil
+    }
+
+    /// Each key once, in input order, even if the input repeats it.
+    var allKeys: [Key] {
+        var seen = Set<String>()
+        return members.compactMap { member in seen.insert(member.key).inserted ? Key(stringValue: member.key) : nil }
+    }
 
     private func lookup(_ key: some CodingKey) -> JSONNode? {
         let name = key.stringValue
+        if let index { return index[name].map { members[$0].value } }
         return members.last { $0.key == name }?.value
     }
 
@@ -207,11 +230,12 @@ private struct UnkeyedNodeContainer: UnkeyedDecodingContainer {
 
     private var path: [any CodingKey] { codingPath + [IndexKey(intValue: currentIndex)] }
 
-    private mutating func next(_ type: Any.Type) throws -> JSONNode {
+    /// The current element; the container moves past it only once it decoded (as in Foundation,
+    /// so that a caller may retry an element as another type).
+    private func current(_ type: Any.Type) throws -> JSONNode {
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(type, .init(codingPath: path, debugDescription: "Unkeyed container is at end."))
         }
-        defer { currentIndex += 1 }
         return elements[currentIndex]
     }
 
@@ -239,23 +263,27 @@ private struct UnkeyedNodeContainer: UnkeyedDecodingContainer {
     mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try value(type) }
 
     private mutating func value<T: Decodable>(_ type: T.Type) throws -> T {
-        let (path, node) = (codingPath, try next(type))
-        return try decodeValue(type, node, path + [IndexKey(intValue: currentIndex - 1)], userInfo)
+        let value = try decodeValue(type, try current(type), path, userInfo)
+        currentIndex += 1
+        return value
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
-        let path = self.path
-        return try NodeDecoder(node: try next(type), codingPath: path, userInfo: userInfo).container(keyedBy: type)
+        let container = try NodeDecoder(node: try current(type), codingPath: path, userInfo: userInfo).container(keyedBy: type)
+        currentIndex += 1
+        return container
     }
 
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        let path = self.path
-        return try NodeDecoder(node: try next([Any].self), codingPath: path, userInfo: userInfo).unkeyedContainer()
+        let container = try NodeDecoder(node: try current([Any].self), codingPath: path, userInfo: userInfo).unkeyedContainer()
+        currentIndex += 1
+        return container
     }
 
     mutating func superDecoder() throws -> any Decoder {
-        let path = self.path
-        return NodeDecoder(node: try next(Any.self), codingPath: path, userInfo: userInfo)
+        let decoder = NodeDecoder(node: try current(Any.self), codingPath: path, userInfo: userInfo)
+        currentIndex += 1
+        return decoder
     }
 }
 

@@ -21,10 +21,16 @@ public struct JSONStreamEncoder: Sendable {
 
     /// Appends the encoding of `value` to `bytes`.
     public func encode<T: Encodable>(_ value: T, appendingTo bytes: inout [UInt8]) throws {
+        let original = bytes.count
         let sink = EncodingSink(bytes: bytes)
         bytes = []
         defer { bytes = sink.bytes }
-        try sink.encode(value, key: nil)
+        do {
+            try sink.encode(value, key: nil)
+        } catch {
+            sink.bytes.removeSubrange(original...)
+            throw error
+        }
     }
 }
 
@@ -106,6 +112,22 @@ final class EncodingSink {
     func resume(_ depth: Int, _ serial: Int) {
         precondition(depth < levels.count && levels[depth].serial == serial, "a JSON container was used after a sibling or its parent wrote on")
         close(above: depth)
+    }
+
+    /// Runs `body`, which writes one member, element or single value at `depth`; if it throws,
+    /// takes back everything it wrote, so that a caller who catches the error (`try?`) still
+    /// produces valid JSON, as with Foundation's encoder.
+    func undoing(_ depth: Int, _ serial: Int, _ body: () throws -> Void) throws {
+        resume(depth, serial)
+        let (length, levelCount, level) = (bytes.count, levels.count, levels[depth])
+        do {
+            try body()
+        } catch {
+            bytes.removeSubrange(length...)
+            levels.removeSubrange(levelCount...)
+            levels[depth] = level
+            throw error
+        }
     }
 
     /// Turns a pending level into `kind`, or checks it already is one.
@@ -259,12 +281,14 @@ private struct KeyedStreamContainer<Key: CodingKey>: KeyedEncodingContainerProto
     mutating func encode(_ value: UInt16, forKey key: Key) throws { sink.member(key, depth, serial); sink.write(value) }
     mutating func encode(_ value: UInt32, forKey key: Key) throws { sink.member(key, depth, serial); sink.write(value) }
     mutating func encode(_ value: UInt64, forKey key: Key) throws { sink.member(key, depth, serial); sink.write(value) }
-    mutating func encode(_ value: Double, forKey key: Key) throws { sink.member(key, depth, serial); try sink.write(value, depth) }
-    mutating func encode(_ value: Float, forKey key: Key) throws { sink.member(key, depth, serial); try sink.write(value, depth) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { try sink.undoing(depth, serial) { sink.member(key, depth, serial); try sink.write(value, depth) } }
+    mutating func encode(_ value: Float, forKey key: Key) throws { try sink.undoing(depth, serial) { sink.member(key, depth, serial); try sink.write(value, depth) } }
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        sink.member(key, depth, serial)
-        try sink.encode(value, key: key)
+        try sink.undoing(depth, serial) {
+            sink.member(key, depth, serial)
+            try sink.encode(value, key: key)
+        }
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
@@ -312,12 +336,14 @@ private struct UnkeyedStreamContainer: UnkeyedEncodingContainer {
     mutating func encode(_ value: UInt16) throws { sink.element(depth, serial); sink.write(value) }
     mutating func encode(_ value: UInt32) throws { sink.element(depth, serial); sink.write(value) }
     mutating func encode(_ value: UInt64) throws { sink.element(depth, serial); sink.write(value) }
-    mutating func encode(_ value: Double) throws { sink.element(depth, serial); try sink.write(value, depth) }
-    mutating func encode(_ value: Float) throws { sink.element(depth, serial); try sink.write(value, depth) }
+    mutating func encode(_ value: Double) throws { try sink.undoing(depth, serial) { sink.element(depth, serial); try sink.write(value, depth) } }
+    mutating func encode(_ value: Float) throws { try sink.undoing(depth, serial) { sink.element(depth, serial); try sink.write(value, depth) } }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        sink.element(depth, serial)
-        try sink.encode(value, key: nil)
+        try sink.undoing(depth, serial) {
+            sink.element(depth, serial)
+            try sink.encode(value, key: nil)
+        }
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
@@ -356,11 +382,13 @@ private struct SingleStreamContainer: SingleValueEncodingContainer {
     mutating func encode(_ value: UInt16) throws { sink.become(.single, depth, serial); sink.write(value) }
     mutating func encode(_ value: UInt32) throws { sink.become(.single, depth, serial); sink.write(value) }
     mutating func encode(_ value: UInt64) throws { sink.become(.single, depth, serial); sink.write(value) }
-    mutating func encode(_ value: Double) throws { sink.become(.single, depth, serial); try sink.write(value, depth) }
-    mutating func encode(_ value: Float) throws { sink.become(.single, depth, serial); try sink.write(value, depth) }
+    mutating func encode(_ value: Double) throws { try sink.undoing(depth, serial) { sink.become(.single, depth, serial); try sink.write(value, depth) } }
+    mutating func encode(_ value: Float) throws { try sink.undoing(depth, serial) { sink.become(.single, depth, serial); try sink.write(value, depth) } }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        sink.become(.single, depth, serial)
-        try sink.encode(value, key: nil)
+        try sink.undoing(depth, serial) {
+            sink.become(.single, depth, serial)
+            try sink.encode(value, key: nil)
+        }
     }
 }

@@ -103,6 +103,9 @@ extension JSONValue {
         case .number(let literal):
             if let integer = Int64(literal) {
                 self = .integer(integer)
+            } else if let number = Double(literal), number.rounded() == number, number.magnitude < 0x1p53 {
+                // `1.0` and `1e2` are integers, as Foundation's decoder reads them.
+                self = .integer(Int64(number))
             } else if let number = Double(literal), number.isFinite {
                 self = .number(number)
             } else {

@@ -27,10 +27,11 @@ enum Reply {
     private struct Members: Encodable, Sendable {
         var members: [String: JSONValue]
 
+        /// Sorted, and never one of the envelope's own keys, so a reply has each key once.
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: AnyKey.self)
-            for (key, value) in members {
-                try container.encode(value, forKey: AnyKey(stringValue: key))
+            for key in members.keys.sorted() where !["ok", "error", "req"].contains(key) {
+                try container.encode(members[key]!, forKey: AnyKey(stringValue: key))
             }
         }
     }

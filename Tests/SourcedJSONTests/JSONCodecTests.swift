@@ -1,6 +1,7 @@
 import Foundation
 import SourcedCore
 import SourcedJSON
+import SourcedProtocol
 import Testing
 
 @Suite struct JSONCodecTests {
@@ -145,5 +146,52 @@ import Testing
         } throws: { error in
             (error as? UnknownTypeError)?.type == "explode"
         }
+    }
+
+    @Test func decodesLargeObjectsAndDuplicateKeys() throws {
+        let expected = Dictionary(uniqueKeysWithValues: (0..<20_000).map { ("k\($0)", $0) })
+        let bytes = try JSONStreamEncoder().encode(expected)
+        #expect(try JSONNodeDecoder().decode([String: Int].self, from: bytes) == expected)
+        #expect(try JSONNodeDecoder().decode([String: Int].self, from: try parse(#"{"a":1,"b":2,"a":3}"#)) == ["a": 3, "b": 2])
+    }
+
+    /// A failed element stays current, so a caller may skip it or retry it as another type.
+    @Test func unkeyedContainerMovesOnOnlyAfterSuccess() throws {
+        struct Lossy: Decodable {
+            var numbers: [Int] = []
+            init(from decoder: any Decoder) throws {
+                var container = try decoder.unkeyedContainer()
+                while !container.isAtEnd {
+                    if let number = try? container.decode(Int.self) {
+                        numbers.append(number)
+                    } else {
+                        _ = try container.decode(String.self)
+                    }
+                }
+            }
+        }
+        #expect(try JSONNodeDecoder().decode(Lossy.self, from: try parse(#"[1,"x",2,"y",3]"#)).numbers == [1, 2, 3])
+    }
+
+    /// A value whose encoding throws leaves nothing behind: not a dangling key, not half a value.
+    @Test func aFailedEncodingIsTakenBack() throws {
+        struct Partial: Encodable {
+            enum Key: String, CodingKey { case a, b, c }
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: Key.self)
+                try? container.encode(Double.nan, forKey: .a)
+                try? container.encode([[Double.infinity]], forKey: .b)
+                try container.encode(1, forKey: .c)
+            }
+        }
+        #expect(try text(Partial()) == #"{"c":1}"#)
+        var bytes = Array("prefix:".utf8)
+        #expect(throws: EncodingError.self) { try JSONStreamEncoder().encode(["x": [Double.nan]], appendingTo: &bytes) }
+        #expect(bytes == Array("prefix:".utf8))
+    }
+
+    @Test func readsWholeNumbersAsIntegersOnlyWhereExact() throws {
+        #expect(JSONValue(try parse("[1.0, 1e2, 2.5]")) == [1, 100, .number(2.5)])
+        #expect(throws: DecodingError.self) { try JSONNodeDecoder().decode([Int].self, from: try parse("[9007199254740993.0]")) }
     }
 }

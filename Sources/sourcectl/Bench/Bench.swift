@@ -47,7 +47,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Run for this many seconds (default 10 unless --requests is given).")
     var duration: Double?
 
-    @Option(help: "Commands each connection keeps in flight (at most 1024).")
+    @Option(help: "Commands each connection keeps in flight (at most 256).")
     var pipeline = 1
 
     @Option(help: "Prefix of the aggregate ids (default: bench-PID-TIME, fresh each run).")

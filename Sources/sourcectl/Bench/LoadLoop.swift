@@ -9,11 +9,13 @@ import Glibc
 /// Per command it costs one `write` and at most one `read`, and no thread or task hand-offs, so
 /// the load generator takes as little as it can of the CPU it shares with the daemon. Replies are
 /// read without blocking; commands are written with blocking writes, which cannot stall the loop
-/// because a connection never has more than `--pipeline` (at most ``maximumPipeline``) small
-/// commands in flight, far less than a socket buffer holds.
+/// because a connection never has more than `--pipeline` (at most ``maximumPipeline``) commands
+/// in flight: their requests and replies together fit in the socket's buffers even while the
+/// daemon stops reading (it does past its own pipeline depth, 256 by default).
 final class LoadLoop {
-    /// The deepest pipeline a connection may keep.
-    static let maximumPipeline = 1024
+    /// The deepest pipeline a connection may keep; deeper ones deadlocked (1024 did: the loop
+    /// blocked writing while the daemon waited for it to read).
+    static let maximumPipeline = 256
     /// How long the loop waits for any reply before it gives up on the daemon.
     static let replyTimeoutMilliseconds: Int32 = 60_000
 
