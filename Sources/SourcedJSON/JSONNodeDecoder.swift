@@ -118,24 +118,6 @@ private func floatingPoint<T: BinaryFloatingPoint & LosslessStringConvertible>(_
     return value
 }
 
-/// A coding key for array positions and `super`, for coding paths.
-struct IndexKey: CodingKey {
-    var stringValue: String
-    var intValue: Int?
-
-    init(stringValue: String) {
-        self.stringValue = stringValue
-        intValue = nil
-    }
-
-    init(intValue: Int) {
-        stringValue = "Index \(intValue)"
-        self.intValue = intValue
-    }
-
-    static let `super` = IndexKey(stringValue: "super")
-}
-
 private struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     /// Objects with more members than this get a hash index: a linear search per key would make
     /// decoding a large object (a dictionary) quadratic.
@@ -211,7 +193,7 @@ private struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     }
 
     func superDecoder() throws -> any Decoder {
-        NodeDecoder(node: lookup(IndexKey.super) ?? .null, codingPath: codingPath + [IndexKey.super], userInfo: userInfo)
+        NodeDecoder(node: lookup(JSONKey.super) ?? .null, codingPath: codingPath + [JSONKey.super], userInfo: userInfo)
     }
 
     func superDecoder(forKey key: Key) throws -> any Decoder {
@@ -228,7 +210,7 @@ private struct UnkeyedNodeContainer: UnkeyedDecodingContainer {
     var count: Int? { elements.count }
     var isAtEnd: Bool { currentIndex >= elements.count }
 
-    private var path: [any CodingKey] { codingPath + [IndexKey(intValue: currentIndex)] }
+    private var path: [any CodingKey] { codingPath + [JSONKey(intValue: currentIndex)] }
 
     /// The current element; the container moves past it only once it decoded (as in Foundation,
     /// so that a caller may retry an element as another type).

@@ -170,7 +170,7 @@ final class EncodingSink {
     func codingPath(_ depth: Int) -> [any CodingKey] {
         guard depth > 0, depth < levels.count else { return [] }
         return (1...depth).map { level in
-            levels[level].key ?? IndexKey(intValue: max(levels[level - 1].count - 1, 0))
+            levels[level].key ?? JSONKey(intValue: max(levels[level - 1].count - 1, 0))
         }
     }
 
@@ -302,7 +302,7 @@ private struct KeyedStreamContainer<Key: CodingKey>: KeyedEncodingContainerProto
     }
 
     mutating func superEncoder() -> any Encoder {
-        superEncoder(under: IndexKey.super)
+        superEncoder(under: JSONKey.super)
     }
 
     mutating func superEncoder(forKey key: Key) -> any Encoder {

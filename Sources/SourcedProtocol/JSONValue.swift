@@ -73,24 +73,21 @@ extension JSONValue: Codable {
         }
     }
 
-    /// Writes an object's members sorted by key, so that replies such as `stats` read the same
-    /// every time.
     private struct SortedMembers: Encodable {
         var members: [String: JSONValue]
 
         func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: MemberKey.self)
-            for key in members.keys.sorted() {
-                try container.encode(members[key]!, forKey: MemberKey(stringValue: key))
-            }
+            try JSONValue.encodeMembers(members, to: encoder)
         }
     }
 
-    private struct MemberKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
+    /// Writes `members` into `encoder`'s keyed container sorted by key, so that objects built
+    /// from loose values (the `stats` reply) read the same every time.
+    public static func encodeMembers(_ members: [String: JSONValue], to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: JSONKey.self)
+        for key in members.keys.sorted() {
+            try container.encode(members[key]!, forKey: JSONKey(stringValue: key))
+        }
     }
 }
 

@@ -27,20 +27,10 @@ enum Reply {
     private struct Members: Encodable, Sendable {
         var members: [String: JSONValue]
 
-        /// Sorted, and never one of the envelope's own keys, so a reply has each key once.
+        /// Never one of the envelope's own keys, so a reply has each key once.
         func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: AnyKey.self)
-            for key in members.keys.sorted() where !["ok", "error", "req"].contains(key) {
-                try container.encode(members[key]!, forKey: AnyKey(stringValue: key))
-            }
+            try JSONValue.encodeMembers(members.filter { !["ok", "error", "req"].contains($0.key) }, to: encoder)
         }
-    }
-
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
     }
 
     private struct Envelope<Body: Encodable>: Encodable {
