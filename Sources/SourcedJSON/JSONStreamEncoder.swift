@@ -100,7 +100,7 @@ final class EncodingSink {
     private func close(above depth: Int) {
         while levels.count - 1 > depth {
             switch levels.removeLast().kind {
-            case .pending: bytes.append(contentsOf: [UInt8(ascii: "{"), UInt8(ascii: "}")])
+            case .pending: bytes.append(contentsOf: "{}".utf8)
             case .object: bytes.append(UInt8(ascii: "}"))
             case .array: bytes.append(UInt8(ascii: "]"))
             case .single: break
@@ -201,17 +201,19 @@ final class EncodingSink {
         case 0x08: bytes.append(UInt8(ascii: "b"))
         case 0x0C: bytes.append(UInt8(ascii: "f"))
         default:
-            let hex: [UInt8] = Array("0123456789abcdef".utf8)
-            bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+            bytes.append(contentsOf: "u00".utf8)
+            for nibble in [byte >> 4, byte & 0x0F] {
+                bytes.append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
+            }
         }
     }
 
     func write(_ value: Bool) {
-        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+        bytes.append(contentsOf: value ? "true".utf8 : "false".utf8)
     }
 
     func writeNull() {
-        bytes.append(contentsOf: [UInt8(ascii: "n"), UInt8(ascii: "u"), UInt8(ascii: "l"), UInt8(ascii: "l")])
+        bytes.append(contentsOf: "null".utf8)
     }
 
     func write<I: FixedWidthInteger>(_ value: I) {
