@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import NIOPosix
 import SourcedCore
 import SourcedStorage
@@ -28,8 +29,10 @@ public final class Engine: Sendable {
         public var checkpointInterval: Duration
         /// The most log files open at once.
         public var maximumOpenFiles: Int
-        /// Threads doing file I/O; syncs of different logs proceed in parallel up to this number.
+        /// Threads doing file I/O (loads, reads, the checkpoint's sync).
         public var ioThreads: Int
+        /// Event loops, each owning one shard of the aggregates (and serving connections).
+        public var threads: Int
         /// Chains that may wait for a slow subscriber before it is told it fell behind.
         public var subscriptionBuffer: Int
         /// In-process event handlers, fed every committed chain after commit.
@@ -46,6 +49,7 @@ public final class Engine: Sendable {
             sync: SyncMode = .always,
             maximumOpenFiles: Int = 1024,
             ioThreads: Int = 32,
+            threads: Int = 1,
             subscriptionBuffer: Int = 10_000,
             handlers: [any EventHandler] = [],
             systemCalls: SystemCalls = .posix
@@ -58,28 +62,35 @@ public final class Engine: Sendable {
             self.checkpointInterval = checkpointInterval
             self.maximumOpenFiles = maximumOpenFiles
             self.ioThreads = ioThreads
+            self.threads = threads
             self.subscriptionBuffer = subscriptionBuffer
             self.handlers = handlers
             self.systemCalls = systemCalls
         }
     }
 
-    private struct Lifecycle {
-        var accepting = true
-        var active = 0
-        var drained: [CheckedContinuation<Void, Never>] = []
-    }
-
     public let configuration: Configuration
+    /// The event loops the shards run on; a server should serve its connections on them.
+    public let eventLoopGroup: MultiThreadedEventLoopGroup
+    private let shards: [Shard]
     private let store: AggregateStore
     private let committer: GlobalCommitter
     private let handlers: [HandlerRunner]
     private let pool: NIOThreadPool
-    private let registry: AggregateRegistry
     private let counters: EngineCounters
-    private let lifecycle = Mutex(Lifecycle())
-    /// Evicts idle aggregates and saves the global checkpoint, until shutdown.
+    /// Evicts idle aggregates on each shard's loop.
+    private let evictions: [RepeatedTask]
+    /// Saves the global checkpoint, until shutdown.
     private let maintenance: Task<Void, Never>
+    /// Calls of the async API on their way to a shard: shutdown waits for them before it stops
+    /// the loops, so none is left unanswered.
+    private let edgeCalls = Mutex(EdgeCalls())
+
+    private struct EdgeCalls {
+        var accepting = true
+        var active = 0
+        var drained: [CheckedContinuation<Void, Never>] = []
+    }
 
     /// Opens the data directory and starts the engine.
     ///
@@ -92,7 +103,7 @@ public final class Engine: Sendable {
         logger: Logger = Logger(label: "sourced.engine"),
         onFatal: @escaping @Sendable (StorageError) -> Void = { _ in }
     ) async throws -> Engine {
-        precondition(configuration.maximumAggregates > 0 && configuration.ioThreads > 0)
+        precondition(configuration.maximumAggregates > 0 && configuration.ioThreads > 0 && configuration.threads > 0)
         var configuration = configuration
         if configuration.sync == .always, !AggregateStore.fileSystemSyncReportsErrors {
             // Sync `always` trusts one syncfs to report any failed write-back; before Linux 5.8
@@ -129,6 +140,7 @@ public final class Engine: Sendable {
                     await handler.stop()
                 }
                 committer.feed.close()
+                try? await pool.runIfActive { committer.stop() }
                 throw error
             }
             return Engine(configuration, store, committer, handlers, pool)
@@ -152,20 +164,28 @@ public final class Engine: Sendable {
         self.pool = pool
         let counters = EngineCounters()
         self.counters = counters
-        let registry = AggregateRegistry(capacity: configuration.maximumAggregates, counters: counters)
-        self.registry = registry
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
+        eventLoopGroup = group
+        let loops = Array(group.makeIterator())
+        // The capacity is split between the shards; the first ones take the remainder.
+        let shards = loops.enumerated().map { index, loop in
+            let capacity = configuration.maximumAggregates / loops.count + (index < configuration.maximumAggregates % loops.count ? 1 : 0)
+            return Shard(index: index, loop: loop, capacity: max(capacity, 1), store: store, committer: committer, counters: counters)
+        }
+        self.shards = shards
         let timeout = configuration.idleTimeout
+        let interval = min(max(timeout / 4, .milliseconds(10)), .seconds(1))
+        evictions = shards.map { shard in
+            shard.loop.scheduleRepeatedTask(initialDelay: TimeAmount(interval), delay: TimeAmount(interval)) { _ in
+                shard.evictIdle(before: .now() - TimeAmount(timeout))
+            }
+        }
         let checkpointInterval = configuration.checkpointInterval
-        let interval = min(max(timeout / 4, .milliseconds(10)), .seconds(1), checkpointInterval)
         maintenance = Task {
-            var lastCheckpoint = ContinuousClock.now
             while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                registry.evictIdle(olderThan: timeout)
-                if ContinuousClock.now - lastCheckpoint >= checkpointInterval {
-                    lastCheckpoint = .now
-                    try? await committer.saveCheckpoint()
-                }
+                try? await Task.sleep(for: checkpointInterval)
+                guard !Task.isCancelled else { break }
+                try? await committer.checkpoint.save(store)
             }
         }
     }
@@ -174,52 +194,83 @@ public final class Engine: Sendable {
         maintenance.cancel()
     }
 
+    /// The shard that holds `key`'s aggregate: the same for a key as long as the engine runs.
+    public func shard(for key: AggregateKey) -> Shard {
+        shards.count == 1 ? shards[0] : shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+    }
+
     /// Runs `commands` on aggregate `id` of `model` as one atomic chain.
     ///
     /// Each command is decided on the state the previous one produced; all events are written in
     /// one record and acknowledged together, or, if any command is rejected, nothing is written.
+    /// One hop to the aggregate's shard and back: for tools and tests; a server calls the shard
+    /// on its loop instead (``Shard/execute(_:id:commands:expecting:_:)``).
     /// - Parameters:
     ///   - expected: if given, the chain fails with ``EngineError/wrongVersion(expected:actual:)``
     ///     unless the aggregate is at that version when the chain is decided.
-    ///   - onQueued: called once the chain is decided and queued in the aggregate, before it is
-    ///     durable. A caller that starts its next request only then keeps its requests in order
-    ///     while their writes are still group-committed together (pipelining).
     public func execute<Model: AggregateModel>(
         _ model: Model.Type,
         id: AggregateID,
         commands: [Model.Command],
-        expecting expected: UInt64? = nil,
-        onQueued: @escaping @Sendable () -> Void = {}
+        expecting expected: UInt64? = nil
     ) async throws(EngineError) -> Commit<Model> {
-        guard !commands.isEmpty else { throw .emptyChain }
-        return try await withInstance(model, id) { instance throws(EngineError) in
-            try await instance.execute(commands, expecting: expected, onQueued: onQueued)
+        try await onShard(Model.self, id) { shard, done in
+            shard.execute(Model.self, id: id, commands: commands, expecting: expected, done)
         }
     }
 
     /// The state of aggregate `id` of `model` after every chain decided before this call, once
     /// durable; version 0 and no state if it was never created.
-    public func snapshot<Model: AggregateModel>(
-        _ model: Model.Type,
-        id: AggregateID,
-        onQueued: @escaping @Sendable () -> Void = {}
-    ) async throws(EngineError) -> Snapshot<Model> {
-        try await withInstance(model, id) { instance throws(EngineError) in
-            try await instance.snapshot(onQueued: onQueued)
+    public func snapshot<Model: AggregateModel>(_ model: Model.Type, id: AggregateID) async throws(EngineError) -> Snapshot<Model> {
+        try await onShard(Model.self, id) { shard, done in
+            shard.snapshot(Model.self, id: id, done)
         }
     }
 
     /// The durable events of aggregate `id` of `model` whose versions lie in `versions`, and the
-    /// aggregate's snapshot, read as ``snapshot(_:id:onQueued:)`` reads.
+    /// aggregate's snapshot, read as ``snapshot(_:id:)`` reads.
     public func events<Model: AggregateModel>(
         _ model: Model.Type,
         id: AggregateID,
-        versions: Range<UInt64>,
-        onQueued: @escaping @Sendable () -> Void = {}
+        versions: Range<UInt64>
     ) async throws(EngineError) -> (events: [VersionedEvent<Model>], snapshot: Snapshot<Model>) {
-        try await withInstance(model, id) { instance throws(EngineError) in
-            try await instance.events(versions, onQueued: onQueued)
+        try await onShard(Model.self, id) { shard, done in
+            shard.events(Model.self, id: id, versions: versions, done)
         }
+    }
+
+    /// Runs `body` on the loop of `id`'s shard and waits for the result it passes to `done`.
+    private func onShard<Model: AggregateModel, Value: Sendable>(
+        _ model: Model.Type,
+        _ id: AggregateID,
+        _ body: @escaping @Sendable (Shard, @escaping (Result<Value, EngineError>) -> Void) -> Void
+    ) async throws(EngineError) -> Value {
+        guard configuration.models.model(named: Model.name) == Model.self else {
+            throw .unknownModel(Model.name, known: configuration.models.names)
+        }
+        guard edgeCalls.withLock({ calls in
+            guard calls.accepting else { return false }
+            calls.active += 1
+            return true
+        }) else {
+            throw .unavailable("sourced is shutting down")
+        }
+        defer {
+            let drained = edgeCalls.withLock { calls in
+                calls.active -= 1
+                guard calls.active == 0, !calls.accepting else { return [CheckedContinuation<Void, Never>]() }
+                defer { calls.drained = [] }
+                return calls.drained
+            }
+            drained.forEach { $0.resume() }
+        }
+        let shard = shard(for: AggregateKey(model: Model.name, id: id))
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, EngineError>, Never>) in
+            shard.loop.execute {
+                body(shard) { continuation.resume(returning: $0) }
+            }
+        }
+        return try result.get()
     }
 
     /// Streams every chain committed after global position `after`, then every chain committed
@@ -232,8 +283,8 @@ public final class Engine: Sendable {
         after position: UInt64,
         model: String? = nil,
         id: AggregateID? = nil
-    ) async throws(EngineError) -> Subscription {
-        let newest = await committer.lastPosition
+    ) throws(EngineError) -> Subscription {
+        let newest = committer.lastPosition
         guard position <= newest else {
             throw .unavailable("position \(position) is beyond the newest position \(newest)")
         }
@@ -245,8 +296,8 @@ public final class Engine: Sendable {
     /// Current figures.
     public var statistics: EngineStatistics {
         EngineStatistics(
-            liveAggregates: registry.count,
-            capacity: registry.capacity,
+            liveAggregates: counters.live.current,
+            capacity: configuration.maximumAggregates,
             hits: counters.hits.current,
             misses: counters.misses.current,
             loads: counters.loads.current,
@@ -262,9 +313,9 @@ public final class Engine: Sendable {
         )
     }
 
-    /// Checks that the engine can still serve: storage has not failed and the I/O threads run
-    /// work. A daemon pings its watchdog only after this returns, so a hung disk or a stopped
-    /// store gets the process restarted.
+    /// Checks that the engine can still serve: storage has not failed, and the I/O threads and
+    /// every shard's loop run work. A daemon pings its watchdog only after this returns, so a
+    /// hung disk, a stuck loop or a stopped store gets the process restarted.
     public func checkHealth() async throws(EngineError) {
         if let failure = store.fatalError {
             throw .unavailable(failure.description)
@@ -274,6 +325,13 @@ public final class Engine: Sendable {
         } catch {
             throw .unavailable("the I/O threads are not running")
         }
+        for shard in shards {
+            do {
+                try await shard.loop.submit {}.get()
+            } catch {
+                throw .unavailable("event loop \(shard.index) is not running")
+            }
+        }
     }
 
     /// The storage failure that stopped writes, if one did.
@@ -281,20 +339,20 @@ public final class Engine: Sendable {
 
     /// Stops taking requests, waits for those in flight to finish, and releases the data directory.
     public func shutdown() async {
-        let mustWait = lifecycle.withLock { state in
-            state.accepting = false
-            return state.active > 0
+        guard counters.stopAccepting() else { return }
+        edgeCalls.withLock { $0.accepting = false }
+        for shard in shards {
+            try? await shard.loop.flatSubmit { shard.drain() }.get()
         }
-        if mustWait {
-            await withCheckedContinuation { continuation in
-                let done = lifecycle.withLock { state in
-                    guard state.active > 0 else { return true }
-                    state.drained.append(continuation)
-                    return false
-                }
-                if done { continuation.resume() }
+        await withCheckedContinuation { continuation in
+            let done = edgeCalls.withLock { calls in
+                guard calls.active > 0 else { return true }
+                calls.drained.append(continuation)
+                return false
             }
+            if done { continuation.resume() }
         }
+        evictions.forEach { $0.cancel() }
         maintenance.cancel()
         // Its checkpoint round, if one is running, ends before the final one starts: two rounds
         // at once could write the checkpoint out of order.
@@ -303,46 +361,11 @@ public final class Engine: Sendable {
             await handler.stop()
         }
         committer.feed.close()
-        try? await committer.saveCheckpoint()
-        try? await pool.shutdownGracefully()
-        store.directory.close()
-    }
-
-    private func withInstance<Model: AggregateModel, Result>(
-        _ model: Model.Type,
-        _ id: AggregateID,
-        _ body: (AggregateInstance<Model>) async throws(EngineError) -> Result
-    ) async throws(EngineError) -> Result {
-        guard configuration.models.model(named: Model.name) == Model.self else {
-            throw .unknownModel(Model.name, known: configuration.models.names)
-        }
-        guard lifecycle.withLock({ state in
-            guard state.accepting else { return false }
-            state.active += 1
-            return true
-        }) else {
-            throw .unavailable("sourced is shutting down")
-        }
-        defer { leave() }
-        let key = AggregateKey(model: Model.name, id: id)
-        let store = store
+        try? await committer.checkpoint.save(store)
         let committer = committer
-        let counters = counters
-        let instance = await registry.acquire(key) {
-            AggregateInstance<Model>(key: key, store: store, committer: committer, counters: counters)
-        }
-        defer { registry.release(key) }
-        // The key's model name maps to exactly one type in the catalog, so the instance is of it.
-        return try await body(instance as! AggregateInstance<Model>)
-    }
-
-    private func leave() {
-        let drained = lifecycle.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.active -= 1
-            guard state.active == 0, !state.accepting else { return [] }
-            defer { state.drained = [] }
-            return state.drained
-        }
-        drained.forEach { $0.resume() }
+        try? await pool.runIfActive { committer.stop() }
+        try? await pool.shutdownGracefully()
+        try? await eventLoopGroup.shutdownGracefully()
+        store.directory.close()
     }
 }

@@ -32,8 +32,11 @@ public struct EngineStatistics: Hashable, Sendable {
     public var handlers: [HandlerStatus]
 }
 
-/// The engine's running counters, shared by its instances without locks.
+/// The engine's running counters, shared by its shards without locks, and whether it admits
+/// requests.
 final class EngineCounters: Sendable {
+    /// Aggregates in memory, in all shards.
+    let live = Atomic<Int>(0)
     let hits = Atomic<Int>(0)
     let misses = Atomic<Int>(0)
     let loads = Atomic<Int>(0)
@@ -41,6 +44,17 @@ final class EngineCounters: Sendable {
     let commands = Atomic<Int>(0)
     let rejections = Atomic<Int>(0)
     let events = Atomic<Int>(0)
+    private let open = Atomic<Bool>(true)
+
+    /// Whether new requests are admitted.
+    var accepting: Bool {
+        open.load(ordering: .relaxed)
+    }
+
+    /// Admits no more requests; returns whether it was the first call.
+    func stopAccepting() -> Bool {
+        open.exchange(false, ordering: .relaxed)
+    }
 }
 
 extension Atomic where Value == Int {

@@ -61,7 +61,7 @@ final class HandlerRunner: Sendable {
     func start() async throws {
         let saved = try await store.readHandlerState(handler.name)
         try await handler.restore(saved?.state)
-        let position = min(saved?.position ?? 0, await committer.lastPosition)
+        let position = min(saved?.position ?? 0, committer.lastPosition)
         progress.withLock { $0.position = position }
         task.withLock { $0 = Task { await self.run(from: position) } }
     }

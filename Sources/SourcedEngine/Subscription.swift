@@ -90,7 +90,7 @@ public final class Subscription: Sendable {
     /// Reads the next chunk of the log, or switches to live when there is nothing left to read.
     private func catchUp() async throws {
         let position = self.position
-        let plan = await committer.readPlan(after: position)
+        let plan = committer.readPlan(after: position)
         if plan.last == position {
             if let subscriber = committer.feed.register(after: position, limit: limit) {
                 let cancelled = state.withLock { state in

@@ -5,21 +5,19 @@ import SourcedProtocol
 
 /// A request that works inside one aggregate, with its model type known.
 protocol AggregateCall: Sendable {
-    /// Runs the request and encodes its reply. `onQueued` is called once the request has its place
-    /// in the aggregate's order (see ``Engine/execute(_:id:commands:expecting:onQueued:)``).
-    func run(on engine: Engine, req: JSONValue?, onQueued: @escaping @Sendable () -> Void) async -> ByteBuffer
+    /// The aggregate the request works on: it decides the shard.
+    var key: AggregateKey { get }
+
+    /// Runs the request on `shard`, on its loop, and calls `reply` there with the reply line.
+    func run(on shard: Shard, req: JSONValue?, _ reply: @escaping (ByteBuffer) -> Void)
 }
 
-extension AggregateCall {
-    /// Encodes the outcome of an engine call as a reply line.
-    func reply<Body: Encodable & Sendable>(
-        req: JSONValue?,
-        _ body: () async throws(EngineError) -> Body
-    ) async -> ByteBuffer {
-        do {
-            return Reply.success(try await body(), req: req)
-        } catch {
-            return Reply.failure(ProtocolError(error), req: req)
+extension Result where Failure == EngineError {
+    /// The reply line for this outcome: the encoded `body` of a success, or the error.
+    func reply<Body: Encodable & Sendable>(req: JSONValue?, _ body: (Success) -> Body) -> ByteBuffer {
+        switch self {
+        case .success(let value): Reply.success(body(value), req: req)
+        case .failure(let error): Reply.failure(ProtocolError(error), req: req)
         }
     }
 }
@@ -29,10 +27,11 @@ struct ExecuteCall<Model: AggregateModel>: AggregateCall {
     var commands: [Model.Command]
     var expected: UInt64?
 
-    func run(on engine: Engine, req: JSONValue?, onQueued: @escaping @Sendable () -> Void) async -> ByteBuffer {
-        await reply(req: req) { () throws(EngineError) in
-            let commit = try await engine.execute(Model.self, id: id, commands: commands, expecting: expected, onQueued: onQueued)
-            return CommitBody(id: id, commit: commit)
+    var key: AggregateKey { AggregateKey(model: Model.name, id: id) }
+
+    func run(on shard: Shard, req: JSONValue?, _ reply: @escaping (ByteBuffer) -> Void) {
+        shard.execute(Model.self, id: id, commands: commands, expecting: expected) { result in
+            reply(result.reply(req: req) { CommitBody(id: id, commit: $0) })
         }
     }
 }
@@ -40,9 +39,11 @@ struct ExecuteCall<Model: AggregateModel>: AggregateCall {
 struct GetCall<Model: AggregateModel>: AggregateCall {
     var id: AggregateID
 
-    func run(on engine: Engine, req: JSONValue?, onQueued: @escaping @Sendable () -> Void) async -> ByteBuffer {
-        await reply(req: req) { () throws(EngineError) in
-            SnapshotBody(id: id, snapshot: try await engine.snapshot(Model.self, id: id, onQueued: onQueued))
+    var key: AggregateKey { AggregateKey(model: Model.name, id: id) }
+
+    func run(on shard: Shard, req: JSONValue?, _ reply: @escaping (ByteBuffer) -> Void) {
+        shard.snapshot(Model.self, id: id) { result in
+            reply(result.reply(req: req) { SnapshotBody(id: id, snapshot: $0) })
         }
     }
 }
@@ -53,12 +54,13 @@ struct EventsCall<Model: AggregateModel>: AggregateCall {
     var after: UInt64
     var limit: Int
 
-    func run(on engine: Engine, req: JSONValue?, onQueued: @escaping @Sendable () -> Void) async -> ByteBuffer {
-        await reply(req: req) { () throws(EngineError) in
-            let first = after == .max ? .max : after + 1
-            let end = first > .max - UInt64(limit) ? .max : first + UInt64(limit)
-            let page = try await engine.events(Model.self, id: id, versions: first..<end, onQueued: onQueued)
-            return EventsBody(id: id, version: page.snapshot.version, events: page.events)
+    var key: AggregateKey { AggregateKey(model: Model.name, id: id) }
+
+    func run(on shard: Shard, req: JSONValue?, _ reply: @escaping (ByteBuffer) -> Void) {
+        let first = after == .max ? .max : after + 1
+        let end = first > .max - UInt64(limit) ? .max : first + UInt64(limit)
+        shard.events(Model.self, id: id, versions: first..<end) { result in
+            reply(result.reply(req: req) { EventsBody(id: id, version: $0.snapshot.version, events: $0.events) })
         }
     }
 }

@@ -17,6 +17,8 @@ final class ConnectionTable: Sendable {
         var closing = false
         /// When a refusal was last logged, so a flood of refused clients cannot flood the log.
         var lastLoggedRefusal: ContinuousClock.Instant?
+        /// Waiting for the last connection to close.
+        var emptied: [CheckedContinuation<Void, Never>] = []
     }
 
     /// A refused connection: why, and whether to log it (at most one log line a second).
@@ -60,7 +62,25 @@ final class ConnectionTable: Sendable {
     }
 
     func remove(_ channel: any Channel) {
-        _ = state.withLock { $0.open.removeValue(forKey: ObjectIdentifier(channel)) }
+        let emptied = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.open.removeValue(forKey: ObjectIdentifier(channel))
+            guard state.open.isEmpty else { return [] }
+            defer { state.emptied = [] }
+            return state.emptied
+        }
+        emptied.forEach { $0.resume() }
+    }
+
+    /// Returns once no connection is open.
+    func waitUntilEmpty() async {
+        await withCheckedContinuation { continuation in
+            let empty = state.withLock { state in
+                guard !state.open.isEmpty else { return true }
+                state.emptied.append(continuation)
+                return false
+            }
+            if empty { continuation.resume() }
+        }
     }
 
     /// Refuses connections from now on and returns those open.

@@ -9,13 +9,13 @@ struct PeerCredentials: Sendable {
     var gid: UInt32
 
     /// The credentials of `channel`'s peer, or `nil` if the socket cannot tell.
-    static func of(_ channel: any Channel) async -> PeerCredentials? {
-        guard let provider = channel as? any SocketOptionProvider else { return nil }
+    /// Completes on the channel's loop.
+    static func of(_ channel: any Channel) -> EventLoopFuture<PeerCredentials?> {
+        guard let provider = channel as? any SocketOptionProvider else { return channel.eventLoop.makeSucceededFuture(nil) }
         let future: EventLoopFuture<sourced_peer_credentials> = provider.unsafeGetSocketOption(
             level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)
         )
-        guard let credentials = try? await future.get() else { return nil }
-        return PeerCredentials(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
+        return future.map { PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }.recover { _ in nil }
     }
 }
 

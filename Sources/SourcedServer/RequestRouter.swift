@@ -4,16 +4,19 @@ import SourcedEngine
 import SourcedProjections
 import SourcedProtocol
 
-/// Turns request lines into replies, running aggregate work on the engine.
+/// Turns a request line into its reply, or into the work that produces it.
 ///
-/// ``submit(_:)`` returns once the request has its place in its aggregate's order, not when it is
-/// done, so a connection can read its next line while earlier commands are still being made
-/// durable, and pipelined commands on one connection take effect in the order they were sent.
+/// Everything answered from memory (`models`, `stats`, `ping`, errors) is answered here, at once;
+/// aggregate work goes to a shard, queries and subscriptions to the engine's edges.
 struct RequestRouter: Sendable {
-    /// A reply, or the work that will produce it.
-    enum PendingReply: Sendable {
-        case ready(ByteBuffer)
-        case running(Task<ByteBuffer, Never>)
+    /// What a request line asks for.
+    enum Route {
+        /// The reply, known at once.
+        case reply(ByteBuffer)
+        /// Work inside one aggregate, to run on its shard.
+        case aggregate(any AggregateCall, req: JSONValue?)
+        /// A question to a read model; `parameters` is the whole request object.
+        case query(any QueryableProjection, name: String, parameters: JSONValue, req: JSONValue?)
         /// A subscription: its first reply, then event lines until it ends.
         case stream(ByteBuffer, EventStream)
     }
@@ -23,71 +26,62 @@ struct RequestRouter: Sendable {
     let projections: [String: any QueryableProjection]
     let statistics: @Sendable () -> JSONValue
 
-    ///
-    /// `onReply` is called with the size of the reply as soon as it is computed, before it is
-    /// written, so the connection can bound the bytes it buffers.
-    func submit(_ line: ByteBuffer, onReply: @escaping @Sendable (Int) -> Void) async -> PendingReply {
-        func ready(_ bytes: ByteBuffer) -> PendingReply {
-            onReply(bytes.readableBytes)
-            return .ready(bytes)
-        }
+    func route(_ line: ByteBuffer) -> Route {
         guard line.readableBytes > 0 else {
-            return ready(Reply.failure(ProtocolError(.badRequest, "empty line; send one JSON object per line"), req: nil))
+            return .reply(Reply.failure(ProtocolError(.badRequest, "empty line; send one JSON object per line"), req: nil))
         }
         let request: Request
         do {
             request = try Request(line: line.readableBytesView, catalog: engine.configuration.models)
         } catch {
-            return ready(Reply.failure(error, req: nil))
+            return .reply(Reply.failure(error, req: nil))
         }
         switch request.operation {
         case .aggregate(let call):
-            let queued = Latch<Void>()
-            let engine = engine
-            let task = Task {
-                let reply = await call.run(on: engine, req: request.req, onQueued: { queued.fire() })
-                queued.fire()
-                onReply(reply.readableBytes)
-                return reply
-            }
-            await queued.wait()
-            return .running(task)
+            return .aggregate(call, req: request.req)
         case .query(let name, let parameters):
             guard let projection = projections[name] else {
                 let known = projections.keys.sorted().joined(separator: ", ")
-                return ready(Reply.failure(ProtocolError(.unknownProjection, "unknown projection \"\(name)\"; projections: \(known)"), req: request.req))
+                let message = known.isEmpty
+                    ? "unknown projection \"\(name)\"; this daemon runs none (start it with --projection)"
+                    : "unknown projection \"\(name)\"; projections: \(known)"
+                return .reply(Reply.failure(ProtocolError(.unknownProjection, message), req: request.req))
             }
-            do {
-                var members: [String: JSONValue] = ["projection": .string(name)]
-                if case .object(let result) = try await projection.query(parameters) {
-                    members.merge(result) { current, _ in current }
-                }
-                return ready(Reply.success(members, req: request.req))
-            } catch {
-                return ready(Reply.failure(ProtocolError(.badRequest, "query \(name): \(error)"), req: request.req))
-            }
+            return .query(projection, name: name, parameters: parameters, req: request.req)
         case .models:
-            return ready(Reply.success(ModelsBody(catalog: engine.configuration.models), req: request.req))
+            return .reply(Reply.success(ModelsBody(catalog: engine.configuration.models), req: request.req))
         case .stats:
-            return ready(Reply.success(["stats": statistics()], req: request.req))
+            return .reply(Reply.success(["stats": statistics()], req: request.req))
         case .ping:
-            return ready(Reply.success(["pong": true], req: request.req))
+            return .reply(Reply.success(["pong": true], req: request.req))
         case .subscribe(let from, let model, let id):
             let newest = engine.statistics.position
             let start = from ?? newest
             guard start <= newest else {
-                return ready(Reply.failure(ProtocolError(.badRequest, "from \(start) is beyond the newest position \(newest)"), req: request.req))
+                return .reply(Reply.failure(ProtocolError(.badRequest, "from \(start) is beyond the newest position \(newest)"), req: request.req))
             }
             do {
-                let subscription = try await engine.subscribe(after: start, model: model, id: id)
+                let subscription = try engine.subscribe(after: start, model: model, id: id)
                 let confirmation = Reply.success(["subscribed": true, "from": .integer(Int64(clamping: start))], req: request.req)
-                onReply(confirmation.readableBytes)
                 return .stream(confirmation, EventStream(subscription))
             } catch {
-                return ready(Reply.failure(ProtocolError(error), req: request.req))
+                return .reply(Reply.failure(ProtocolError(error), req: request.req))
             }
         case .invalid(let error):
-            return ready(Reply.failure(error, req: request.req))
+            return .reply(Reply.failure(error, req: request.req))
+        }
+    }
+
+    /// The reply to a query, once the projection answered.
+    static func answer(_ projection: any QueryableProjection, name: String, parameters: JSONValue, req: JSONValue?) async -> ByteBuffer {
+        do {
+            var members: [String: JSONValue] = ["projection": .string(name)]
+            if case .object(let result) = try await projection.query(parameters) {
+                members.merge(result) { current, _ in current }
+            }
+            return Reply.success(members, req: req)
+        } catch {
+            return Reply.failure(ProtocolError(.badRequest, "query \(name): \(error)"), req: req)
         }
     }
 }

@@ -25,9 +25,9 @@ extension AggregateStore {
     /// Commits a batch of chains: appends their global records (`records`, whole encoded records)
     /// at `offset`, the global log's length, and makes them durable unless sync is `none`: the
     /// commit point. Then appends each of `appends`, the same chains' aggregate records, to its
-    /// aggregate's log, unsynced (see ``syncLogs(_:directories:)``). All in one trip to an I/O
-    /// thread, so a batch costs one hand-off however many aggregates it touches.
+    /// aggregate's log, unsynced (see ``syncLogs(_:directories:)``).
     ///
+    /// Blocks: call it from the engine's commit thread, never from an event loop or a task.
     /// - Returns: how many of `appends` were written. If not all, the store has stopped with the
     ///   returned error: the rest are committed but missing from their logs until recovery.
     /// - Throws: if the global write failed (the log is back at `offset`, nothing is committed)
@@ -36,29 +36,27 @@ extension AggregateStore {
         _ records: [UInt8],
         at offset: Int,
         then appends: [AggregateAppend]
-    ) async throws -> (written: Int, failure: StorageError?) {
-        try await run {
-            try self.checkRunning()
-            // Every log is open before anything is committed: failing to open one (EMFILE) then
-            // fails the batch cleanly instead of leaving committed chains a log cannot take.
-            return try self.withLogs(of: appends) { logs -> (written: Int, failure: StorageError?) in
-                let descriptor = self.directory.globalLogDescriptor
-                try self.write(records, to: descriptor, at: offset, self.directory.globalLogPath)
-                if self.configuration.sync != .none {
-                    try self.sync(descriptor, self.directory.globalLogPath)
-                }
-                for (index, append) in appends.enumerated() {
-                    do {
-                        try self.checkRunning()
-                        try self.write(append.records, to: logs[index], at: append.offset, self.directory.logPath(of: append.key))
-                    } catch {
-                        let failure = error as? StorageError ?? .stopped(cause: "\(error)")
-                        self.stop(failure)
-                        return (index, failure)
-                    }
-                }
-                return (appends.count, nil)
+    ) throws -> (written: Int, failure: StorageError?) {
+        try checkRunning()
+        // Every log is open before anything is committed: failing to open one (EMFILE) then
+        // fails the batch cleanly instead of leaving committed chains a log cannot take.
+        return try withLogs(of: appends) { logs -> (written: Int, failure: StorageError?) in
+            let descriptor = directory.globalLogDescriptor
+            try write(records, to: descriptor, at: offset, directory.globalLogPath)
+            if configuration.sync != .none {
+                try sync(descriptor, directory.globalLogPath)
             }
+            for (index, append) in appends.enumerated() {
+                do {
+                    try checkRunning()
+                    try write(append.records, to: logs[index], at: append.offset, directory.logPath(of: append.key))
+                } catch {
+                    let failure = error as? StorageError ?? .stopped(cause: "\(error)")
+                    stop(failure)
+                    return (index, failure)
+                }
+            }
+            return (appends.count, nil)
         }
     }
 

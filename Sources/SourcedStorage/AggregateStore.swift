@@ -1,5 +1,7 @@
+import Dispatch
 import Glibc
 import Logging
+import NIOCore
 import NIOPosix
 import SourcedCore
 import Synchronization
@@ -121,12 +123,19 @@ public final class AggregateStore: Sendable {
         into fold: Fold,
         repairableAfter: UInt64? = nil
     ) async throws -> Replay<Fold> {
-        try await run {
-            try self.checkRunning()
-            return try self.descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
-                guard let descriptor else { return Replay(fold: fold, version: 0, length: 0) }
-                return try self.recover(descriptor, self.directory.logPath(of: key), .versions, into: fold, repairableAfter: repairableAfter)
-            }
+        try await run { try self.replayNow(key, into: fold, repairableAfter: repairableAfter) }
+    }
+
+    /// ``replay(_:into:repairableAfter:)`` on the I/O pool, answered on `loop`.
+    public func replay<Fold: LogFold>(_ key: AggregateKey, into fold: Fold, on loop: any EventLoop) -> EventLoopFuture<Replay<Fold>> {
+        run(on: loop) { try self.replayNow(key, into: fold, repairableAfter: nil) }
+    }
+
+    private func replayNow<Fold: LogFold>(_ key: AggregateKey, into fold: Fold, repairableAfter: UInt64?) throws -> Replay<Fold> {
+        try checkRunning()
+        return try descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
+            guard let descriptor else { return Replay(fold: fold, version: 0, length: 0) }
+            return try self.recover(descriptor, self.directory.logPath(of: key), .versions, into: fold, repairableAfter: repairableAfter)
         }
     }
 
@@ -136,17 +145,25 @@ public final class AggregateStore: Sendable {
     /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if those bytes do not verify.
     public func read<Fold: LogFold>(_ key: AggregateKey, length: Int, into fold: Fold) async throws -> Fold {
         guard length > 0 else { return fold }
-        return try await run {
-            try self.checkRunning()
-            return try self.descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
-                let path = self.directory.logPath(of: key)
-                guard let descriptor else { throw StorageError.io(operation: "open", path: path, errno: ENOENT) }
-                let (fold, scan) = try self.fold(try self.readAll(descriptor, path, length: length), .versions, into: fold, path)
-                guard scan.tail == .clean, scan.validLength == length else {
-                    throw StorageError.corrupt(path: path, offset: scan.validLength, reason: "acknowledged records no longer verify")
-                }
-                return fold
+        return try await run { try self.readNow(key, length: length, into: fold) }
+    }
+
+    /// ``read(_:length:into:)`` on the I/O pool, answered on `loop`.
+    public func read<Fold: LogFold>(_ key: AggregateKey, length: Int, into fold: Fold, on loop: any EventLoop) -> EventLoopFuture<Fold> {
+        guard length > 0 else { return loop.makeSucceededFuture(fold) }
+        return run(on: loop) { try self.readNow(key, length: length, into: fold) }
+    }
+
+    private func readNow<Fold: LogFold>(_ key: AggregateKey, length: Int, into fold: Fold) throws -> Fold {
+        try checkRunning()
+        return try descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
+            let path = self.directory.logPath(of: key)
+            guard let descriptor else { throw StorageError.io(operation: "open", path: path, errno: ENOENT) }
+            let (fold, scan) = try self.fold(try self.readAll(descriptor, path, length: length), .versions, into: fold, path)
+            guard scan.tail == .clean, scan.validLength == length else {
+                throw StorageError.corrupt(path: path, offset: scan.validLength, reason: "acknowledged records no longer verify")
             }
+            return fold
         }
     }
 
@@ -165,26 +182,29 @@ public final class AggregateStore: Sendable {
     /// last sync, so that the new logs' directory entries are durable too). A no-op with sync
     /// `none`.
     public func syncLogs(_ keys: [AggregateKey], directories models: Set<String>, parallelism: Int = 16) async throws {
+        try await run { try self.syncLogsNow(keys, directories: models, parallelism: parallelism) }
+    }
+
+    /// ``syncLogs(_:directories:parallelism:)``, blocking the calling thread: for the engine's
+    /// commit thread, never an event loop or a task.
+    public func syncLogsNow(_ keys: [AggregateKey], directories models: Set<String>, parallelism: Int = 16) throws {
         guard configuration.sync != .none, !keys.isEmpty else { return }
+        try checkRunning()
         let chunkSize = (keys.count + parallelism - 1) / parallelism
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for start in stride(from: 0, to: keys.count, by: chunkSize) {
-                let chunk = keys[start..<min(start + chunkSize, keys.count)]
-                group.addTask {
-                    try await self.run {
-                        try self.checkRunning()
-                        for key in chunk {
-                            try self.syncLog(key)
-                        }
-                    }
+        let chunks = stride(from: 0, to: keys.count, by: chunkSize).map { keys[$0..<min($0 + chunkSize, keys.count)] }
+        let failure = Mutex<(any Error)?>(nil)
+        DispatchQueue.concurrentPerform(iterations: chunks.count) { index in
+            do {
+                for key in chunks[index] {
+                    try syncLog(key)
                 }
+            } catch {
+                failure.withLock { $0 = $0 ?? error }
             }
-            try await group.waitForAll()
         }
-        try await run {
-            for model in models {
-                try self.syncDirectory(ofModel: model)
-            }
+        if let error = failure.withLock({ $0 }) { throw error }
+        for model in models {
+            try syncDirectory(ofModel: model)
         }
     }
 
@@ -250,6 +270,12 @@ public final class AggregateStore: Sendable {
         try descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
             guard let descriptor else { throw StorageError.io(operation: "open", path: path, errno: ENOENT) }
             try sync(descriptor, path)
+        }
+    }
+
+    func run<Result: Sendable>(on loop: any EventLoop, _ body: @escaping @Sendable () throws -> Result) -> EventLoopFuture<Result> {
+        pool.runIfActive(eventLoop: loop, body).flatMapErrorThrowing { error in
+            throw error as? StorageError ?? .shutDown
         }
     }
 

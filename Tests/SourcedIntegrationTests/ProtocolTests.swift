@@ -128,4 +128,22 @@ import Testing
         await client.close()
         #expect(await daemon.stop() == 0)
     }
+
+    /// A client that writes 10,000 requests in one go before it reads any reply gets all 10,000
+    /// replies, in order: the daemon keeps reading while the replies wait for the client (they
+    /// are far more than the socket's buffers hold, and far less than the reply budget).
+    @Test func tenThousandRequestsWrittenBeforeReadingAllGetTheirReplies() async throws {
+        let daemon = try await DaemonProcess()
+        let setup = try await LineClient.connect(daemon.socketPath)
+        #expect(try await setup.request(line: #"{"op":"execute","model":"counter","id":"c1","command":{"type":"create"}}"#)["ok"] == true)
+        await setup.close()
+        let count = 10_000
+        let requests = (0..<count).map { #"{"op":"get","model":"counter","id":"c1","req":\#($0)}"# + "\n" }.joined()
+        let replies = try RawSocket.writeAllThenRead(Array(requests.utf8), to: daemon.socketPath, timeoutSeconds: 120)
+        let lines = replies.split(separator: 0x0A)
+        #expect(lines.count == count)
+        let parsed = try lines.map { try JSONValue(parsing: Array($0)) }
+        #expect(parsed.enumerated().allSatisfy { $0.element["req"] == .integer(Int64($0.offset)) && $0.element["version"] == 1 })
+        #expect(await daemon.stop() == 0)
+    }
 }

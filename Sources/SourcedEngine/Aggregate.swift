@@ -1,0 +1,39 @@
+import SourcedCore
+
+/// One live aggregate of `Model`: its durable state, its newest decided state, and the reads
+/// waiting for the two to meet.
+///
+/// Owned by its shard's event loop, like ``LiveAggregate``.
+final class Aggregate<Model: AggregateModel>: LiveAggregate {
+    /// A read that must see every chain decided before it: answered once `version` is durable.
+    struct PendingRead {
+        var version: UInt64
+        var answer: (Result<Snapshot<Model>, EngineError>) -> Void
+    }
+
+    /// The state and version on disk.
+    var durable = Snapshot<Model>(version: 0, state: nil)
+    /// The state and version after every decided chain, durable or not.
+    var head = Snapshot<Model>(version: 0, state: nil)
+    var reads: [PendingRead] = []
+
+    /// Answers, in order, the reads whose chains are now all durable.
+    func answerDurableReads() {
+        guard let first = reads.first, first.version <= durable.version else { return }
+        let ready = reads.prefix { $0.version <= durable.version }
+        reads.removeFirst(ready.count)
+        for read in ready {
+            read.answer(.success(durable))
+        }
+    }
+
+    override func forgetUndurable(_ error: EngineError) {
+        super.forgetUndurable(error)
+        head = durable
+        let failed = reads
+        reads = []
+        for read in failed {
+            read.answer(.failure(error))
+        }
+    }
+}

@@ -1,0 +1,444 @@
+import DequeModule
+import Glibc
+import NIOCore
+import SourcedCore
+import SourcedStorage
+
+/// The live aggregates of one event loop and the commands running on them: the engine's hot path.
+///
+/// A shard is a dictionary of aggregates with an LRU order of the idle ones, owned by `loop`:
+/// every method must be called on `loop`, and none takes a lock or suspends. Which shard holds an
+/// aggregate is a pure function of its key (``Engine/shard(for:)``), so there is never more than
+/// one live instance of an aggregate.
+///
+/// **A command** is decided, its events encoded, the aggregate's newest state advanced and its
+/// chain appended to the shard's batch in one synchronous step, so commands on one aggregate run
+/// one at a time in arrival order, each on the state the previous one left. Once per loop tick the
+/// batch goes to the commit thread (``GlobalCommitter``), which answers with the positions of the
+/// whole batch in one hop back to the loop; only then is each command answered, in order.
+///
+/// **Reads** (`snapshot`, `events`) answer with durable state only, and only once every chain
+/// decided on the aggregate before them is durable (read-your-writes).
+///
+/// **Capacity**: at most `capacity` aggregates are live. A new one evicts the least recently used
+/// idle one; when every one is busy, the request waits, in arrival order, for one to become idle.
+/// Aggregates idle for longer than the idle timeout are evicted by a timer on the loop.
+public final class Shard: @unchecked Sendable {
+    /// The loop that owns this shard: call every method on it.
+    public let loop: any EventLoop
+    let index: Int
+    private let capacity: Int
+    private let store: AggregateStore
+    private let committer: GlobalCommitter
+    private let counters: EngineCounters
+
+    private var aggregates: [AggregateKey: LiveAggregate] = [:]
+    private var idle = LRUOrder<AggregateKey>()
+    /// Aggregates with at least one user.
+    private var busy = 0
+    /// Requests waiting for room, in arrival order.
+    private var waitingForRoom = Deque<() -> Void>()
+    /// Chains decided in this loop tick, and how each is answered.
+    private var batch: [CommittedChain] = []
+    private var offsets: [Int] = []
+    private var completions: [(Result<UInt64, EngineError>) -> Void] = []
+    private var submitScheduled = false
+    /// The completions of the batches at the commit thread, oldest first.
+    private var inFlight = Deque<[(Result<UInt64, EngineError>) -> Void]>()
+    /// Raised when a batch fails: the commit thread refuses batches decided before the shard
+    /// learnt of the failure, since they may build on the failed chains.
+    private var generation: UInt64 = 0
+    private var drained: [EventLoopPromise<Void>] = []
+
+    init(
+        index: Int,
+        loop: any EventLoop,
+        capacity: Int,
+        store: AggregateStore,
+        committer: GlobalCommitter,
+        counters: EngineCounters
+    ) {
+        precondition(capacity > 0)
+        self.index = index
+        self.loop = loop
+        self.capacity = capacity
+        self.store = store
+        self.committer = committer
+        self.counters = counters
+    }
+
+    // MARK: - Requests
+
+    /// Runs `commands` on aggregate `id` of `Model` as one atomic chain and calls `done` on the
+    /// loop once its events are durable, or with why nothing was recorded.
+    ///
+    /// `Model` must be the engine's model of its name. With `expected`, the chain fails with
+    /// ``EngineError/wrongVersion(expected:actual:)`` unless the aggregate is at that version.
+    public func execute<Model: AggregateModel>(
+        _ model: Model.Type,
+        id: AggregateID,
+        commands: [Model.Command],
+        expecting expected: UInt64?,
+        _ done: @escaping (Result<Commit<Model>, EngineError>) -> Void
+    ) {
+        loop.assertInEventLoop()
+        guard !commands.isEmpty else { return done(.failure(.emptyChain)) }
+        guard counters.accepting else { return done(.failure(.unavailable("sourced is shutting down"))) }
+        withAggregate(AggregateKey(model: Model.name, id: id)) { (aggregate: Aggregate<Model>, error) in
+            if let error {
+                self.release(aggregate)
+                return done(.failure(error))
+            }
+            self.decide(commands, expected, on: aggregate, done)
+        }
+    }
+
+    /// Calls `done` on the loop with the durable state of aggregate `id` of `Model` as of every
+    /// chain decided on it before this call.
+    public func snapshot<Model: AggregateModel>(
+        _ model: Model.Type,
+        id: AggregateID,
+        _ done: @escaping (Result<Snapshot<Model>, EngineError>) -> Void
+    ) {
+        loop.assertInEventLoop()
+        guard counters.accepting else { return done(.failure(.unavailable("sourced is shutting down"))) }
+        read(Model.self, id: id) { aggregate, snapshot in
+            self.release(aggregate)
+            done(snapshot)
+        }
+    }
+
+    /// Calls `done` on the loop with the durable events of aggregate `id` whose versions lie in
+    /// `versions`, and the snapshot they were read at (read as ``snapshot(_:id:_:)`` reads). The
+    /// log is read on the I/O pool.
+    public func events<Model: AggregateModel>(
+        _ model: Model.Type,
+        id: AggregateID,
+        versions: Range<UInt64>,
+        _ done: @escaping (Result<(events: [VersionedEvent<Model>], snapshot: Snapshot<Model>), EngineError>) -> Void
+    ) {
+        loop.assertInEventLoop()
+        guard counters.accepting else { return done(.failure(.unavailable("sourced is shutting down"))) }
+        read(Model.self, id: id) { aggregate, result in
+            guard case .success(let snapshot) = result else {
+                self.release(aggregate)
+                return done(result.map { ([], $0) })
+            }
+            let durableVersions = versions.clamped(to: 1..<(snapshot.version + 1))
+            // The log up to `durableLength` holds exactly the chains up to the snapshot's
+            // version; appends beyond it may run meanwhile without disturbing the read.
+            self.store.read(aggregate.key, length: aggregate.durableLength, into: EventRangeFold<Model>(versions: durableVersions), on: self.loop)
+                .assumeIsolated().whenComplete { read in
+                    self.release(aggregate)
+                    done(read.map { ($0.events, snapshot) }.mapError { EngineError($0) })
+                }
+        }
+    }
+
+    /// Admits a read and calls `body` with the aggregate (still in use: release it) once every
+    /// chain decided on it before is durable.
+    private func read<Model: AggregateModel>(
+        _ model: Model.Type,
+        id: AggregateID,
+        _ body: @escaping (Aggregate<Model>, Result<Snapshot<Model>, EngineError>) -> Void
+    ) {
+        withAggregate(AggregateKey(model: Model.name, id: id)) { (aggregate: Aggregate<Model>, error) in
+            if let error { return body(aggregate, .failure(error)) }
+            self.whenDurable(aggregate, version: aggregate.head.version) { body(aggregate, $0) }
+        }
+    }
+
+    /// Calls `answer` with the durable snapshot once `version` is durable: at once if it is.
+    private func whenDurable<Model: AggregateModel>(
+        _ aggregate: Aggregate<Model>,
+        version: UInt64,
+        _ answer: @escaping (Result<Snapshot<Model>, EngineError>) -> Void
+    ) {
+        if aggregate.durable.version >= version {
+            answer(.success(aggregate.durable))
+        } else {
+            aggregate.reads.append(Aggregate<Model>.PendingRead(version: version, answer: answer))
+        }
+    }
+
+    // MARK: - Deciding
+
+    private func decide<Model: AggregateModel>(
+        _ commands: [Model.Command],
+        _ expected: UInt64?,
+        on aggregate: Aggregate<Model>,
+        _ done: @escaping (Result<Commit<Model>, EngineError>) -> Void
+    ) {
+        let head = aggregate.head
+        if let expected, expected != head.version {
+            release(aggregate)
+            return done(.failure(.wrongVersion(expected: expected, actual: head.version)))
+        }
+        let decided: (events: [Model.Event], state: Model.State?)
+        do {
+            decided = try Model.decide(chain: commands, state: head.state)
+        } catch {
+            counters.rejections.increment()
+            release(aggregate)
+            return done(.failure(.rejected(error)))
+        }
+        var commit = Commit<Model>(version: head.version + UInt64(decided.events.count), position: 0, events: decided.events, state: decided.state)
+        guard !decided.events.isEmpty else {
+            // Nothing to record: answered like a read, once what it was decided on is durable.
+            return whenDurable(aggregate, version: head.version) { result in
+                self.release(aggregate)
+                if case .success = result { self.counters.commands.increment() }
+                done(result.map { _ in commit })
+            }
+        }
+        let payload: [UInt8]
+        do {
+            payload = try encode(decided.events, of: aggregate.key)
+        } catch {
+            release(aggregate)
+            return done(.failure(error))
+        }
+        aggregate.head = Snapshot(version: commit.version, state: commit.state)
+        let offset = aggregate.logEnd
+        aggregate.logEnd += LogRecord.headerSize + payload.count
+        aggregate.inFlight += 1
+        batch.append(CommittedChain(
+            position: 0, key: aggregate.key, firstVersion: head.version + 1,
+            eventCount: decided.events.count, timestamp: Self.now(), events: payload
+        ))
+        offsets.append(offset)
+        completions.append { result in
+            aggregate.inFlight -= 1
+            switch result {
+            case .success(let position):
+                aggregate.durable = Snapshot(version: commit.version, state: commit.state)
+                aggregate.durableLength = offset + LogRecord.headerSize + payload.count
+                self.counters.commands.increment()
+                self.counters.events.increment(by: commit.events.count)
+                commit.position = position
+                done(.success(commit))
+                self.release(aggregate)
+                aggregate.answerDurableReads()
+            case .failure(let error):
+                aggregate.forgetUndurable(error)
+                done(.failure(error))
+                self.release(aggregate)
+            }
+            self.loadIfWaiting(aggregate)
+        }
+        scheduleSubmit()
+    }
+
+    /// The chain's events as the JSON payload of its records.
+    private func encode<Event: Codable>(_ events: [Event], of key: AggregateKey) throws(EngineError) -> [UInt8] {
+        guard events.count <= LogRecord.maximumEventCount else {
+            throw .tooLarge("a chain may record at most \(LogRecord.maximumEventCount) events; this one records \(events.count)")
+        }
+        let payload: [UInt8]
+        do {
+            payload = try EventPayload.encode(events)
+        } catch {
+            throw .unavailable("cannot encode events: \(error)")
+        }
+        // The global record adds the model and id to the payload; both must fit.
+        let limit = LogRecord.maximumPayloadSize - 4 - key.model.utf8.count - key.id.rawValue.utf8.count
+        guard payload.count <= limit else {
+            throw EngineError(StorageError.recordTooLarge(bytes: payload.count, limit: limit))
+        }
+        return payload
+    }
+
+    /// Microseconds since the Unix epoch.
+    private static func now() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_nsec / 1000)
+    }
+
+    // MARK: - Commit
+
+    private func scheduleSubmit() {
+        guard !submitScheduled else { return }
+        submitScheduled = true
+        // Runs after the I/O of this loop tick: every command read in the tick joins one batch.
+        loop.execute { self.submit() }
+    }
+
+    private func submit() {
+        submitScheduled = false
+        guard !batch.isEmpty else { return }
+        inFlight.append(completions)
+        committer.enqueue(ShardBatch(shard: self, generation: generation, chains: batch, offsets: offsets))
+        batch = []
+        offsets = []
+        completions = []
+    }
+
+    /// Answers the oldest batch at the commit thread; called on the loop, in submission order.
+    func completed(_ outcome: BatchOutcome) {
+        loop.assertInEventLoop()
+        let answers = inFlight.removeFirst()
+        switch outcome {
+        case .committed(let first, let failure):
+            for (offset, answer) in answers.enumerated() {
+                if let failure, failure.chains.contains(offset) {
+                    answer(.failure(failure.error))
+                } else {
+                    answer(.success(first + UInt64(offset)))
+                }
+            }
+        case .failed(let error, let failedGeneration):
+            if failedGeneration >= generation {
+                generation = failedGeneration + 1
+                // Chains still on their way were decided on the failed ones, or may have been:
+                // none of them is written (the commit thread refuses the old generation), and
+                // every aggregate with one reloads from disk once they are all answered.
+                for aggregate in aggregates.values where aggregate.inFlight > 0 {
+                    aggregate.forgetUndurable(error)
+                }
+            }
+            for answer in answers {
+                answer(.failure(error))
+            }
+        }
+        checkDrained()
+    }
+
+    // MARK: - Live aggregates
+
+    /// Calls `body` once `key`'s aggregate is loaded (or failed to load), with the aggregate in
+    /// use: `body` must ``release(_:)`` it when its request is answered.
+    private func withAggregate<Model: AggregateModel>(
+        _ key: AggregateKey,
+        _ body: @escaping (Aggregate<Model>, EngineError?) -> Void
+    ) {
+        let aggregate: Aggregate<Model>
+        if let live = aggregates[key] {
+            // A key's model name maps to one type in the catalog, so the aggregate is of it.
+            aggregate = unsafeDowncast(live, to: Aggregate<Model>.self)
+            counters.hits.increment()
+        } else {
+            guard makeRoom() else {
+                waitingForRoom.append { self.withAggregate(key, body) }
+                return
+            }
+            aggregate = Aggregate<Model>(key: key)
+            aggregates[key] = aggregate
+            counters.live.increment()
+            counters.misses.increment()
+        }
+        if aggregate.users == 0 {
+            idle.remove(key)
+            busy += 1
+        }
+        aggregate.users += 1
+        proceed(aggregate, body)
+    }
+
+    private func proceed<Model: AggregateModel>(_ aggregate: Aggregate<Model>, _ body: @escaping (Aggregate<Model>, EngineError?) -> Void) {
+        switch aggregate.phase {
+        case .ready:
+            body(aggregate, nil)
+        case .broken(let error):
+            body(aggregate, error)
+        case .loading:
+            aggregate.waiting.append { error in
+                if let error { body(aggregate, error) } else { self.proceed(aggregate, body) }
+            }
+        case .unloaded:
+            aggregate.waiting.append { error in
+                if let error { body(aggregate, error) } else { self.proceed(aggregate, body) }
+            }
+            loadIfWaiting(aggregate)
+        }
+    }
+
+    /// Starts loading an unloaded aggregate that requests wait for, once none of its chains is
+    /// in flight (after a failed commit they must all be answered first).
+    private func loadIfWaiting<Model: AggregateModel>(_ aggregate: Aggregate<Model>) {
+        guard case .unloaded = aggregate.phase, aggregate.inFlight == 0, !aggregate.waiting.isEmpty else { return }
+        aggregate.phase = .loading
+        counters.loads.increment()
+        store.replay(aggregate.key, into: StateFold<Model>(), on: loop).assumeIsolated().whenComplete { result in
+            var failure: EngineError?
+            switch result {
+            case .success(let replay):
+                aggregate.durable = Snapshot(version: replay.version, state: replay.fold.state)
+                aggregate.head = aggregate.durable
+                aggregate.durableLength = replay.length
+                aggregate.logEnd = replay.length
+                aggregate.phase = .ready
+            case .failure(let error):
+                let error = EngineError(error)
+                if case .corrupt = error {
+                    aggregate.phase = .broken(error)
+                } else {
+                    aggregate.phase = .unloaded
+                }
+                failure = error
+            }
+            let waiting = aggregate.waiting
+            aggregate.waiting = []
+            for request in waiting {
+                request(failure)
+            }
+        }
+    }
+
+    /// Ends one use of `aggregate`; when no one uses it, it becomes the most recently used idle
+    /// aggregate, and requests waiting for room may take their turn.
+    private func release(_ aggregate: LiveAggregate) {
+        aggregate.users -= 1
+        guard aggregate.users == 0 else { return }
+        busy -= 1
+        aggregate.lastUsed = .now()
+        idle.touch(aggregate.key)
+        while !waitingForRoom.isEmpty, aggregates.count < capacity || !idle.isEmpty {
+            waitingForRoom.removeFirst()()
+        }
+        checkDrained()
+    }
+
+    /// Makes room for one more aggregate, evicting the least recently used idle one if needed.
+    private func makeRoom() -> Bool {
+        guard aggregates.count >= capacity else { return true }
+        guard let victim = idle.popLeastRecent() else { return false }
+        evict(victim)
+        return true
+    }
+
+    private func evict(_ key: AggregateKey) {
+        aggregates.removeValue(forKey: key)
+        counters.live.increment(by: -1)
+        counters.evictions.increment()
+    }
+
+    /// Evicts every aggregate idle since before `deadline`.
+    func evictIdle(before deadline: NIODeadline) {
+        loop.assertInEventLoop()
+        while let oldest = idle.leastRecent, aggregates[oldest]!.lastUsed <= deadline {
+            idle.remove(oldest)
+            evict(oldest)
+        }
+    }
+
+    // MARK: - Shutdown
+
+    /// Sends the pending batch now and succeeds once no request of this shard is left unanswered.
+    /// Call after the engine stopped admitting requests.
+    func drain() -> EventLoopFuture<Void> {
+        loop.assertInEventLoop()
+        submit()
+        let promise = loop.makePromise(of: Void.self)
+        drained.append(promise)
+        checkDrained()
+        return promise.futureResult
+    }
+
+    private func checkDrained() {
+        guard !drained.isEmpty, busy == 0, waitingForRoom.isEmpty, inFlight.isEmpty, batch.isEmpty else { return }
+        let promises = drained
+        drained = []
+        promises.forEach { $0.succeed() }
+    }
+}

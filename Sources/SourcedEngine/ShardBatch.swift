@@ -1,0 +1,22 @@
+import SourcedCore
+
+/// The chains one shard decided in one loop tick, on their way to the commit thread.
+struct ShardBatch: Sendable {
+    var shard: Shard
+    /// The shard's generation when it decided them: see ``Shard/completed(_:)``.
+    var generation: UInt64
+    /// In decision order, with position 0 until the commit thread gives them theirs.
+    var chains: [CommittedChain]
+    /// Where each chain's record goes in its aggregate's log.
+    var offsets: [Int]
+}
+
+/// What became of a ``ShardBatch``.
+enum BatchOutcome: Sendable {
+    /// The chains are durable in the global log with consecutive positions from `firstPosition`
+    /// and written to their aggregates' logs, except those listed in `failure`: committed, but
+    /// their aggregate log could not be written, so the store stopped.
+    case committed(firstPosition: UInt64, failure: (error: EngineError, chains: Set<Int>)?)
+    /// Nothing of the batch was committed.
+    case failed(EngineError, generation: UInt64)
+}
