@@ -22,7 +22,7 @@ struct Daemon {
 
     /// Log files kept open by default: enough that a working set of this many aggregates never
     /// reopens its logs.
-    static let defaultMaximumOpenFiles = 8192
+    static let defaultMaximumOpenFiles = 32768
 
     /// Raises the soft open-file limit to the hard one and returns it.
     static func raiseOpenFileLimit() -> Int {

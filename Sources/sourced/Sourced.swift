@@ -51,7 +51,7 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Most client connections at once; more are refused with unavailable. (env: SOURCED_MAX_CONNECTIONS; default: 1024)")
     var maxConnections: Int?
 
-    @Option(help: "Most log files open at once, independent of --max-aggregates. (env: SOURCED_MAX_OPEN_FILES; default: 8192, or fewer if the open-file limit leaves less room beside --max-connections)")
+    @Option(help: "Most log files open at once, independent of --max-aggregates. (env: SOURCED_MAX_OPEN_FILES; default: 32768, or fewer if the open-file limit leaves less room beside --max-connections)")
     var maxOpenFiles: Int?
 
     @Option(help: "Threads doing file I/O; parallel fsyncs of different logs scale with them. (env: SOURCED_IO_THREADS; default: 32)")
