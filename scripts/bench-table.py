@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Helpers of scripts/bench: parse the tools' outputs, and print the comparison table.
 
-    bench-table.py sourced BENCH.json          -> "THROUGHPUT P50 P99 EXTRA_JSON" from sourcectl bench --json
-    bench-table.py redis BENCH.csv             -> "THROUGHPUT P50 P99" from redis-benchmark --csv
+    bench-table.py bench BENCH.json            -> "THROUGHPUT P50 P99 EXTRA_JSON" from sourcectl bench --json
+                                                  (the Sourced and the Redis rows: --protocol sourced or redis)
     bench-table.py pgbench OUTPUT CHECK LOG... -> "THROUGHPUT P50 P99 EXTRA_JSON" from pgbench's summary,
                                                   its per-transaction logs (--log), and CHECK
                                                   ("EVENTS:SUM_OF_VERSIONS" counted in the database)
@@ -19,6 +19,8 @@ import statistics
 import sys
 
 SYSTEMS = [("sourced", "Sourced"), ("redis", "Redis"), ("postgres", "PostgreSQL")]
+# The systems driven by sourcectl bench, whose rows show the load generator's CPU per request.
+CLIENT_CPU_SYSTEMS = {"sourced", "redis"}
 
 
 def fields(throughput, p50, p99, extra=None):
@@ -26,27 +28,20 @@ def fields(throughput, p50, p99, extra=None):
     return line + (" " + json.dumps(extra, separators=(",", ":")) if extra is not None else "")
 
 
-def parse_sourced(path):
+def parse_bench(path):
     report = json.load(open(path))
     latency = report["latency_ms"]
     extra = {
         "events_per_second": round(report["events_per_second"], 1),
         "verified": report["verified"],
         "errors": sum(report.get("errors", {}).values()),
-        "fsyncs_per_command": round(report.get("fsyncs_per_command", 0), 3),
         "seconds": round(report["seconds"], 2),
     }
+    if report.get("fsyncs_per_command") is not None:  # Sourced's stats only
+        extra["fsyncs_per_command"] = round(report["fsyncs_per_command"], 3)
+    if report.get("client_cpu_us_per_request") is not None:
+        extra["client_cpu_us_per_request"] = round(report["client_cpu_us_per_request"], 2)
     print(fields(report["commands_per_second"], latency["p50"], latency["p99"], extra))
-
-
-def parse_redis(path):
-    # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-    lines = [line.strip() for line in open(path) if line.strip()]
-    header = [h.strip('"') for h in lines[0].split('","')]
-    # The test name (our command with its 100-byte value) contains no comma or quote.
-    values = [v.strip('"') for v in lines[-1].split('","')]
-    row = dict(zip(header, values))
-    print(fields(float(row["rps"]), float(row["p50_latency_ms"]), float(row["p99_latency_ms"])))
 
 
 def percentile(sorted_values, p):
@@ -128,6 +123,8 @@ def median_results(results):
                 notes.add(f"{extra['failed']} failed transactions")
         entry["notes"] = sorted(notes)
         entry["extras"] = [r.get("extra", {}) for r in ok]
+        cpu = [e["client_cpu_us_per_request"] for e in entry["extras"] if e.get("client_cpu_us_per_request") is not None]
+        entry["client_cpu_us"] = statistics.median(cpu) if cpu else None
         merged[key] = entry
     return merged
 
@@ -157,9 +154,11 @@ def table(results_path, meta_path):
     out.append(f"- Sourced at: {meta['commit']}")
     out.append("- Every figure is with durable commits (fsync/fdatasync before the reply) and no pipelining, "
                "clients on the same machine over Unix sockets, unless the row says durability off.")
-    out.append("- Sourced: `sourcectl bench` (commands/s); Redis: `redis-benchmark` RPUSH of 100 bytes "
-               "(ops/s); PostgreSQL: `pgbench`, one event append per transaction (tps). "
-               "Latencies in ms, measured by each tool's client.")
+    out.append("- Sourced: `sourcectl bench` (commands/s); Redis: `sourcectl bench --protocol redis`, RPUSH of "
+               "100 bytes (ops/s), the same load generator, so both servers share the two cores with a client "
+               "of the same cost; PostgreSQL: `pgbench`, one event append per transaction (tps). "
+               "Latencies in ms, measured by each tool's client. "
+               "client µs: the load generator's CPU time (user + system) per request over the measured run.")
     out.append("")
 
     def row_for(model, distribution, clients, durability):
@@ -169,8 +168,8 @@ def table(results_path, meta_path):
         return cells
 
     header = ["workload", "clients"]
-    for _, name in SYSTEMS:
-        header += [f"{name} /s", "p50", "p99"]
+    for system, name in SYSTEMS:
+        header += [f"{name} /s", "p50", "p99"] + (["client µs"] if system in CLIENT_CPU_SYSTEMS else [])
     header += ["Sourced/Redis", "Sourced/PG", "Sourced/disk 1 file"]
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "---|" * 2 + "--:|" * (len(header) - 2))
@@ -196,8 +195,9 @@ def table(results_path, meta_path):
         row = [label, str(clients)]
         for system, name in SYSTEMS:
             cell = cells[system]
+            cpu_column = system in CLIENT_CPU_SYSTEMS
             if cell is None:
-                row += ["–", "–", "–"]
+                row += ["–"] * (4 if cpu_column else 3)
                 continue
             mark = ""
             if cell["failed_runs"]:
@@ -206,6 +206,8 @@ def table(results_path, meta_path):
                 notes.append(f"{name}, {label}, {clients} clients: {n}")
                 mark = " ⚠"
             row += [number(cell["throughput"]) + mark, ms(cell["p50_ms"]), ms(cell["p99_ms"])]
+            if cpu_column:
+                row.append(number(cell["client_cpu_us"], 1))
         s = cells["sourced"]["throughput"] if cells["sourced"] else None
         r = cells["redis"]["throughput"] if cells["redis"] else None
         p = cells["postgres"]["throughput"] if cells["postgres"] else None
@@ -273,7 +275,7 @@ def table(results_path, meta_path):
 
 def main():
     command, args = sys.argv[1], sys.argv[2:]
-    {"sourced": parse_sourced, "redis": parse_redis, "pgbench": parse_pgbench,
+    {"bench": parse_bench, "pgbench": parse_pgbench,
      "disk": parse_disk, "table": table}[command](*args)
 
 

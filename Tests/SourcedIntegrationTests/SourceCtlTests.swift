@@ -94,6 +94,7 @@ import Testing
             let report = try SourcedConnection.decode(run.output.trimmingCharacters(in: .newlines))
             #expect(report["commands"] == 400 && report["verified"] == true && report["errors"] == [:])
             #expect(report["events"] == .integer(model == "counter" ? 400 : 800))
+            #expect(report["protocol"] == "sourced" && report["client_cpu_us_per_request"] != nil)
             for percentile in ["p50", "p90", "p99", "p99.9", "max"] {
                 #expect(report["latency_ms"]?[percentile] != nil, "\(percentile)")
             }
@@ -101,6 +102,39 @@ import Testing
         let text = try await ctl(daemon, "bench", "--clients", "2", "--aggregates", "5", "--duration", "0.5")
         #expect(text.status == 0 && text.output.contains("verified  ok: all 5 aggregates match"))
         #expect(!text.output.contains("\u{1B}["), "no colour when not on a terminal")
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test(.enabled(if: RedisProcess.isInstalled, "needs redis-server (apt-get install redis-server)"))
+    func benchDrivesRedisWithTheSameLoop() async throws {
+        let redis = try await RedisProcess()
+        for distribution in ["uniform", "zipf"] {
+            let run = try await ToolRun.run("sourcectl", [
+                "bench", "--protocol", "redis", "--socket", redis.socketPath, "--json", "--clients", "4",
+                "--aggregates", "20", "--distribution", distribution, "--requests", "400", "--pipeline", "4",
+            ])
+            #expect(run.status == 0, "\(run.errors)")
+            let report = try SourcedConnection.decode(run.output.trimmingCharacters(in: .newlines))
+            #expect(report["protocol"] == "redis" && report["commands"] == 400 && report["errors"] == [:])
+            #expect(report["verified"] == true && report["client_cpu_us_per_request"] != nil)
+        }
+        let text = try await ToolRun.run("sourcectl", [
+            "bench", "--protocol", "redis", "--socket", redis.socketPath, "--clients", "2", "--aggregates", "1", "--duration", "0.5",
+        ])
+        #expect(text.status == 0, "\(text.errors)")
+        #expect(text.output.contains("ok: the LLEN of every list (1) grew by") && text.output.contains("µs of CPU per request"))
+    }
+
+    @Test func benchWithRedisProtocolNeedsARedisSocket() async throws {
+        let daemon = try await DaemonProcess()
+        let noSocket = try await ctl(daemon, "bench", "--protocol", "redis", "--requests", "10")
+        #expect(noSocket.status == 2 && noSocket.errors.contains("--protocol redis needs --socket"))
+        let account = try await ctl(daemon, "bench", "--protocol", "redis", "--socket", daemon.socketPath, "--model", "account")
+        #expect(account.status == 2 && account.errors.contains("RPUSH only"))
+        let notRedis = try await ctl(daemon, "bench", "--protocol", "redis", "--socket", daemon.socketPath, "--requests", "10")
+        #expect(notRedis.status == 3 && notRedis.errors.contains("is it a Redis server?"), "\(notRedis.errors)")
+        let missing = try await ctl(daemon, "bench", "--protocol", "redis", "--socket", daemon.directory.file("none.sock"), "--requests", "10")
+        #expect(missing.status == 3 && missing.errors.contains("is redis-server running there?"), "\(missing.errors)")
         #expect(await daemon.stop() == 0)
     }
 

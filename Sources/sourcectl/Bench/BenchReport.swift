@@ -4,17 +4,34 @@ import SourcedProtocol
 
 /// The figures of one bench run, as text for people or JSON for scripts.
 struct BenchReport {
+    /// What the measured load gave, as the load generator saw it.
+    struct Measured {
+        let result: ClientResult
+        /// From the first connection to the last reply.
+        let elapsed: Duration
+        /// User and system CPU time of the whole `sourcectl` process over `elapsed`.
+        let clientCPU: Duration
+    }
+
     let options: Bench
-    let result: ClientResult
-    let elapsed: Duration
-    /// Aggregates whose final state differs from what was acknowledged.
+    let measured: Measured
+    /// Aggregates (with Redis: lists) whose final state differs from what was acknowledged.
     let problems: [String]
-    /// The daemon's `stats` before and after the run.
+    /// The daemon's `stats` before and after the run (`null` for Redis).
     let before: JSONValue
     let after: JSONValue
 
-    private var seconds: Double {
-        Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    private var result: ClientResult { measured.result }
+    private var seconds: Double { Self.seconds(measured.elapsed) }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// The load generator's CPU time per request that got a reply, in microseconds: what driving
+    /// the server cost the machine besides the server itself.
+    private var clientMicrosecondsPerRequest: Double? {
+        result.replies > 0 ? Self.seconds(measured.clientCPU) * 1e6 / Double(result.replies) : nil
     }
 
     private var commands: Int { result.succeeded }
@@ -44,9 +61,14 @@ struct BenchReport {
     }
 
     private var workload: String {
-        let what = options.model == .counter ? "counter increments" : "account deposit+withdraw chains"
+        let what = switch (options.server, options.model) {
+        case (.redis, _): "Redis RPUSH of \(RedisWorkload.value.count) bytes"
+        case (.sourced, .counter): "counter increments"
+        case (.sourced, .account): "account deposit+withdraw chains"
+        }
         let distribution = options.distribution == .zipf ? "zipf s=\(options.zipfExponent)" : "uniform"
-        return "\(what), \(options.clients) clients, \(options.aggregates) aggregates (\(distribution)), pipeline \(options.pipeline)"
+        let keys = options.server == .redis ? "lists" : "aggregates"
+        return "\(what), \(options.clients) clients, \(options.aggregates) \(keys) (\(distribution)), pipeline \(options.pipeline)"
     }
 
     func text(_ terminal: Terminal) -> String {
@@ -62,9 +84,19 @@ struct BenchReport {
         if let syncsPerCommand {
             rows.append(["fsyncs", String(format: "%.3f per command (sync %@)", syncsPerCommand, after["sync"]?.stringValue ?? "?")])
         }
-        let verdict = problems.isEmpty
-            ? terminal.paint("ok", .green) + ": all \(options.aggregates) aggregates match the \(commands.formatted()) acknowledged commands"
-            : terminal.paint("FAILED", .red) + ": \(problems.count) aggregates differ, e.g. \(problems.prefix(3).joined(separator: "; "))"
+        if let clientMicrosecondsPerRequest {
+            rows.append(["client", String(format: "%.1f µs of CPU per request (this load generator, user + system)", clientMicrosecondsPerRequest)])
+        }
+        let verdict = switch (problems.isEmpty, options.server) {
+        case (true, .sourced):
+            terminal.paint("ok", .green) + ": all \(options.aggregates) aggregates match the \(commands.formatted()) acknowledged commands"
+        case (true, .redis):
+            terminal.paint("ok", .green) + ": the LLEN of every list (\(options.aggregates)) grew by the \(commands.formatted()) acknowledged pushes"
+        case (false, .sourced):
+            terminal.paint("FAILED", .red) + ": \(problems.count) aggregates differ, e.g. \(problems.prefix(3).joined(separator: "; "))"
+        case (false, .redis):
+            terminal.paint("FAILED", .red) + ": \(problems.count) lists differ, e.g. \(problems.prefix(3).joined(separator: "; "))"
+        }
         rows.append(["verified", verdict])
         let title = "sourcectl bench: \(workload), \(String(format: "%.1f", seconds)) s"
         return terminal.paint(title, .bold) + "\n" + Terminal.table(rows.map { ["  " + $0[0]] + $0.dropFirst() })
@@ -72,7 +104,8 @@ struct BenchReport {
 
     var json: String {
         var object: [String: JSONValue] = [
-            "model": .string(options.model.rawValue),
+            "protocol": .string(options.server.rawValue),
+            "model": .string(options.server == .redis ? "rpush" : options.model.rawValue),
             "clients": .integer(Int64(options.clients)),
             "aggregates": .integer(Int64(options.aggregates)),
             "distribution": .string(options.distribution.rawValue),
@@ -89,6 +122,8 @@ struct BenchReport {
         ]
         if options.distribution == .zipf { object["zipf_exponent"] = .number(options.zipfExponent) }
         if let syncsPerCommand { object["fsyncs_per_command"] = .number(syncsPerCommand) }
+        object["client_cpu_seconds"] = .number(Self.seconds(measured.clientCPU))
+        if let clientMicrosecondsPerRequest { object["client_cpu_us_per_request"] = .number(clientMicrosecondsPerRequest) }
         if !problems.isEmpty { object["problems"] = .array(problems.prefix(20).map { .string($0) }) }
         return SourcedConnection.encode(.object(object))
     }

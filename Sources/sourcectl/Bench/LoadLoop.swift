@@ -4,10 +4,11 @@ import Foundation
 import Glibc
 
 /// Drives all of `bench`'s connections from one thread with `epoll`, as redis-benchmark drives
-/// its clients.
+/// its clients, in the protocol a ``LoadProtocol`` gives (Sourced's or Redis's): the loop is the
+/// same for both, so both servers are driven at the same cost per request.
 ///
 /// Per command it costs one `write` and at most one `read`, and no thread or task hand-offs, so
-/// the load generator takes as little as it can of the CPU it shares with the daemon. Replies are
+/// the load generator takes as little as it can of the CPU it shares with the server. Replies are
 /// read without blocking; commands are written with blocking writes, which cannot stall the loop
 /// because a connection never has more than `--pipeline` (at most ``maximumPipeline``) commands
 /// in flight: their requests and replies together fit in the socket's buffers even while the
@@ -23,49 +24,22 @@ final class LoadLoop {
         var descriptor: Int32
         var picker: KeyPicker
         var inFlight = Deque<(sent: UInt64, aggregate: Int)>()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        /// The unread bytes are `buffer[start..<end]`.
-        var start = 0
-        var end = 0
-
-        /// Reads what the socket holds without blocking; returns what `recv` returned.
-        mutating func read() -> Int {
-            if start == end {
-                (start, end) = (0, 0)
-            } else if start > 0 {
-                let (from, count) = (start, end - start)
-                buffer.withUnsafeMutableBytes { _ = memmove($0.baseAddress!, $0.baseAddress! + from, count) }
-                (start, end) = (0, count)
-            }
-            if end == buffer.count {
-                buffer.append(contentsOf: repeatElement(0, count: buffer.count))
-            }
-            let (descriptor, end) = (descriptor, end)
-            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress! + end, $0.count - end, Int32(MSG_DONTWAIT)) }
-            if count > 0 { self.end += count }
-            return count
-        }
-
-        /// The next complete line without its newline, if one has arrived.
-        mutating func nextLine() -> String? {
-            guard let newline = buffer[start..<end].firstIndex(of: 0x0A) else { return nil }
-            let line = String(decoding: buffer[start..<newline], as: UTF8.self)
-            start = newline + 1
-            return line
-        }
+        var replies = ReplyBuffer()
     }
 
     private var connections: [Connection] = []
-    private let command: (Int) -> String
+    private let speaking: LoadProtocol
     private var result: ClientResult
+    /// The bytes of the request being sent, reused from one request to the next.
+    private var request = [UInt8]()
 
     /// Connects `pickers.count` connections to the socket at `path`; connection `i` picks its
-    /// aggregates with `pickers[i]` and sends `command(aggregate)` for each.
-    init(path: String, pickers: [KeyPicker], aggregates: Int, command: @escaping (Int) -> String) throws(CommandFailure) {
-        self.command = command
+    /// aggregates with `pickers[i]` and sends `speaking`'s request for each.
+    init(path: String, pickers: [KeyPicker], aggregates: Int, speaking: LoadProtocol) throws(CommandFailure) {
+        self.speaking = speaking
         result = ClientResult(aggregates: aggregates)
         for picker in pickers {
-            connections.append(Connection(descriptor: try Self.connect(path), picker: picker))
+            connections.append(Connection(descriptor: try Self.connect(path, server: speaking.server), picker: picker))
         }
     }
 
@@ -99,7 +73,7 @@ final class LoadLoop {
             if ready < 0, errno == EINTR { continue }
             guard ready >= 0 else { throw Self.failure("wait for", "replies") }
             guard ready > 0 else {
-                throw CommandFailure(message: "no reply from the daemon for \(Self.replyTimeoutMilliseconds / 1000) s", status: .unavailable)
+                throw CommandFailure(message: "no reply from \(speaking.server) for \(Self.replyTimeoutMilliseconds / 1000) s", status: .unavailable)
             }
             for event in events[..<Int(ready)] {
                 let index = Int(event.data.u64)
@@ -114,29 +88,23 @@ final class LoadLoop {
     private func send(on index: Int) throws(CommandFailure) {
         let aggregate = connections[index].picker.next()
         connections[index].inFlight.append((Bench.nanoseconds(), aggregate))
-        var bytes = Array(command(aggregate).utf8)
-        bytes.append(0x0A)
-        let descriptor = connections[index].descriptor
-        var sent = 0
-        while sent < bytes.count {
-            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + sent, $0.count - sent) }
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else { throw Self.failure("write to", "the daemon's socket") }
-            sent += written
-        }
+        request.removeAll(keepingCapacity: true)
+        speaking.request(aggregate, &request)
+        try Self.write(request, to: connections[index].descriptor, server: speaking.server)
     }
 
     /// Reads what connection `index` has, handles each complete reply, and sends the next commands.
     private func receive(on index: Int, pipeline: Int, load: Load) throws(CommandFailure) {
-        let count = connections[index].read()
+        let descriptor = connections[index].descriptor
+        let count = connections[index].replies.read(from: descriptor)
         if count < 0, errno == EAGAIN || errno == EINTR { return }
-        guard count >= 0 else { throw Self.failure("read from", "the daemon's socket") }
-        guard count > 0 else { throw CommandFailure(message: "the daemon closed a connection", status: .unavailable) }
+        guard count >= 0 else { throw Self.failure("read from", "\(speaking.server)'s socket") }
+        guard count > 0 else { throw CommandFailure(message: "\(speaking.server) closed a connection", status: .unavailable) }
         var replies = 0
-        while let line = connections[index].nextLine() {
+        while let outcome = connections[index].replies.next(length: speaking.replyLength, speaking.outcome) {
             let (sent, aggregate) = connections[index].inFlight.removeFirst()
             result.latency.record((Bench.nanoseconds() - sent) / 1000)
-            result.record(line, aggregate: aggregate)
+            result.record(outcome, aggregate: aggregate)
             load.completed()
             replies += 1
         }
@@ -145,7 +113,19 @@ final class LoadLoop {
         }
     }
 
-    private static func connect(_ path: String) throws(CommandFailure) -> Int32 {
+    /// Writes all of `bytes` to the socket `descriptor`, blocking until it has.
+    static func write(_ bytes: [UInt8], to descriptor: Int32, server: String) throws(CommandFailure) {
+        var sent = 0
+        while sent < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + sent, $0.count - sent) }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { throw failure("write to", "\(server)'s socket") }
+            sent += written
+        }
+    }
+
+    /// A blocking stream connection to the Unix socket at `path`, where `server` listens.
+    static func connect(_ path: String, server: String) throws(CommandFailure) -> Int32 {
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw failure("create a socket for", path) }
         var address = sockaddr_un()
@@ -162,15 +142,16 @@ final class LoadLoop {
             }
         }
         guard connected == 0 else {
-            let error = failure("connect to", path)
+            let error = failure("connect to", path, hint: errno == ENOENT || errno == ECONNREFUSED ? " (is \(server) running there? pass its socket with --socket)" : "")
             close(descriptor)
             throw error
         }
         return descriptor
     }
 
-    private static func failure(_ operation: String, _ what: String) -> CommandFailure {
-        CommandFailure(message: "cannot \(operation) \(what): \(String(cString: strerror(errno)))", status: .unavailable)
+    /// The failure of a system call that just set `errno`.
+    static func failure(_ operation: String, _ what: String, hint: String = "") -> CommandFailure {
+        CommandFailure(message: "cannot \(operation) \(what): \(String(cString: strerror(errno)))\(hint)", status: .unavailable)
     }
 
     /// Runs `body` on a new thread of its own, never one of the Swift concurrency pool, and
