@@ -75,7 +75,8 @@ struct Daemon {
 
         let engine: Engine
         let server: UnixSocketServer
-        let balances = AccountBalances()
+        // Only what --projection names runs: an unused projection would cost every commit.
+        let projections: [any QueryableProjection] = settings.projections.contains("account-balances") ? [AccountBalances()] : []
         do {
             engine = try await Engine.start(
                 Engine.Configuration(
@@ -86,8 +87,9 @@ struct Daemon {
                     sync: settings.sync,
                     maximumOpenFiles: openFileBudget(),
                     ioThreads: settings.ioThreads,
+                    threads: settings.threads,
                     subscriptionBuffer: settings.subscriptionBuffer,
-                    handlers: [balances]
+                    handlers: projections
                 ),
                 logger: logger,
                 onFatal: { error in shutdown.fire(.storageFailed(error.description)) }
@@ -97,7 +99,7 @@ struct Daemon {
         }
         do {
             server = try await UnixSocketServer.bind(
-                listener, configuration: settings.server, engine: engine, projections: [balances], logger: logger
+                listener, configuration: settings.server, engine: engine, projections: projections, logger: logger
             )
         } catch {
             await engine.shutdown()

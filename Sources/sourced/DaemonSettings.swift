@@ -17,9 +17,15 @@ struct DaemonSettings: Sendable {
     /// `nil`: as many as the open-file limit allows, up to ``defaultMaximumOpenFiles``.
     var maximumOpenFiles: Int?
     var ioThreads: Int
+    var threads: Int
+    /// The in-process projections to run, by name.
+    var projections: [String]
     var subscriptionBuffer: Int
     var logLevel: Logger.Level
     var shutdownTimeout: Duration
+
+    /// The projections `--projection` can name.
+    static let knownProjections = ["account-balances"]
 
     init(_ flags: Sourced, environment: [String: String]) throws {
         let defaults = DefaultLocations(environment: environment)
@@ -69,6 +75,13 @@ struct DaemonSettings: Sendable {
         )
         maximumOpenFiles = try setting(flags.maxOpenFiles.map(Optional.some), "max-open-files", default: nil, valid: { $0.map(positive) ?? true }) { Int($0) }
         ioThreads = try setting(flags.ioThreads, "io-threads", default: 32, valid: positive) { Int($0) }
+        threads = try setting(flags.threads, "threads", default: 1, valid: { (1...256).contains($0) }) { Int($0) }
+        projections = flags.projection.isEmpty
+            ? (environment["SOURCED_PROJECTION"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            : flags.projection
+        for name in projections where !Self.knownProjections.contains(name) {
+            throw ValidationError("unknown projection \"\(name)\"; projections: \(Self.knownProjections.joined(separator: ", "))")
+        }
         subscriptionBuffer = try setting(flags.subscriptionBuffer, "subscription-buffer", default: 10_000, valid: positive) { Int($0) }
         let levelName = try setting(flags.logLevel, "log-level", default: "info", valid: { Logger.Level(rawValue: $0) != nil }) { $0 }
         logLevel = Logger.Level(rawValue: levelName)!

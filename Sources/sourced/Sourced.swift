@@ -54,8 +54,14 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Most log files open at once, independent of --max-aggregates. (env: SOURCED_MAX_OPEN_FILES; default: 32768, or fewer if the open-file limit leaves less room beside --max-connections)")
     var maxOpenFiles: Int?
 
-    @Option(help: "Threads doing file I/O; parallel fsyncs of different logs scale with them. (env: SOURCED_IO_THREADS; default: 32)")
+    @Option(help: "Threads doing file I/O: loading aggregates, reading events, the checkpoint. (env: SOURCED_IO_THREADS; default: 32)")
     var ioThreads: Int?
+
+    @Option(help: "Event loops, each owning a shard of the aggregates and serving connections; one commit thread comes on top. (env: SOURCED_THREADS; default: 1, fastest on 2 cores)")
+    var threads: Int?
+
+    @Option(help: "Run this in-process projection (repeatable): account-balances. Projections cost nothing unless named. (env: SOURCED_PROJECTION, comma-separated; default: none)")
+    var projection: [String] = []
 
     @Option(help: "Committed commands whose events may wait for a slow subscriber before it is disconnected with fell_behind. (env: SOURCED_SUBSCRIPTION_BUFFER; default: 10000)")
     var subscriptionBuffer: Int?

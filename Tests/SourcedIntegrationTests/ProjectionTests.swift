@@ -47,7 +47,7 @@ import Testing
     @Test func theAccountReadModelAfterARestartEqualsOneRebuiltFromScratch() async throws {
         let directory = TemporaryDirectory("sd")
         var balances: [String: Int64] = [:]
-        var daemon = try await DaemonProcess(in: directory)
+        var daemon = try await DaemonProcess(in: directory, arguments: ["--projection", "account-balances"])
         var client = try await LineClient.connect(daemon.socketPath)
         _ = try await client.request(line: #"{"op":"execute","model":"counter","id":"noise","command":{"type":"create"}}"#)
         try await trade(on: client, accounts: 0..<30, balances: &balances)
@@ -57,7 +57,7 @@ import Testing
         #expect(await daemon.stop() == 0)
         #expect(FileManager.default.fileExists(atPath: directory.file("data/handlers/account-balances.state")))
 
-        daemon = try await DaemonProcess(in: directory)
+        daemon = try await DaemonProcess(in: directory, arguments: ["--projection", "account-balances"])
         client = try await LineClient.connect(daemon.socketPath)
         try await trade(on: client, accounts: 30..<45, balances: &balances)
         let restored = try await caughtUpAnswer(client)
@@ -71,7 +71,7 @@ import Testing
         #expect(await daemon.stop() == 0)
 
         try FileManager.default.removeItem(atPath: directory.file("data/handlers/account-balances.state"))
-        daemon = try await DaemonProcess(in: directory)
+        daemon = try await DaemonProcess(in: directory, arguments: ["--projection", "account-balances"])
         client = try await LineClient.connect(daemon.socketPath)
         let rebuilt = try await caughtUpAnswer(client)
         #expect(rebuilt == restored, "rebuilt from position 0, the read model equals the restored one")
@@ -79,5 +79,25 @@ import Testing
         #expect(handlers?.arrayValue?.first?["name"] == "account-balances" && handlers?.arrayValue?.first?["failure"] == nil)
         await client.close()
         #expect(await daemon.stop() == 0)
+    }
+
+    /// Projections are opt-in: a daemon started without --projection runs none, says so when
+    /// asked, and keeps no handler state; an unknown name is refused at start.
+    @Test func projectionsRunOnlyWhenNamed() async throws {
+        let directory = TemporaryDirectory("sd")
+        let daemon = try await DaemonProcess(in: directory)
+        let client = try await LineClient.connect(daemon.socketPath)
+        _ = try await client.request(line: #"{"op":"execute","model":"account","id":"a1","command":{"type":"open","owner":"ada"}}"#)
+        let refused = try await client.request(line: #"{"op":"query","projection":"account-balances"}"#)
+        #expect(refused.errorCode == "unknown_projection")
+        #expect(refused["error"]?["message"]?.stringValue?.contains("--projection") == true)
+        #expect(try await client.request(line: #"{"op":"stats"}"#)["stats"]?["handlers"] == .array([]))
+        await client.close()
+        #expect(await daemon.stop() == 0)
+        #expect(!FileManager.default.fileExists(atPath: directory.file("data/handlers/account-balances.state")))
+
+        let unknown = try await DaemonProcess(in: TemporaryDirectory("sd"), arguments: ["--projection", "nope"], waitUntilReady: false)
+        #expect(await unknown.exitStatus() != 0)
+        #expect(unknown.log.contains("unknown projection \"nope\""))
     }
 }
