@@ -25,13 +25,17 @@ public struct AggregateID: Hashable, Sendable, CustomStringConvertible {
         guard byteCount <= Self.maximumByteCount else {
             throw InvalidAggregateID("id is \(byteCount) bytes; at most \(Self.maximumByteCount) are allowed")
         }
-        guard !rawValue.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw InvalidAggregateID("id must not contain control characters")
-        }
         var native = rawValue
         // Native UTF-8 storage, so that comparing and hashing (every registry lookup) read the
         // bytes in place.
         native.makeContiguousUTF8()
+        // Printable ASCII, the usual id, needs no look-up of Unicode properties.
+        let printableASCII = native.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.allSatisfy { (0x20..<0x7F).contains($0) }
+        } ?? false
+        guard printableASCII || !native.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw InvalidAggregateID("id must not contain control characters")
+        }
         self.rawValue = native
     }
 

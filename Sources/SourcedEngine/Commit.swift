@@ -10,6 +10,9 @@ public struct Commit<Model: AggregateModel>: Sendable {
     public var events: [Model.Event]
     /// The state after the chain.
     public var state: Model.State?
+    /// The events as the JSON array the logs hold: the bytes the engine wrote, for a reply to
+    /// reuse instead of encoding the events again. Empty for a chain that recorded nothing.
+    public var encodedEvents: [UInt8] = []
 
     /// The version of the chain's first event.
     public var firstVersion: UInt64 { version - UInt64(events.count) + 1 }

@@ -198,6 +198,7 @@ public final class Shard: @unchecked Sendable {
             release(aggregate)
             return done(.failure(error))
         }
+        commit.encodedEvents = payload
         aggregate.head = Snapshot(version: commit.version, state: commit.state)
         let offset = aggregate.logEnd
         aggregate.logEnd += LogRecord.headerSize + payload.count
