@@ -1,5 +1,3 @@
-import Foundation
-import NIOConcurrencyHelpers
 import SourcedCore
 import SourcedStorage
 import Synchronization
@@ -7,11 +5,12 @@ import Synchronization
 /// The single writer of the global log, on a thread of its own (`sourced-commit`).
 ///
 /// Shards hand it their batches (``enqueue(_:)``, once per loop tick each). It takes every batch
-/// waiting, gives the chains consecutive positions in arrival order, writes their global records
-/// with one `pwrite` and one `fdatasync` (the commit point), appends each aggregate's records
-/// with one `pwrite` per aggregate, publishes the chains to live subscribers, and answers each
-/// batch's shard with one hop to its loop. Batches that arrive while it writes form the next group
-/// commit, so the cost of a sync is shared by everything decided meanwhile.
+/// waiting, gives the chains consecutive positions in arrival order, opens the aggregate logs
+/// they go to, writes their global records with one `pwrite` and one `fdatasync` (the commit
+/// point) and publishes the chains to live subscribers. Then it hands the group to the
+/// ``AggregateLogWriter``, which appends each aggregate's records and answers the shards, while
+/// this thread already writes the next group: batches that arrive while it writes form the next
+/// group commit, so the cost of a sync is shared by everything decided meanwhile.
 ///
 /// After a batch of a shard fails uncommitted, later batches of that shard decided before the
 /// shard learnt of it are refused unwritten: they may build on the failed chains.
@@ -31,12 +30,8 @@ final class GlobalCommitter: @unchecked Sendable {
     let checkpoint: CheckpointTracker
     private let store: AggregateStore
     private let published: Mutex<Published>
-    /// Guards `queued` and `stopRequested`; its value is 1 while either asks for the thread.
-    private let inbox = ConditionLock(value: 0)
-    private var queued: [ShardBatch] = []
-    private var stopRequested = false
-    /// 1 once the thread has ended.
-    private let ended = ConditionLock(value: 0)
+    private let writer: AggregateLogWriter
+    private var thread: WorkerThread<ShardBatch>!
 
     // Owned by the commit thread.
     private var last: UInt64
@@ -51,9 +46,8 @@ final class GlobalCommitter: @unchecked Sendable {
         published = Mutex(Published(last: recovered.last, length: recovered.length, index: recovered.index))
         feed = CommitFeed(last: recovered.last)
         checkpoint = CheckpointTracker(recovered: recovered.last)
-        let thread = Thread { [self] in run() }
-        thread.name = "sourced-commit"
-        thread.start()
+        writer = AggregateLogWriter(store: store, checkpoint: checkpoint)
+        thread = WorkerThread(name: "sourced-commit") { [self] batches in commit(batches) }
     }
 
     /// The position of the last durable chain.
@@ -73,42 +67,20 @@ final class GlobalCommitter: @unchecked Sendable {
 
     /// Hands a batch to the commit thread; its shard is answered on its loop.
     func enqueue(_ batch: ShardBatch) {
-        inbox.lock()
-        queued.append(batch)
-        inbox.unlock(withValue: 1)
+        thread.enqueue(batch)
     }
 
-    /// Commits what is queued, then ends the thread. Blocks until it has ended.
+    /// Commits and answers what is queued, then ends both threads. Blocks until they have ended.
     func stop() {
-        inbox.lock()
-        stopRequested = true
-        inbox.unlock(withValue: 1)
-        ended.lock(whenValue: 1)
-        ended.unlock()
-    }
-
-    private func run() {
-        while true {
-            inbox.lock(whenValue: 1)
-            let batches = queued
-            queued = []
-            let stopping = stopRequested
-            inbox.unlock(withValue: stopping ? 1 : 0)
-            if !batches.isEmpty {
-                commit(batches)
-            } else if stopping {
-                break
-            }
-        }
-        ended.lock()
-        ended.unlock(withValue: 1)
+        thread.stop()
+        writer.stop()
     }
 
     private func commit(_ batches: [ShardBatch]) {
         var accepted: [ShardBatch] = []
         for batch in batches {
             if let refusal = refusals[batch.shard.index], batch.generation < refusal.below {
-                answer(batch, .failed(refusal.error, generation: batch.generation))
+                writer.enqueue(.answer(batch, .failed(refusal.error, generation: batch.generation)))
             } else {
                 accepted.append(batch)
             }
@@ -116,17 +88,15 @@ final class GlobalCommitter: @unchecked Sendable {
         guard !accepted.isEmpty else { return }
 
         var bytes: [UInt8] = []
+        var chains: [CommittedChain] = []
         var appends: [AggregateStore.AggregateAppend] = []
-        /// The append each aggregate's records go to in this commit.
+        /// Per append, where its records end; per aggregate, its append in this commit.
+        var appendEnds: [Int] = []
         var appendOf: [AggregateKey: Int] = [:]
-        /// Per accepted batch, per chain: the append holding its record.
-        var appendsOfChains: [[Int]] = []
-        var committed: [CommittedChain] = []
+        var appendOfChain: [Int] = []
         var newIndex: [Int] = []
         var position = last
         for batch in accepted {
-            var chainAppends: [Int] = []
-            chainAppends.reserveCapacity(batch.chains.count)
             for (chainIndex, var chain) in batch.chains.enumerated() {
                 position += 1
                 chain.position = position
@@ -135,29 +105,35 @@ final class GlobalCommitter: @unchecked Sendable {
                 }
                 chain.appendGlobalRecord(to: &bytes)
                 let offset = batch.offsets[chainIndex]
-                if let index = appendOf[chain.key], appends[index].offset + appends[index].records.count == offset {
-                    chain.appendAggregateRecord(to: &appends[index].records)
-                    chainAppends.append(index)
+                let end = offset + LogRecord.headerSize + chain.events.count
+                // Chains of one aggregate in one commit are contiguous in its log: one append.
+                if let index = appendOf[chain.key], appendEnds[index] == offset {
+                    appendEnds[index] = end
+                    appendOfChain.append(index)
                 } else {
-                    var records: [UInt8] = []
-                    chain.appendAggregateRecord(to: &records)
                     appendOf[chain.key] = appends.count
-                    chainAppends.append(appends.count)
-                    appends.append(AggregateStore.AggregateAppend(key: chain.key, records: records, offset: offset))
+                    appendOfChain.append(appends.count)
+                    appends.append(AggregateStore.AggregateAppend(key: chain.key, records: [], offset: offset))
+                    appendEnds.append(end)
                 }
-                committed.append(chain)
+                chains.append(chain)
             }
-            appendsOfChains.append(chainAppends)
         }
 
-        let outcome: (written: Int, failure: StorageError?)
+        let logs: AggregateStore.HeldLogs
         do {
-            outcome = try store.commit(bytes, at: length, then: appends)
+            logs = try store.holdLogs(for: appends)
+            do {
+                try store.commitGlobal(bytes, at: length)
+            } catch {
+                store.release(logs)
+                throw error
+            }
         } catch {
             let failure = EngineError(error)
             for batch in accepted {
                 refusals[batch.shard.index] = (batch.generation + 1, .unavailable("not written: an earlier write failed (\(failure))"))
-                answer(batch, .failed(failure, generation: batch.generation))
+                writer.enqueue(.answer(batch, .failed(failure, generation: batch.generation)))
             }
             return
         }
@@ -169,63 +145,10 @@ final class GlobalCommitter: @unchecked Sendable {
             published.length = length
             published.index.append(contentsOf: newIndex)
         }
-        feed.publish(committed)
-
-        var failed = Set<Int>(outcome.written..<appends.count)
-        var failure = outcome.failure.map { failure in
-            EngineError.outcomeUnknown("committed to the global log, but writing an aggregate log failed (\(failure)); sourced stops and recovers it on restart")
-        }
-        switch store.configuration.sync {
-        case .everyLog:
-            let written = appends[..<outcome.written]
-            do {
-                try store.syncLogsNow(written.map(\.key), directories: Set(written.filter { $0.offset == 0 }.map(\.key.model)))
-            } catch {
-                // A failed fdatasync stopped the store already; any other failure (a log that
-                // cannot be reopened) leaves these chains not known durable just the same, so
-                // the store stops too and recovery completes them at restart.
-                store.stop(error as? StorageError ?? .stopped(cause: "\(error)"))
-                failed = Set(appends.indices)
-                failure = .outcomeUnknown("committed to the global log, but syncing an aggregate log failed (\(error)); sourced stops and recovers it on restart")
-            }
-            trackCheckpoint(from: first, to: position, appendsOfChains, failed: failed, synced: true)
-        case .always:
-            trackCheckpoint(from: first, to: position, appendsOfChains, failed: failed, synced: false)
-        case .none:
-            trackCheckpoint(from: first, to: position, appendsOfChains, failed: failed, synced: true)
-        }
-
-        var batchFirst = first
-        for (batchIndex, batch) in accepted.enumerated() {
-            let chains = appendsOfChains[batchIndex]
-            let failedChains = Set(chains.indices.filter { failed.contains(chains[$0]) })
-            answer(batch, .committed(
-                firstPosition: batchFirst,
-                failure: failedChains.isEmpty ? nil : (failure!, failedChains)
-            ))
-            batchFirst += UInt64(batch.chains.count)
-        }
-    }
-
-    /// Reports the positions written to aggregate logs (all but the failed appends' chains) to
-    /// the checkpoint.
-    private func trackCheckpoint(from first: UInt64, to last: UInt64, _ appendsOfChains: [[Int]], failed: Set<Int>, synced: Bool) {
-        guard !failed.isEmpty else {
-            return checkpoint.written([first...last], synced: synced)
-        }
-        var ranges: [ClosedRange<UInt64>] = []
-        var position = first
-        for chains in appendsOfChains {
-            for append in chains {
-                if !failed.contains(append) { ranges.append(position...position) }
-                position += 1
-            }
-        }
-        checkpoint.written(ranges, synced: synced)
-    }
-
-    private func answer(_ batch: ShardBatch, _ outcome: BatchOutcome) {
-        let shard = batch.shard
-        shard.loop.execute { shard.completed(outcome) }
+        feed.publish(chains)
+        writer.enqueue(.committed(AggregateLogWriter.Committed(
+            batches: accepted, firstPosition: first, chains: chains,
+            appends: appends, appendOfChain: appendOfChain, logs: logs
+        )))
     }
 }

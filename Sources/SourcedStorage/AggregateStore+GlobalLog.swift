@@ -22,42 +22,68 @@ extension AggregateStore {
         }
     }
 
-    /// Commits a batch of chains: appends their global records (`records`, whole encoded records)
-    /// at `offset`, the global log's length, and makes them durable unless sync is `none`: the
-    /// commit point. Then appends each of `appends`, the same chains' aggregate records, to its
-    /// aggregate's log, unsynced (see ``syncLogs(_:directories:)``).
+    /// Makes `records` (whole encoded global records) durable at `offset`, the global log's
+    /// length: one `pwrite` and, unless sync is `none`, one `fdatasync`. This is the commit point.
     ///
     /// Blocks: call it from the engine's commit thread, never from an event loop or a task.
+    /// - Throws: if the write failed (the log is back at `offset`, nothing is committed) or the
+    ///   sync failed (the store has stopped; the outcome is unknown).
+    public func commitGlobal(_ records: [UInt8], at offset: Int) throws {
+        try checkRunning()
+        let descriptor = directory.globalLogDescriptor
+        try write(records, to: descriptor, at: offset, directory.globalLogPath)
+        if configuration.sync != .none {
+            try sync(descriptor, directory.globalLogPath)
+        }
+    }
+
+    /// Opens the logs of `appends` (creating those whose offset is 0) and holds them open until
+    /// ``appendAggregates(_:into:)`` or ``release(_:)``. Done before the global commit, so that
+    /// failing to open one (`EMFILE`) fails the batch cleanly instead of leaving committed chains
+    /// a log cannot take.
+    public func holdLogs(for appends: [AggregateAppend]) throws -> HeldLogs {
+        var held = HeldLogs()
+        do {
+            for append in appends {
+                let key = append.key
+                guard let descriptor = try descriptors.checkOut(key, open: { try self.openLog(key, create: append.offset == 0) }) else {
+                    throw StorageError.io(operation: "open", path: directory.logPath(of: key), errno: ENOENT)
+                }
+                held.keys.append(key)
+                held.descriptors.append(descriptor)
+            }
+        } catch {
+            release(held)
+            throw error
+        }
+        return held
+    }
+
+    /// Lets the descriptor cache close the logs of `held` again.
+    public func release(_ held: HeldLogs) {
+        held.keys.forEach(descriptors.checkIn)
+    }
+
+    /// Appends each of `appends`, committed chains' aggregate records, to its log (held in
+    /// `logs`, in the same order), unsynced (see ``syncLogs(_:directories:)``), then releases
+    /// the logs.
+    ///
+    /// Blocks: call it from the engine's commit threads.
     /// - Returns: how many of `appends` were written. If not all, the store has stopped with the
     ///   returned error: the rest are committed but missing from their logs until recovery.
-    /// - Throws: if the global write failed (the log is back at `offset`, nothing is committed)
-    ///   or its sync failed (the store has stopped; the outcome is unknown).
-    public func commit(
-        _ records: [UInt8],
-        at offset: Int,
-        then appends: [AggregateAppend]
-    ) throws -> (written: Int, failure: StorageError?) {
-        try checkRunning()
-        // Every log is open before anything is committed: failing to open one (EMFILE) then
-        // fails the batch cleanly instead of leaving committed chains a log cannot take.
-        return try withLogs(of: appends) { logs -> (written: Int, failure: StorageError?) in
-            let descriptor = directory.globalLogDescriptor
-            try write(records, to: descriptor, at: offset, directory.globalLogPath)
-            if configuration.sync != .none {
-                try sync(descriptor, directory.globalLogPath)
+    public func appendAggregates(_ appends: [AggregateAppend], into logs: HeldLogs) -> (written: Int, failure: StorageError?) {
+        defer { release(logs) }
+        for (index, append) in appends.enumerated() {
+            do {
+                try checkRunning()
+                try write(append.records, to: logs.descriptors[index], at: append.offset, directory.logPath(of: append.key))
+            } catch {
+                let failure = error as? StorageError ?? .stopped(cause: "\(error)")
+                stop(failure)
+                return (index, failure)
             }
-            for (index, append) in appends.enumerated() {
-                do {
-                    try checkRunning()
-                    try write(append.records, to: logs[index], at: append.offset, directory.logPath(of: append.key))
-                } catch {
-                    let failure = error as? StorageError ?? .stopped(cause: "\(error)")
-                    stop(failure)
-                    return (index, failure)
-                }
-            }
-            return (appends.count, nil)
         }
+        return (appends.count, nil)
     }
 
     /// The bytes of `range` of the global log, which must lie within what was appended.

@@ -50,6 +50,12 @@ public final class AggregateStore: Sendable {
         }
     }
 
+    /// Aggregate logs held open between ``holdLogs(for:)`` and ``appendAggregates(_:into:)``.
+    public struct HeldLogs: Sendable {
+        var keys: [AggregateKey] = []
+        var descriptors: [Int32] = []
+    }
+
     /// What a replay found.
     public struct Replay<Fold: LogFold>: Sendable {
         /// The fold after every valid record.
@@ -63,7 +69,7 @@ public final class AggregateStore: Sendable {
     public let directory: DataDirectory
     public let configuration: Configuration
     private let pool: NIOThreadPool
-    private let descriptors: FileDescriptorCache
+    let descriptors: FileDescriptorCache
     let logger: Logger
     private let onFatal: @Sendable (StorageError) -> Void
     private let failure = Mutex<StorageError?>(nil)
@@ -243,26 +249,9 @@ public final class AggregateStore: Sendable {
     // MARK: - On I/O threads
 
     func appendLog(_ append: AggregateAppend) throws {
-        try withLogs(of: [append]) { descriptors in
-            try write(append.records, to: descriptors[0], at: append.offset, directory.logPath(of: append.key))
-        }
-    }
-
-    /// Runs `body` with the logs of `appends` open (created where the offset is 0), in order,
-    /// none of them closed before `body` returns.
-    func withLogs<Result>(of appends: [AggregateAppend], _ body: ([Int32]) throws -> Result) throws -> Result {
-        var held: [AggregateKey] = []
-        defer { held.forEach(descriptors.checkIn) }
-        var opened: [Int32] = []
-        for append in appends {
-            let key = append.key
-            guard let descriptor = try descriptors.checkOut(key, open: { try self.openLog(key, create: append.offset == 0) }) else {
-                throw StorageError.io(operation: "open", path: directory.logPath(of: key), errno: ENOENT)
-            }
-            held.append(key)
-            opened.append(descriptor)
-        }
-        return try body(opened)
+        let logs = try holdLogs(for: [append])
+        defer { release(logs) }
+        try write(append.records, to: logs.descriptors[0], at: append.offset, directory.logPath(of: append.key))
     }
 
     private func syncLog(_ key: AggregateKey) throws {
@@ -297,7 +286,7 @@ public final class AggregateStore: Sendable {
         }
     }
 
-    private func openLog(_ key: AggregateKey, create: Bool) throws -> Int32? {
+    func openLog(_ key: AggregateKey, create: Bool) throws -> Int32? {
         guard let directoryDescriptor = directory.descriptor(of: key.model) else {
             preconditionFailure("model \(key.model) has no directory")
         }
