@@ -31,7 +31,10 @@ struct ExecuteCall<Model: AggregateModel>: AggregateCall {
 
     func run(on shard: Shard, req: JSONValue?, _ reply: @escaping (ByteBuffer) -> Void) {
         shard.execute(Model.self, id: id, commands: commands, expecting: expected) { result in
-            reply(result.reply(req: req) { CommitBody(id: id, commit: $0) })
+            switch result {
+            case .success(let commit): reply(Reply.commit(commit, id: id, req: req))
+            case .failure(let error): reply(Reply.failure(ProtocolError(error), req: req))
+            }
         }
     }
 }

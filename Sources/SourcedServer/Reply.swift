@@ -52,6 +52,46 @@ enum Reply {
         }
     }
 
+    /// The reply to an accepted `execute`: `{"ok":true,"model":M,"id":I,"version":V,
+    /// "position":P,"events":[...],"state":{...},"req":R}` (no `position` for a chain that
+    /// recorded nothing). Written directly, with the events as the very bytes the logs hold.
+    static func commit<Model: AggregateModel>(_ commit: Commit<Model>, id: AggregateID, req: JSONValue?) -> ByteBuffer {
+        var writer = JSONWriter(minimumCapacity: 128 + commit.encodedEvents.count)
+        writer.beginObject()
+        writer.writeKey("ok")
+        writer.write(true)
+        writer.writeKey("model")
+        writer.write(Model.name)
+        writer.writeKey("id")
+        writer.write(id.rawValue)
+        writer.writeKey("version")
+        writer.write(commit.version)
+        if commit.position > 0 {
+            writer.writeKey("position")
+            writer.write(commit.position)
+        }
+        writer.writeKey("events")
+        if commit.encodedEvents.isEmpty {
+            writer.beginArray()
+            writer.endArray()
+        } else {
+            commit.encodedEvents.withUnsafeBytes { writer.writeRaw($0) }
+        }
+        do {
+            writer.writeKey("state")
+            try writer.write(encoding: commit.state)
+            if let req {
+                writer.writeKey("req")
+                try writer.write(encoding: req)
+            }
+        } catch {
+            return failure(ProtocolError(.internal, "cannot encode the reply: \(error)"), req: nil)
+        }
+        writer.endObject()
+        writer.bytes.append(0x0A)
+        return ByteBuffer(bytes: writer.bytes)
+    }
+
     /// A line holding `value` as it is, for lines that are not replies (subscription events).
     static func line(_ value: JSONValue) -> ByteBuffer {
         encodedLine(value)
@@ -67,28 +107,6 @@ enum Reply {
         }
         bytes.append(0x0A)
         return ByteBuffer(bytes: bytes)
-    }
-}
-
-/// The reply body of an accepted `execute`.
-struct CommitBody<Model: AggregateModel>: Encodable, Sendable {
-    var id: AggregateID
-    var commit: Commit<Model>
-
-    private enum Key: String, CodingKey {
-        case model, id, version, position, events, state
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: Key.self)
-        try container.encode(Model.name, forKey: .model)
-        try container.encode(id.rawValue, forKey: .id)
-        try container.encode(commit.version, forKey: .version)
-        if commit.position > 0 {
-            try container.encode(commit.position, forKey: .position)
-        }
-        try container.encode(commit.events.map { TaggedCoding($0) }, forKey: .events)
-        try container.encode(commit.state, forKey: .state)
     }
 }
 
