@@ -21,8 +21,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
-        .target(name: "SourcedCore"),
         .target(name: "SourcedJSON"),
+        .target(name: "SourcedCore", dependencies: ["SourcedJSON"]),
         .target(
             name: "SourcedStorage",
             dependencies: [
@@ -109,7 +109,7 @@ let package = Package(
             ]
         ),
         .target(name: "SourcedTestSupport", path: "Tests/SourcedTestSupport"),
-        .testTarget(name: "SourcedCoreTests", dependencies: ["SourcedCore"]),
+        .testTarget(name: "SourcedCoreTests", dependencies: ["SourcedCore", "SourcedJSON"]),
         .testTarget(name: "SourcedJSONTests", dependencies: ["SourcedCore", "SourcedJSON", "SourcedProtocol"]),
         .testTarget(name: "SourcedStorageTests", dependencies: ["SourcedStorage", "SourcedTestSupport"]),
         .testTarget(name: "SourcedEngineTests", dependencies: ["SourcedEngine", "SourcedTestSupport"]),

@@ -8,7 +8,17 @@ import SourcedStorage
 /// payloads is nearly all of a replay's time.
 enum EventPayload {
     static func encode<Event: Codable>(_ events: [Event]) throws -> [UInt8] {
-        try JSONStreamEncoder().encode(events.map { TaggedCoding($0) })
+        guard Event.self is any JSONWritable.Type else {
+            return try JSONStreamEncoder().encode(events.map { TaggedCoding($0) })
+        }
+        // The model's own coder: the same bytes without the generic containers.
+        var writer = JSONWriter(minimumCapacity: 32 * events.count)
+        writer.beginArray()
+        for event in events {
+            (event as! any JSONWritable).write(to: &writer)
+        }
+        writer.endArray()
+        return writer.bytes
     }
 
     /// Decodes a record's payload, which must hold exactly the `header`'s number of events.

@@ -28,6 +28,10 @@ class LiveAggregate {
     var durableLength = 0
     /// The length of the log after every decided chain: where the next chain's record goes.
     var logEnd = 0
+    /// Whether the aggregate is in its shard's ``IdleAggregates``, and its neighbours there.
+    var isIdle = false
+    unowned(unsafe) var older: LiveAggregate?
+    unowned(unsafe) var newer: LiveAggregate?
 
     init(key: AggregateKey) {
         self.key = key

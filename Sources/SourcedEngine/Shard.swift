@@ -33,7 +33,7 @@ public final class Shard: @unchecked Sendable {
     private let counters: EngineCounters
 
     private var aggregates: [AggregateKey: LiveAggregate] = [:]
-    private var idle = LRUOrder<AggregateKey>()
+    private var idle = IdleAggregates()
     /// Aggregates with at least one user.
     private var busy = 0
     /// Requests waiting for room, in arrival order.
@@ -329,7 +329,7 @@ public final class Shard: @unchecked Sendable {
             counters.misses.increment()
         }
         if aggregate.users == 0 {
-            idle.remove(key)
+            idle.remove(aggregate)
             busy += 1
         }
         aggregate.users += 1
@@ -393,7 +393,7 @@ public final class Shard: @unchecked Sendable {
         guard aggregate.users == 0 else { return }
         busy -= 1
         aggregate.lastUsed = .now()
-        idle.touch(aggregate.key)
+        idle.append(aggregate)
         while !waitingForRoom.isEmpty, aggregates.count < capacity || !idle.isEmpty {
             waitingForRoom.removeFirst()()
         }
@@ -403,8 +403,8 @@ public final class Shard: @unchecked Sendable {
     /// Makes room for one more aggregate, evicting the least recently used idle one if needed.
     private func makeRoom() -> Bool {
         guard aggregates.count >= capacity else { return true }
-        guard let victim = idle.popLeastRecent() else { return false }
-        evict(victim)
+        guard let victim = idle.popOldest() else { return false }
+        evict(victim.key)
         return true
     }
 
@@ -417,9 +417,9 @@ public final class Shard: @unchecked Sendable {
     /// Evicts every aggregate idle since before `deadline`.
     func evictIdle(before deadline: NIODeadline) {
         loop.assertInEventLoop()
-        while let oldest = idle.leastRecent, aggregates[oldest]!.lastUsed <= deadline {
+        while let oldest = idle.oldest, oldest.lastUsed <= deadline {
             idle.remove(oldest)
-            evict(oldest)
+            evict(oldest.key)
         }
     }
 

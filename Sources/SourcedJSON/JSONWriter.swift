@@ -65,8 +65,12 @@ public struct JSONWriter: Sendable {
         needsSeparator = true
     }
 
-    /// Writes `value` with ``JSONStreamEncoder``. If encoding throws, nothing is written.
+    /// Writes `value`: with its own ``JSONWritable`` code if it has it, else with
+    /// ``JSONStreamEncoder``. If encoding throws, nothing is written.
     public mutating func write(encoding value: some Encodable) throws {
+        if let writable = value as? any JSONWritable {
+            return writable.write(to: &self)
+        }
         let start = bytes.count
         separate()
         do {

@@ -1,0 +1,29 @@
+import SourcedJSON
+
+// Hand-written coders of the counter, for the hot path (`JSONWritable`); each writes exactly
+// what its `Codable` conformance writes (tested in `FastCodingTests`).
+
+extension Counter.State: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.writeKey("count")
+        writer.write(count)
+        writer.endObject()
+    }
+}
+
+extension Counter.Event: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.writeKey("type")
+        switch self {
+        case .created:
+            writer.write("created")
+        case .incremented(let count):
+            writer.write("incremented")
+            writer.writeKey("count")
+            writer.write(count)
+        }
+        writer.endObject()
+    }
+}
