@@ -3,7 +3,8 @@
 /// Strict where it matters to a daemon reading untrusted input: the input must be valid UTF-8
 /// and hold exactly one value (whitespace around it allowed), strings may not hold raw control
 /// characters or lone surrogates, and nesting deeper than ``maximumDepth`` is an error instead of
-/// a stack overflow.
+/// a stack overflow. ``JSONEnvelope`` accepts exactly the objects this accepts: both read with
+/// the same checking scanner.
 public enum JSONParser {
     /// The deepest nesting of arrays and objects accepted.
     public static let maximumDepth = 256

@@ -6,8 +6,8 @@ import Glibc
 /// building anything.
 ///
 /// The one validating reader of the module: ``JSONParser`` builds a ``JSONNode`` from what it
-/// reads, and ``skipValue()`` only checks, so that readers which keep less than a tree accept
-/// exactly what the parser accepts.
+/// reads, ``JSONEnvelope`` records where the members of a top-level object lie, and
+/// ``skipValue()`` only checks. So all three accept exactly the same inputs.
 struct JSONScanner {
     /// What ``beginValue()`` read.
     enum Token {
