@@ -149,10 +149,9 @@ final class EncodingSink {
     /// Writes the separator and `"key":` of the next member of the object at `depth`.
     func member(_ key: some CodingKey, _ depth: Int, _ serial: Int) {
         resume(depth, serial)
-        if levels[depth].count > 0 { bytes.append(UInt8(ascii: ",")) }
+        let separator: UInt8? = levels[depth].count > 0 ? UInt8(ascii: ",") : nil
         levels[depth].count += 1
-        write(key.stringValue)
-        bytes.append(UInt8(ascii: ":"))
+        JSONWriter.appendString(key.stringValue, to: &bytes, after: separator, before: UInt8(ascii: ":"))
     }
 
     /// Writes the separator of the next element of the array at `depth`.
@@ -175,37 +174,7 @@ final class EncodingSink {
     }
 
     func write(_ string: String) {
-        bytes.append(UInt8(ascii: "\""))
-        var string = string
-        string.withUTF8 { utf8 in
-            var start = 0
-            for index in utf8.indices {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
-                escape(byte)
-                start = index + 1
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    private func escape(_ byte: UInt8) {
-        bytes.append(UInt8(ascii: "\\"))
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
-        case 0x0A: bytes.append(UInt8(ascii: "n"))
-        case 0x0D: bytes.append(UInt8(ascii: "r"))
-        case 0x09: bytes.append(UInt8(ascii: "t"))
-        case 0x08: bytes.append(UInt8(ascii: "b"))
-        case 0x0C: bytes.append(UInt8(ascii: "f"))
-        default:
-            bytes.append(contentsOf: "u00".utf8)
-            for nibble in [byte >> 4, byte & 0x0F] {
-                bytes.append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
-            }
-        }
+        JSONWriter.appendString(string, to: &bytes)
     }
 
     func write(_ value: Bool) {
@@ -217,17 +186,7 @@ final class EncodingSink {
     }
 
     func write<I: FixedWidthInteger>(_ value: I) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = UInt64(value.magnitude)
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var start = digits.count
-            repeat {
-                start -= 1
-                digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
-        }
+        JSONWriter.appendInteger(value, to: &bytes)
     }
 
     func write<F: BinaryFloatingPoint & LosslessStringConvertible>(_ value: F, _ depth: Int) throws {
