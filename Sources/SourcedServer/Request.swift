@@ -28,22 +28,27 @@ struct Request: Sendable {
     var req: JSONValue?
     var operation: Operation
 
-    /// Parses one request line (without its newline).
+    /// Parses one request line (without its newline): one checking pass over the line, then only
+    /// the members the operation needs are converted (``JSONEnvelope``).
     init(line: some Collection<UInt8>, catalog: ModelCatalog) throws(ProtocolError) {
-        let node: JSONNode
+        let parsed: (req: JSONValue?, operation: Operation)
         do {
-            node = try JSONParser.parse(line)
+            parsed = try JSONEnvelope.withScanned(line) { request in
+                let fields = Fields(request: request)
+                let req = request.rawValue(forKey: "req").flatMap { try? JSONValue(parsing: $0) }
+                do {
+                    return (req, try Self.operation(fields, catalog: catalog))
+                } catch {
+                    return (req, .invalid(ProtocolError(decoding: error, in: "invalid request")))
+                }
+            }
+        } catch JSONEnvelope.ScanError.notAnObject {
+            throw ProtocolError(.badRequest, "a request must be a JSON object")
         } catch {
             throw ProtocolError(.badRequest, "request is not valid JSON: \(error)")
         }
-        guard case .object = node else { throw ProtocolError(.badRequest, "a request must be a JSON object") }
-        let fields = Fields(request: node)
-        req = node["req"].flatMap { JSONValue($0) }
-        do {
-            operation = try Self.operation(fields, catalog: catalog)
-        } catch {
-            operation = .invalid(ProtocolError(decoding: error, in: "invalid request"))
-        }
+        req = parsed.req
+        operation = parsed.operation
     }
 
     private enum Field: String, CodingKey {
@@ -53,22 +58,31 @@ struct Request: Sendable {
     /// The request object's members, decoded with the rules of `Decodable`: a missing or `null`
     /// optional field is absent, and errors name the field.
     private struct Fields {
-        var request: JSONNode
+        var request: JSONEnvelope
 
         func contains(_ field: Field) -> Bool {
-            request[field.rawValue] != nil
+            request.contains(field.rawValue)
         }
 
         func decode<T: Decodable>(_ type: T.Type, _ field: Field) throws -> T {
-            guard let node = request[field.rawValue] else {
+            guard request.contains(field.rawValue) else {
                 throw ProtocolError(.badRequest, "missing field \"\(field.rawValue)\"")
             }
-            return try JSONNodeDecoder().decode(type, from: node, codingPath: [field])
+            return try request.decode(type, forKey: field)
         }
 
         func decodeIfPresent<T: Decodable>(_ type: T.Type, _ field: Field) throws -> T? {
-            guard let node = request[field.rawValue], node != .null else { return nil }
-            return try JSONNodeDecoder().decode(type, from: node, codingPath: [field])
+            try request.decodeIfPresent(type, forKey: field)
+        }
+
+        /// The whole request as a value, for the operations that take it all (`query`).
+        func value() throws -> JSONValue {
+            try JSONValue(parsing: request.bytes)
+        }
+
+        /// The member `field` as an object of its own, if it is one.
+        func object(_ field: Field) -> JSONEnvelope? {
+            request.rawValue(forKey: field.rawValue).flatMap { try? JSONEnvelope($0) }
         }
     }
 
@@ -94,7 +108,7 @@ struct Request: Sendable {
             return .subscribe(from: from, model: model, id: try aggregateID(raw))
         case "query":
             let projection = try fields.decode(String.self, .projection)
-            guard let parameters = JSONValue(fields.request) else {
+            guard let parameters = try? fields.value() else {
                 throw ProtocolError(.badRequest, "a number in the request is beyond the range of a Double")
             }
             return .query(projection: projection, parameters: parameters)
@@ -144,6 +158,13 @@ struct Request: Sendable {
         do {
             switch (fields.contains(.command), fields.contains(.commands)) {
             case (true, false):
+                // The model's own reader, if it has one and it takes the object; else Codable,
+                // which also says precisely what is wrong.
+                if let readable = Model.Command.self as? any JSONReadable.Type,
+                   let object = fields.object(.command),
+                   let command = readable.init(reading: object) as? Model.Command {
+                    return [command]
+                }
                 return [try fields.decode(TaggedCoding<Model.Command>.self, .command).value]
             case (false, true):
                 let chain = try fields.decode([TaggedCoding<Model.Command>].self, .commands).map { $0.value }

@@ -42,4 +42,34 @@ import Testing
         try writer.write(encoding: Optional<Counter.State>.none)
         #expect(String(decoding: writer.bytes, as: UTF8.self) == #"{"count":3},null"#)
     }
+
+    /// What the reader makes of `json`, and what `Codable` makes of it (`nil` where it throws).
+    func read<Command: JSONReadable & Codable & Equatable>(_ type: Command.Type, _ json: String) throws -> (fast: Command?, codable: Command?) {
+        let fast = try JSONEnvelope.withScanned(json.utf8) { Command(reading: $0) }
+        let codable = try? JSONNodeDecoder().decode(TaggedCoding<Command>.self, from: JSONParser.parse(json.utf8)).value
+        return (fast, codable)
+    }
+
+    @Test func commandReadersAgreeWithCodableOrDecline() throws {
+        let counter = [
+            #"{"type":"create"}"#, #"{"type":"increment"}"#, #"{"type":"increment","extra":[1,{"a":null}]}"#,
+            #"{"type":"incr\u0065ment"}"#, #"{"type":"increment","type":"create"}"#, #"{"type":"nope"}"#, #"{"type":7}"#, #"{}"#,
+        ]
+        for json in counter {
+            let (fast, codable) = try read(Counter.Command.self, json)
+            if let fast { #expect(fast == codable, "\(json)") }
+        }
+        #expect(try read(Counter.Command.self, #"{"type":"increment"}"#).fast == .increment)
+        let account = [
+            #"{"type":"open","owner":"ada"}"#, #"{"type":"open","owner":"\u00e9 \"q\""}"#, #"{"type":"open"}"#, #"{"type":"open","owner":5}"#,
+            #"{"type":"deposit","amount":100}"#, #"{"type":"deposit","amount":1.0}"#, #"{"type":"deposit","amount":1.5}"#,
+            #"{"type":"deposit","amount":99999999999999999999}"#, #"{"type":"withdraw","amount":-3}"#, #"{"type":"withdraw"}"#,
+            #"{"type":"close"}"#, #"{"type":"close","amount":3}"#, #"{"type":"deposit","amount":null}"#,
+        ]
+        for json in account {
+            let (fast, codable) = try read(Account.Command.self, json)
+            if let fast { #expect(fast == codable, "\(json)") }
+        }
+        #expect(try read(Account.Command.self, #"{"type":"deposit","amount":100}"#).fast == .deposit(amount: 100))
+    }
 }

@@ -42,3 +42,18 @@ extension Account.Event: JSONWritable {
         return false
     }
 }
+
+extension Account.Command: JSONReadable {
+    public init?(reading object: JSONEnvelope) {
+        func field<T: Decodable>(_ type: T.Type, _ name: String) -> T? {
+            try? object.decode(type, forKey: AnyCodingKey(name))
+        }
+        switch field(String.self, "type") {
+        case "open": guard let owner = field(String.self, "owner") else { return nil }; self = .open(owner: owner)
+        case "deposit": guard let amount = field(Int.self, "amount") else { return nil }; self = .deposit(amount: amount)
+        case "withdraw": guard let amount = field(Int.self, "amount") else { return nil }; self = .withdraw(amount: amount)
+        case "close": self = .close
+        default: return nil
+        }
+    }
+}

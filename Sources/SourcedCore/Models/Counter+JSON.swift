@@ -27,3 +27,13 @@ extension Counter.Event: JSONWritable {
         writer.endObject()
     }
 }
+
+extension Counter.Command: JSONReadable {
+    public init?(reading object: JSONEnvelope) {
+        switch try? object.decode(String.self, forKey: AnyCodingKey.type) {
+        case "create": self = .create
+        case "increment": self = .increment
+        default: return nil
+        }
+    }
+}
