@@ -8,30 +8,43 @@ import Glibc
 extension AggregateStore {
     /// Reads the whole global log into `fold`, cutting off a torn tail, and makes it durable.
     /// Called once, at start, before anything is appended.
+    ///
+    /// The zero-filled space after the last record is the log's clean end, not a torn tail
+    /// (``LogScan/Layout/preallocated``): it is kept, and the returned length is the log's
+    /// logical length, where the next record goes, not the file's size. If less than a quarter
+    /// of an extension is left (always, for a new store), the space is extended before this
+    /// returns (see ``GlobalLogSpace``).
     public func replayGlobalLog<Fold: LogFold>(into fold: Fold) async throws -> Replay<Fold> {
         try await run {
             try self.checkRunning()
             let descriptor = self.directory.globalLogDescriptor
-            let replay = try self.recover(descriptor, self.directory.globalLogPath, .positions, into: fold)
+            let replay = try self.recover(descriptor, self.directory.globalLogPath, .positions, .preallocated, into: fold)
             if self.configuration.sync != .none {
                 // Records that reached only the page cache before a crash of sourced are about to
                 // be treated as committed: make them durable first.
                 try self.sync(descriptor, self.directory.globalLogPath)
             }
+            try self.recoveredGlobalLogSpace(logicalEnd: replay.length)
             return replay
         }
     }
 
     /// Commits a batch of chains: appends their global records (`records`, whole encoded records)
-    /// at `offset`, the global log's length, and makes them durable unless sync is `none`: the
-    /// commit point. Then appends each of `appends`, the same chains' aggregate records, to its
-    /// aggregate's log, unsynced (see ``syncLogs(_:directories:)``). All in one trip to an I/O
-    /// thread, so a batch costs one hand-off however many aggregates it touches.
+    /// at `offset`, the global log's logical length, and makes them durable unless sync is
+    /// `none`: the commit point. Then appends each of `appends`, the same chains' aggregate
+    /// records, to its aggregate's log, unsynced (see ``syncLogs(_:directories:)``). All in one
+    /// trip to an I/O thread, so a batch costs one hand-off however many aggregates it touches.
+    ///
+    /// The records go into the global log's zero-filled space (``GlobalLogSpace``). If the space
+    /// does not reach their end, the commit first waits for the fill in progress or fills itself;
+    /// once they are durable and less than a quarter of an extension is left, a fill starts in
+    /// the background.
     ///
     /// - Returns: how many of `appends` were written. If not all, the store has stopped with the
     ///   returned error: the rest are committed but missing from their logs until recovery.
-    /// - Throws: if the global write failed (the log is back at `offset`, nothing is committed)
-    ///   or its sync failed (the store has stopped; the outcome is unknown).
+    /// - Throws: if the global write failed (the bytes written are zeros again, durably: the log
+    ///   is back at `offset`, nothing is committed), or a sync failed, of the records (the outcome
+    ///   is unknown) or of the zeros before them (nothing is committed): the store has stopped.
     public func commit(
         _ records: [UInt8],
         at offset: Int,
@@ -43,10 +56,13 @@ extension AggregateStore {
             // fails the batch cleanly instead of leaving committed chains a log cannot take.
             return try self.withLogs(of: appends) { logs -> (written: Int, failure: StorageError?) in
                 let descriptor = self.directory.globalLogDescriptor
-                try self.write(records, to: descriptor, at: offset, self.directory.globalLogPath)
+                let end = offset + records.count
+                try self.reserveGlobalLogSpace(through: end)
+                try self.write(records, to: descriptor, at: offset, rollback: .zeroFill, self.directory.globalLogPath)
                 if self.configuration.sync != .none {
                     try self.sync(descriptor, self.directory.globalLogPath)
                 }
+                self.extendGlobalLogSpaceIfLow(after: end)
                 for (index, append) in appends.enumerated() {
                     do {
                         try self.checkRunning()
@@ -62,7 +78,8 @@ extension AggregateStore {
         }
     }
 
-    /// The bytes of `range` of the global log, which must lie within what was appended.
+    /// The bytes of `range` of the global log, which must lie within what was appended (the
+    /// logical length; the file goes on with zeros).
     public func readGlobal(_ range: Range<Int>) async throws -> [UInt8] {
         try await run {
             try self.checkRunning()
