@@ -5,7 +5,7 @@ import Synchronization
 /// The on-disk home of one store, held exclusively by one process.
 ///
 /// Layout: `LOCK` (an `flock`ed file holding the owner's pid), `global.log` (every committed
-/// chain in commit order), `global.checkpoint` (how far the aggregate logs are known to hold the
+/// chain in commit order, then zero-filled space: see ``GlobalLogSpace``), `global.checkpoint` (how far the aggregate logs are known to hold the
 /// global log) and `aggregates/<model>/<file>.log` (see ``LogFileName``). Model directories are created, and made durable, when the directory is
 /// opened, so creating an aggregate's log later needs only one directory sync.
 ///
