@@ -13,11 +13,18 @@
  *             flush in progress becomes the leader, writes everything queued with one write,
  *             syncs once and wakes the writers of that batch. The limit of a shared commit log.
  *
+ * Records are written with pwrite at the offset each log tracks (shared: reserved atomically).
+ * With --preallocate MIB every log is first filled with MIB MiB of zeros and fdatasynced, before
+ * the clock starts, so the appends land in blocks that exist and hold data: what Sourced's
+ * global log does (docs/storage-format.md, "Preallocated space"). Without it every append grows
+ * the file, and its fdatasync also writes the new size and block map.
+ *
  * Latency is per record, from the moment its thread wants to append it until it is durable.
  * Output: one JSON object on stdout.
  *
  *   gcc -O2 -pthread -o bench-disk scripts/bench-disk.c
  *   ./bench-disk --mode separate --threads 1 --duration 10 --dir /var/tmp/x
+ *   ./bench-disk --mode separate --threads 1 --duration 10 --dir /var/tmp/x --preallocate 64
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +44,7 @@ static int threads = 1;
 static double duration = 10;
 static size_t record_size = 100;
 static const char *dir = ".";
+static size_t preallocate_mib = 0;
 static uint64_t deadline_ns;
 
 static uint64_t now_ns(void) {
@@ -65,24 +73,31 @@ static void add_sample(struct samples *s, uint64_t value) {
     s->values[s->count++] = value;
 }
 
-static int open_log(const char *name) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) die(path);
-    return fd;
-}
-
-static void write_all(int fd, const char *buffer, size_t length) {
+static void write_all(int fd, const char *buffer, size_t length, off_t offset) {
     while (length > 0) {
-        ssize_t n = write(fd, buffer, length);
+        ssize_t n = pwrite(fd, buffer, length, offset);
         if (n < 0) {
             if (errno == EINTR) continue;
-            die("write");
+            die("pwrite");
         }
         buffer += n;
         length -= (size_t)n;
+        offset += n;
     }
+}
+
+/* Creates (empty) the log `name`; with --preallocate, zero-fills it and makes the zeros durable. */
+static int open_log(const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) die(path);
+    if (preallocate_mib > 0) {
+        static const char zeros[1 << 20];
+        for (size_t i = 0; i < preallocate_mib; i++) write_all(fd, zeros, sizeof zeros, (off_t)(i << 20));
+        if (fdatasync(fd) != 0) die("fdatasync");
+    }
+    return fd;
 }
 
 /* Group commit state (mode GROUP). Records queue in `pending`; batches are numbered. */
@@ -95,6 +110,7 @@ static uint64_t next_batch;    /* batch the queued records belong to */
 static uint64_t durable_batch; /* batches up to (excluding) this one are durable */
 static int flushing;
 static uint64_t group_syncs;
+static off_t group_end;        /* the group log's length; only the leader writes */
 
 /* Appends one record to the group-committed log and returns once it is durable. */
 static void group_append(const char *record) {
@@ -114,7 +130,8 @@ static void group_append(const char *record) {
             pending_count = 0;
             next_batch++;
             pthread_mutex_unlock(&group_lock);
-            write_all(group_fd, buffer, count * record_size);
+            write_all(group_fd, buffer, count * record_size, group_end);
+            group_end += (off_t)(count * record_size);
             if (fdatasync(group_fd) != 0) die("fdatasync");
             free(buffer);
             pthread_mutex_lock(&group_lock);
@@ -130,6 +147,7 @@ static void group_append(const char *record) {
 }
 
 static int shared_fd = -1;
+static off_t shared_end;       /* the shared log's length; each append reserves its bytes atomically */
 
 struct worker {
     pthread_t thread;
@@ -145,6 +163,7 @@ static void *run_worker(void *argument) {
     memset(record, 'x', record_size);
     record[record_size - 1] = '\n';
     int fd = -1;
+    off_t end = 0;
     if (mode == SEPARATE) {
         char name[64];
         snprintf(name, sizeof name, "log-%d", w->index);
@@ -158,7 +177,9 @@ static void *run_worker(void *argument) {
         if (mode == GROUP) {
             group_append(record);
         } else {
-            write_all(fd, record, record_size);
+            off_t offset = mode == SHARED ? __atomic_fetch_add(&shared_end, (off_t)record_size, __ATOMIC_RELAXED) : end;
+            write_all(fd, record, record_size, offset);
+            end = offset + (off_t)record_size;
             if (fdatasync(fd) != 0) die("fdatasync");
             w->syncs++;
         }
@@ -185,7 +206,7 @@ static double percentile_ms(const uint64_t *sorted, size_t count, double p) {
 static void usage(void) {
     fprintf(stderr,
             "usage: bench-disk [--mode separate|shared|group] [--threads N] [--duration S]\n"
-            "                  [--record-size BYTES] [--dir DIR]\n");
+            "                  [--record-size BYTES] [--dir DIR] [--preallocate MIB]\n");
     exit(2);
 }
 
@@ -207,6 +228,8 @@ int main(int argc, char **argv) {
             record_size = (size_t)atol(value);
         } else if (!strcmp(option, "--dir")) {
             dir = value;
+        } else if (!strcmp(option, "--preallocate")) {
+            preallocate_mib = (size_t)atol(value);
         } else {
             usage();
         }
@@ -249,9 +272,10 @@ int main(int argc, char **argv) {
     qsort(all, total, sizeof *all, compare);
 
     static const char *names[] = {"separate", "shared", "group"};
-    printf("{\"mode\":\"%s\",\"threads\":%d,\"record_size\":%zu,\"seconds\":%.3f,\"records\":%zu,"
-           "\"syncs\":%llu,\"records_per_second\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
-           names[mode], threads, record_size, seconds, total, (unsigned long long)syncs,
+    printf("{\"mode\":\"%s\",\"threads\":%d,\"record_size\":%zu,\"preallocate_mib\":%zu,\"seconds\":%.3f,"
+           "\"records\":%zu,\"syncs\":%llu,\"records_per_second\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+           "\"max_ms\":%.3f}\n",
+           names[mode], threads, record_size, preallocate_mib, seconds, total, (unsigned long long)syncs,
            seconds > 0 ? (double)total / seconds : 0, percentile_ms(all, total, 50),
            percentile_ms(all, total, 99), total ? (double)all[total - 1] / 1e6 : 0);
     free(all);

@@ -8,33 +8,50 @@ import Glibc
 extension AggregateStore {
     /// Reads the whole global log into `fold`, cutting off a torn tail, and makes it durable.
     /// Called once, at start, before anything is appended.
+    ///
+    /// The zero-filled space after the last record is the log's clean end, not a torn tail
+    /// (``LogScan/Layout/preallocated``): it is kept, and the returned length is the log's
+    /// logical length, where the next record goes, not the file's size. If less than a quarter
+    /// of an extension is left (always, for a new store), the space is extended before this
+    /// returns (see ``GlobalLogSpace``).
     public func replayGlobalLog<Fold: LogFold>(into fold: Fold) async throws -> Replay<Fold> {
         try await run {
             try self.checkRunning()
             let descriptor = self.directory.globalLogDescriptor
-            let replay = try self.recover(descriptor, self.directory.globalLogPath, .positions, into: fold)
+            let replay = try self.recover(descriptor, self.directory.globalLogPath, .positions, .preallocated, into: fold)
             if self.configuration.sync != .none {
                 // Records that reached only the page cache before a crash of sourced are about to
                 // be treated as committed: make them durable first.
                 try self.sync(descriptor, self.directory.globalLogPath)
             }
+            try self.recoveredGlobalLogSpace(logicalEnd: replay.length)
             return replay
         }
     }
 
     /// Makes `records` (whole encoded global records) durable at `offset`, the global log's
-    /// length: one `pwrite` and, unless sync is `none`, one `fdatasync`. This is the commit point.
+    /// logical length: one `pwrite` and, unless sync is `none`, one `fdatasync`. This is the
+    /// commit point.
+    ///
+    /// The records go into the global log's zero-filled space (``GlobalLogSpace``). If the space
+    /// does not reach their end, the commit first waits for the fill in progress or fills itself;
+    /// once they are durable and less than a quarter of an extension is left, a fill starts in
+    /// the background.
     ///
     /// Blocks: call it from the engine's commit thread, never from an event loop or a task.
-    /// - Throws: if the write failed (the log is back at `offset`, nothing is committed) or the
-    ///   sync failed (the store has stopped; the outcome is unknown).
+    /// - Throws: if the write failed (the bytes written are zeros again, durably: the log is back
+    ///   at `offset`, nothing is committed), or a sync failed, of the records (the outcome is
+    ///   unknown) or of the zeros before them (nothing is committed): the store has stopped.
     public func commitGlobal(_ records: [UInt8], at offset: Int) throws {
         try checkRunning()
         let descriptor = directory.globalLogDescriptor
-        try write(records, to: descriptor, at: offset, directory.globalLogPath)
+        let end = offset + records.count
+        try reserveGlobalLogSpace(through: end)
+        try write(records, to: descriptor, at: offset, rollback: .zeroFill, directory.globalLogPath)
         if configuration.sync != .none {
             try sync(descriptor, directory.globalLogPath)
         }
+        extendGlobalLogSpaceIfLow(after: end)
     }
 
     /// Opens the logs of `appends` (creating those whose offset is 0) and holds them open until
@@ -86,7 +103,8 @@ extension AggregateStore {
         return (appends.count, nil)
     }
 
-    /// The bytes of `range` of the global log, which must lie within what was appended.
+    /// The bytes of `range` of the global log, which must lie within what was appended (the
+    /// logical length; the file goes on with zeros).
     public func readGlobal(_ range: Range<Int>) async throws -> [UInt8] {
         try await run {
             try self.checkRunning()

@@ -29,11 +29,28 @@ public final class AggregateStore: Sendable {
         public var maximumOpenFiles: Int
         /// The system calls used to write, sync and open logs; tests inject faults here.
         public var systemCalls: SystemCalls
+        /// The default of ``globalLogChunkSize``: 64 MiB.
+        public static let defaultGlobalLogChunkSize = 64 << 20
 
-        public init(sync: SyncMode = .always, maximumOpenFiles: Int = 1024, systemCalls: SystemCalls = .posix) {
+        /// The most zero-filled space added to the global log at once (64 MiB by default; the
+        /// first extensions are smaller, doubling with the file from 1 MiB). Commits write into
+        /// space that is already written and synced, which makes their `fdatasync` cheaper (see
+        /// ``GlobalLogSpace``). 0 turns preallocation off: the global log then grows with every
+        /// commit (a zero-filled tail left by an earlier run is still used and read as the end).
+        /// Not used with sync `none`.
+        public var globalLogChunkSize: Int
+
+        public init(
+            sync: SyncMode = .always,
+            maximumOpenFiles: Int = 1024,
+            systemCalls: SystemCalls = .posix,
+            globalLogChunkSize: Int = defaultGlobalLogChunkSize
+        ) {
+            precondition(globalLogChunkSize >= 0, "the global log's chunk size cannot be negative")
             self.sync = sync
             self.maximumOpenFiles = maximumOpenFiles
             self.systemCalls = systemCalls
+            self.globalLogChunkSize = globalLogChunkSize
         }
     }
 
@@ -311,11 +328,12 @@ public final class AggregateStore: Sendable {
         _ descriptor: Int32,
         _ path: String,
         _ sequencing: LogScan.Sequencing,
+        _ layout: LogScan.Layout = .appendOnly,
         into fold: Fold,
         repairableAfter: UInt64? = nil
     ) throws -> Replay<Fold> {
         let bytes = try readAll(descriptor, path)
-        let (fold, scan) = try self.fold(bytes, sequencing, into: fold, path)
+        let (fold, scan) = try self.fold(bytes, sequencing, layout, into: fold, path)
         switch scan.tail {
         case .clean:
             break
@@ -341,6 +359,7 @@ public final class AggregateStore: Sendable {
     func fold<Fold: LogFold>(
         _ bytes: [UInt8],
         _ sequencing: LogScan.Sequencing,
+        _ layout: LogScan.Layout = .appendOnly,
         into fold: Fold,
         _ path: String
     ) throws -> (Fold, LogScan) {
@@ -348,7 +367,7 @@ public final class AggregateStore: Sendable {
         var recordOffset = 0
         do {
             let scan = try bytes.withUnsafeBytes { buffer in
-                try LogScan(buffer, sequencing: sequencing) { entry in
+                try LogScan(buffer, sequencing: sequencing, layout: layout) { entry in
                     recordOffset = entry.offset
                     try fold.apply(entry.header, payload: UnsafeRawBufferPointer(rebasing: buffer[entry.payload]))
                 }
@@ -373,25 +392,44 @@ public final class AggregateStore: Sendable {
         let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
             failure = Self.transfer(size) { done in
                 pread(descriptor, buffer.baseAddress! + done, size - done, off_t(range.lowerBound + done))
-            }
+            }.errno
             count = failure == 0 ? size : 0
         }
         guard failure == 0 else { throw StorageError.io(operation: "read", path: path, errno: failure) }
         return bytes
     }
 
-    /// Writes `records` at `offset`; on failure rolls the file back to `offset`, durably. `path`,
-    /// for the error, is only built on failure: building it for every write showed in profiles.
-    func write(_ records: [UInt8], to descriptor: Int32, at offset: Int, _ path: @autoclosure () -> String) throws {
-        let failure = records.withUnsafeBytes { buffer in
+    /// How a failed write is undone.
+    enum Rollback {
+        /// The file is cut back to where the write started (an aggregate log ends with its last record).
+        case truncate
+        /// The bytes the write got to are overwritten with zeros (the global log is zero-filled
+        /// past its end, and keeps the space it has).
+        case zeroFill
+    }
+
+    /// Writes `records` at `offset`; on failure rolls the file back to `offset`, durably, the way
+    /// `rollback` says. `path`, for the error, is only built on failure: building it for every
+    /// write showed in profiles.
+    func write(
+        _ records: [UInt8],
+        to descriptor: Int32,
+        at offset: Int,
+        rollback: Rollback = .truncate,
+        _ path: @autoclosure () -> String
+    ) throws {
+        let (failure, written) = records.withUnsafeBytes { buffer in
             Self.transfer(buffer.count) { done in
                 configuration.systemCalls.pwrite(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
             }
         }
         guard failure != 0 else { return }
+        let undone = switch rollback {
+        case .truncate: ftruncate(descriptor, off_t(offset)) == 0
+        case .zeroFill: writeZeros(to: descriptor, at: offset, count: written) == 0
+        }
         // Roll back durably: a crash must not resurrect records whose callers were told no.
-        guard ftruncate(descriptor, off_t(offset)) == 0,
-              configuration.sync == .none || configuration.systemCalls.sync(descriptor, false) == 0
+        guard undone, configuration.sync == .none || configuration.systemCalls.sync(descriptor, false) == 0
         else {
             let code = errno
             let error = StorageError.rollbackFailed(path: path(), errno: code)
@@ -402,8 +440,9 @@ public final class AggregateStore: Sendable {
     }
 
     /// Repeats `operation(bytesDone)`, a `pread` or `pwrite`, until `total` bytes moved.
-    /// - Returns: 0, or the `errno` of the failure (`EIO` for an unexpected end of file).
-    private static func transfer(_ total: Int, _ operation: (Int) -> Int) -> Int32 {
+    /// - Returns: `errno` 0, or that of the failure (`EIO` for an unexpected end of file), and how
+    ///   many bytes moved before it.
+    static func transfer(_ total: Int, _ operation: (Int) -> Int) -> (errno: Int32, done: Int) {
         var done = 0
         while done < total {
             let count = operation(done)
@@ -412,10 +451,10 @@ public final class AggregateStore: Sendable {
             } else if count < 0 && errno == EINTR {
                 continue
             } else {
-                return count == 0 ? EIO : errno
+                return (count == 0 ? EIO : errno, done)
             }
         }
-        return 0
+        return (0, done)
     }
 
     private func syncDirectory(ofModel model: String) throws {

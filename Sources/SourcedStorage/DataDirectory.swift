@@ -5,7 +5,7 @@ import Synchronization
 /// The on-disk home of one store, held exclusively by one process.
 ///
 /// Layout: `LOCK` (an `flock`ed file holding the owner's pid), `global.log` (every committed
-/// chain in commit order), `global.checkpoint` (how far the aggregate logs are known to hold the
+/// chain in commit order, then zero-filled space: see ``GlobalLogSpace``), `global.checkpoint` (how far the aggregate logs are known to hold the
 /// global log) and `aggregates/<model>/<file>.log` (see ``LogFileName``). Model directories are created, and made durable, when the directory is
 /// opened, so creating an aggregate's log later needs only one directory sync.
 ///
@@ -18,6 +18,8 @@ public final class DataDirectory: Sendable {
     /// The global log and its checkpoint, open for the directory's lifetime.
     let globalLogDescriptor: Int32
     let checkpointDescriptor: Int32
+    /// The zero-filled space of the global log beyond its records; ``close()`` waits for its fill.
+    let globalLogSpace: GlobalLogSpace
     /// One descriptor on each file system the logs live on: usually one, more if an operator
     /// mounted a model's directory elsewhere. `syncfs` on each makes every log durable.
     let fileSystemDescriptors: [Int32]
@@ -73,6 +75,8 @@ public final class DataDirectory: Sendable {
         modelDescriptors = descriptors
         globalLogDescriptor = global[0]
         checkpointDescriptor = global[1]
+        var globalLogInfo = stat()
+        globalLogSpace = GlobalLogSpace(fileSize: fstat(global[0], &globalLogInfo) == 0 ? Int(globalLogInfo.st_size) : 0)
         var devices: Set<UInt64> = []
         fileSystemDescriptors = ([global[0]] + descriptors.values.sorted()).filter { descriptor in
             var info = stat()
@@ -82,11 +86,19 @@ public final class DataDirectory: Sendable {
     }
 
     deinit {
-        close()
+        // No fill of the global log's space can be pending: each holds the store, and so this.
+        closeFiles()
     }
 
-    /// Releases the lock and closes the directory; the store must be idle. Idempotent.
+    /// Releases the lock and closes the directory; the store must be idle. A fill of the global
+    /// log's zero-filled space in progress is stopped and waited for first, so nothing writes to
+    /// the directory once another process can lock it. Idempotent.
     public func close() {
+        globalLogSpace.close()
+        closeFiles()
+    }
+
+    private func closeFiles() {
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         modelDescriptors.values.forEach { _ = Glibc.close($0) }
         _ = Glibc.close(globalLogDescriptor)

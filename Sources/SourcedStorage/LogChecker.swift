@@ -54,14 +54,18 @@ public struct LogChecker {
     }
 
     /// Checks the global log and every aggregate log; with `repair`, cuts off torn tails.
+    ///
+    /// The zero-filled space after the global log's last record is its clean end (see
+    /// ``LogScan/Layout/preallocated``), never a finding; a zero-filled tail of an aggregate log
+    /// is a torn tail.
     public func run(repair: Bool) throws -> Report {
         var report = Report()
-        try check(directory.globalLogPath, aggregate: nil, .positions, repair: repair, into: &report)
+        try check(directory.globalLogPath, aggregate: nil, .positions, .preallocated, repair: repair, into: &report)
         for model in try Self.entries(of: directory.path + "/aggregates") where !model.hasPrefix(".") {
             let folder = directory.path + "/aggregates/" + model
             for name in try Self.entries(of: folder) where name.hasSuffix(LogFileName.suffix) {
                 let key = LogFileName.id(fromFileName: name).map { AggregateKey(model: model, id: $0) }
-                try check(folder + "/" + name, aggregate: key, .versions, repair: repair, into: &report)
+                try check(folder + "/" + name, aggregate: key, .versions, .appendOnly, repair: repair, into: &report)
             }
         }
         return report
@@ -71,6 +75,7 @@ public struct LogChecker {
         _ path: String,
         aggregate: AggregateKey?,
         _ sequencing: LogScan.Sequencing,
+        _ layout: LogScan.Layout,
         repair: Bool,
         into report: inout Report
     ) throws {
@@ -83,7 +88,7 @@ public struct LogChecker {
         guard bytes.isEmpty || pread(descriptor, &bytes, bytes.count, 0) == bytes.count else {
             throw StorageError.io(operation: "read", path: path, errno: errno)
         }
-        let scan = bytes.withUnsafeBytes { LogScan($0, sequencing: sequencing) }
+        let scan = bytes.withUnsafeBytes { LogScan($0, sequencing: sequencing, layout: layout) }
         report.logs += 1
         report.records += scan.recordCount
         switch scan.tail {

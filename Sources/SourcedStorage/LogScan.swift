@@ -4,7 +4,8 @@
 /// sequence. At the first bad spot, if a valid record follows anywhere later, the log is
 /// **corrupt**: data after damage is never dropped or skipped. Otherwise the bad spot is a **torn
 /// tail**, the remains of a write that never completed (and so was never acknowledged), and the log
-/// is valid up to it.
+/// is valid up to it. In a ``Layout/preallocated`` log (the global log) zeros from the bad spot to
+/// the end of the file are no bad spot but the log's clean end: the space kept ahead of it.
 public struct LogScan: Sendable {
     /// A verified record: its header and where its payload lies in the scanned bytes.
     public struct Entry: Hashable, Sendable {
@@ -15,7 +16,8 @@ public struct LogScan: Sendable {
 
     /// How the log ends.
     public enum Tail: Hashable, Sendable {
-        /// Every byte belongs to a valid record.
+        /// Every byte belongs to a valid record, or, in a ``Layout/preallocated`` log, every byte
+        /// after the last valid record (from ``validLength`` on) is zero.
         case clean
         /// Bytes from `offset` to the end are an incomplete write and can be cut away.
         case torn(offset: Int)
@@ -30,6 +32,19 @@ public struct LogScan: Sendable {
         case versions
         /// The global log: each record's position is the previous record's plus one.
         case positions
+    }
+
+    /// What may follow the last record of a log.
+    public enum Layout: Sendable {
+        /// Nothing: the file ends with its last record (aggregate logs). A zero-filled tail is a
+        /// torn write like any other.
+        case appendOnly
+        /// Zeros up to the end of the file: the log is kept zero-filled ahead of its end (the
+        /// global log, see `docs/storage-format.md`). Where a record is expected, a span of only
+        /// zero bytes up to the end of the file (a record header of zeros and nothing but zeros
+        /// after it) is the clean end of the log. A zero header with any non-zero byte after it
+        /// is a bad spot, torn or corrupt by the usual rule.
+        case preallocated
     }
 
     /// How the log ends.
@@ -50,6 +65,7 @@ public struct LogScan: Sendable {
     public init(
         _ bytes: UnsafeRawBufferPointer,
         sequencing: Sequencing = .versions,
+        layout: Layout = .appendOnly,
         onRecord: (Entry) throws -> Void
     ) rethrows {
         var offset = 0
@@ -81,6 +97,9 @@ public struct LogScan: Sendable {
             case .invalid(let reason):
                 problem = reason
             }
+            if case .preallocated = layout, Self.isZero(bytes, from: offset) {
+                return
+            }
             let (field, next) = switch sequencing {
             case .versions: (8, version + 1)
             case .positions: (16, position + 1)
@@ -93,8 +112,19 @@ public struct LogScan: Sendable {
     }
 
     /// Scans `bytes`, a whole log file, for its valid length and tail only.
-    public init(_ bytes: UnsafeRawBufferPointer, sequencing: Sequencing = .versions) {
-        self.init(bytes, sequencing: sequencing) { _ in }
+    public init(_ bytes: UnsafeRawBufferPointer, sequencing: Sequencing = .versions, layout: Layout = .appendOnly) {
+        self.init(bytes, sequencing: sequencing, layout: layout) { _ in }
+    }
+
+    /// Whether every byte of `bytes` from `offset` to the end is zero.
+    private static func isZero(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
+        var index = offset
+        // Eight bytes at a time: a preallocated tail is up to a chunk (64 MiB) of zeros.
+        while bytes.count - index >= 8 {
+            guard bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) == 0 else { return false }
+            index += 8
+        }
+        return bytes[index...].allSatisfy { $0 == 0 }
     }
 
     /// Whether a verifiable record whose sequence number (the header field at `field`) is at

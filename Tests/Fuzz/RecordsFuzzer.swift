@@ -1,6 +1,7 @@
 // libFuzzer target: log recovery must never crash, whatever bytes a file holds: the record scan in
-// both sequencings, the replay folds of both models over every record it hands out, the global
-// payload decoder and log file names. Built by scripts/fuzz against the package's modules.
+// both sequencings and both layouts (a zero-filled end is clean only in the global log's), the
+// replay folds of both models over every record it hands out, the global payload decoder and log
+// file names. Built by scripts/fuzz against the package's modules.
 @testable import SourcedEngine
 import SourcedCore
 import SourcedStorage
@@ -26,6 +27,15 @@ public func fuzzRecords(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         precondition(scan.validLength <= count && scan.recordCount == handed)
         if case .torn(let offset) = scan.tail { precondition(offset == scan.validLength) }
         if case .corrupt(let offset, _) = scan.tail { precondition(offset == scan.validLength) }
+        if scan.tail == .clean { precondition(scan.validLength == count) }
+        // The global log's layout: the same records, and a clean end only where zeros follow.
+        let preallocated = LogScan(bytes, sequencing: sequencing, layout: .preallocated)
+        precondition(preallocated.recordCount == scan.recordCount && preallocated.validLength == scan.validLength)
+        if preallocated.tail == .clean {
+            precondition(bytes[scan.validLength...].allSatisfy { $0 == 0 })
+        } else {
+            precondition(preallocated.tail == scan.tail)
+        }
     }
     if let name = String(validating: bytes, as: UTF8.self), let id = LogFileName.id(fromFileName: name) {
         precondition(LogFileName.make(for: id) == name)

@@ -5,12 +5,14 @@ import SourcedStorage
 import SourcedTestSupport
 import Testing
 
-/// Counts records and remembers their first versions.
-struct VersionFold: LogFold {
+/// Remembers the first version and the position of every record it is handed.
+struct RecordFold: LogFold {
     var versions: [UInt64] = []
+    var positions: [UInt64] = []
 
     mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) throws {
         versions.append(header.firstVersion)
+        positions.append(header.position)
     }
 }
 
@@ -35,7 +37,7 @@ struct VersionFold: LogFold {
         try await withStore { store in
             try await store.append(Array(log.bytes[..<log.starts[2]]), to: key, at: 0)
             try await store.append(Array(log.bytes[log.starts[2]...]), to: key, at: log.starts[2])
-            let replay = try await store.replay(key, into: VersionFold())
+            let replay = try await store.replay(key, into: RecordFold())
             #expect(replay.fold.versions == [1, 2, 3, 4])
             #expect(replay.version == 4 && replay.length == log.bytes.count)
             #expect(store.syncCount == 0, "aggregate logs are synced by syncLogs")
@@ -52,10 +54,10 @@ struct VersionFold: LogFold {
         try await withStore { store in
             try write(damaged.bytes, to: path)
             await #expect(throws: StorageError.corrupt(path: path, offset: damaged.starts[1], reason: "checksum mismatch")) {
-                try await store.replay(key, into: VersionFold(), repairableAfter: 2)
+                try await store.replay(key, into: RecordFold(), repairableAfter: 2)
             }
             #expect(try contents(of: path) == damaged.bytes)
-            let replay = try await store.replay(key, into: VersionFold(), repairableAfter: 1)
+            let replay = try await store.replay(key, into: RecordFold(), repairableAfter: 1)
             #expect(replay.version == 1 && replay.length == damaged.starts[1])
         }
         #expect(try contents(of: path) == Array(damaged.bytes[..<damaged.starts[1]]))
@@ -63,7 +65,7 @@ struct VersionFold: LogFold {
 
     @Test func aMissingLogIsAnEmptyAggregateAndCreatesNoFile() async throws {
         try await withStore { store in
-            let replay = try await store.replay(key, into: VersionFold())
+            let replay = try await store.replay(key, into: RecordFold())
             #expect(replay.version == 0 && replay.fold.versions.isEmpty)
         }
         #expect(directory.allFiles() == ["LOCK", "global.checkpoint", "global.log"])
@@ -74,7 +76,7 @@ struct VersionFold: LogFold {
         let path = directory.file("aggregates/counter/c1.log")
         try await withStore { store in
             try write(Array(log.bytes.dropLast(5)), to: path)
-            let replay = try await store.replay(key, into: VersionFold())
+            let replay = try await store.replay(key, into: RecordFold())
             #expect(replay.version == 2 && replay.length == log.starts[2])
         }
         #expect(try contents(of: path) == Array(log.bytes[..<log.starts[2]]))
@@ -87,7 +89,7 @@ struct VersionFold: LogFold {
         try await withStore { store in
             try write(damaged, to: path)
             await #expect(throws: StorageError.corrupt(path: path, offset: 0, reason: "checksum mismatch")) {
-                try await store.replay(key, into: VersionFold())
+                try await store.replay(key, into: RecordFold())
             }
         }
         #expect(try contents(of: path) == damaged)

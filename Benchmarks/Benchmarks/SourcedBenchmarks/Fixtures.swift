@@ -189,7 +189,7 @@ enum Fixtures {
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         var found: [Recorded] = []
         let scan = bytes.withUnsafeBytes { buffer in
-            LogScan(buffer, sequencing: sequencing) { entry in
+            LogScan(buffer, sequencing: sequencing, layout: sequencing == .positions ? .preallocated : .appendOnly) { entry in
                 found.append(Recorded(header: entry.header, payload: Array(buffer[entry.payload])))
             }
         }
