@@ -15,9 +15,9 @@ import Glibc
 ///   equivalence), byte by byte when both are plain ASCII.
 /// - `decode` returns what ``JSONNodeDecoder`` returns from the parsed member, and throws the
 ///   same errors (coding path `[key]`).
-/// - Scanning allocates one array, the member table (a key range and a value range per member,
-///   room for 8 reserved up front); nothing per member. Values are converted only when asked
-///   for, and `String`, `Bool` and integer members without building a ``JSONNode``.
+/// - Scanning allocates only the member table (a key range and a value range per member: one
+///   array with room for 8, grown beyond that), nothing per member or value. Values are
+///   converted only when asked for; `String`, `Bool` and integer members without a ``JSONNode``.
 ///
 /// An envelope borrows its bytes: use it only while they stay alive and unchanged, as inside
 /// `withUnsafeBytes` or ``withScanned(_:_:)``.

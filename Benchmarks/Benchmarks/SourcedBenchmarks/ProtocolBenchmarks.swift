@@ -14,10 +14,15 @@ import SourcedProtocol
 // `TaggedCoding<Counter.Command>` for the command; and `JSONStreamEncoder` over an envelope
 // `{"ok":true, ...body, "req":...}` plus a newline, into a `ByteBuffer`, as `Request(line:catalog:)`
 // and `Reply` do.
+//
+// The `JSONEnvelope` rows read the same fields from a `JSONEnvelope` scan instead of a tree, and
+// write the same reply with `JSONWriter` (events and state still through `JSONStreamEncoder`,
+// `req` echoed as its raw text): what `Request` and `Reply` cost once they use those.
 
-/// Mirrors `Request` for the `execute` and `get` ops of the counter model.
-private struct RequestMirror {
-    var req: JSONValue?
+/// Mirrors `Request` for the `execute` and `get` ops of the counter model. `Req` is how `req` is
+/// kept: a `JSONValue` (as `Request` keeps it), or the range of its raw text in the line.
+private struct RequestMirror<Req> {
+    var req: Req?
     var op: String
     var model: String
     var id: AggregateID
@@ -28,7 +33,7 @@ private struct RequestMirror {
         case op, model, id, command, commands, expect
     }
 
-    init(line: ByteBuffer, catalog: ModelCatalog) throws {
+    init(line: ByteBuffer, catalog: ModelCatalog) throws where Req == JSONValue {
         let request = try JSONParser.parse(line.readableBytesView)
         func field<T: Decodable>(_ type: T.Type, _ field: Field) throws -> T? {
             guard let node = request[field.rawValue], node != .null else { return nil }
@@ -59,9 +64,74 @@ private struct RequestMirror {
             throw BenchmarkFailure("unexpected op \(op)")
         }
     }
+
+    /// The same fields and checks read from a `JSONEnvelope`, without a tree.
+    init(_ request: JSONEnvelope, catalog: ModelCatalog) throws where Req == Range<Int> {
+        req = request.valueRange(forKey: "req")
+        op = try request.decode(String.self, forKey: Field.op)
+        model = try request.decode(String.self, forKey: Field.model)
+        guard catalog.model(named: model) == Counter.self else { throw BenchmarkFailure("unknown model") }
+        id = try AggregateID(try request.decode(String.self, forKey: Field.id))
+        switch op {
+        case "execute":
+            expected = try request.decodeIfPresent(UInt64.self, forKey: Field.expect)
+            let command = try request.decodeIfPresent(TaggedCoding<Counter.Command>.self, forKey: Field.command)
+            let chain = try request.decodeIfPresent([TaggedCoding<Counter.Command>].self, forKey: Field.commands)
+            switch (command, chain) {
+            case (let command?, nil): commands = [command.value]
+            case (nil, let chain?): commands = chain.map(\.value)
+            default: throw BenchmarkFailure("execute needs command or commands")
+            }
+        case "get":
+            commands = []
+        default:
+            throw BenchmarkFailure("unexpected op \(op)")
+        }
+    }
 }
 
-private func parse(_ line: ByteBuffer) throws -> RequestMirror {
+/// Scans `line` and runs `body` with the request and the line's bytes (for `req`'s raw text).
+private func scan<Result>(_ line: ByteBuffer, _ body: (RequestMirror<Range<Int>>, UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    try line.withUnsafeReadableBytes { bytes in
+        try body(RequestMirror(JSONEnvelope(bytes), catalog: ModelCatalog.builtIn), bytes)
+    }
+}
+
+/// `Reply.success(CommitBody)` written with `JSONWriter`: the envelope and scalars token by
+/// token, events and state through `JSONStreamEncoder`, `req` echoed as it came.
+private func writtenLine(_ body: CommitBodyMirror, req: UnsafeRawBufferPointer?) throws -> ByteBuffer {
+    var writer = JSONWriter(minimumCapacity: 256)
+    writer.beginObject()
+    writer.writeKey("ok")
+    writer.write(true)
+    writer.writeKey("model")
+    writer.write(Counter.name)
+    writer.writeKey("id")
+    writer.write(body.id.rawValue)
+    writer.writeKey("version")
+    writer.write(body.version)
+    if body.position > 0 {
+        writer.writeKey("position")
+        writer.write(body.position)
+    }
+    writer.writeKey("events")
+    writer.beginArray()
+    for event in body.events {
+        try writer.write(encoding: TaggedCoding(event))
+    }
+    writer.endArray()
+    writer.writeKey("state")
+    try writer.write(encoding: body.state)
+    if let req {
+        writer.writeKey("req")
+        writer.writeRaw(req)
+    }
+    writer.endObject()
+    writer.bytes.append(0x0A)
+    return ByteBuffer(bytes: writer.bytes)
+}
+
+private func parse(_ line: ByteBuffer) throws -> RequestMirror<JSONValue> {
     try RequestMirror(line: line, catalog: ModelCatalog.builtIn)
 }
 
@@ -156,10 +226,20 @@ func registerProtocolBenchmarks() {
         String(buffer: reply)
     )
 
-    /// The reply body of the `index`-th increment of `request`'s counter.
-    func executeReply(_ request: RequestMirror, _ index: Int) -> CommitBodyMirror {
+    // The envelope and the writer must read and write the same.
+    let written = try! scan(executeLine) { scanned, bytes in
+        precondition(scanned.op == request.op && scanned.id == request.id && scanned.commands == request.commands)
+        return try writtenLine(
+            CommitBodyMirror(id: scanned.id, version: 42, position: 4_242, events: [.incremented(count: 41)], state: .init(count: 41)),
+            req: scanned.req.map { UnsafeRawBufferPointer(rebasing: bytes[$0]) }
+        )
+    }
+    precondition(written == reply, String(buffer: written))
+
+    /// The reply body of the `index`-th increment of counter `id`.
+    func executeReply(_ id: AggregateID, _ index: Int) -> CommitBodyMirror {
         CommitBodyMirror(
-            id: request.id, version: UInt64(index + 2), position: UInt64(index + 1_000),
+            id: id, version: UInt64(index + 2), position: UInt64(index + 1_000),
             events: [.incremented(count: index + 1)], state: .init(count: index + 1)
         )
     }
@@ -172,14 +252,14 @@ func registerProtocolBenchmarks() {
 
     Benchmark("Protocol: encode an execute reply line", configuration: configuration) { benchmark in
         for index in benchmark.scaledIterations {
-            blackHole(try line(Envelope(body: executeReply(request, index), req: request.req)))
+            blackHole(try line(Envelope(body: executeReply(request.id, index), req: request.req)))
         }
     }
 
     Benchmark("Protocol: parse an execute request + encode its reply", configuration: configuration) { benchmark in
         for index in benchmark.scaledIterations {
             let request = try parse(executeLine)
-            blackHole(try line(Envelope(body: executeReply(request, index), req: request.req)))
+            blackHole(try line(Envelope(body: executeReply(request.id, index), req: request.req)))
         }
     }
 
@@ -188,6 +268,29 @@ func registerProtocolBenchmarks() {
             let request = try parse(getLine)
             let body = SnapshotBodyMirror(id: request.id, version: UInt64(index + 1), state: .init(count: index))
             blackHole(try line(Envelope(body: body, req: request.req)))
+        }
+    }
+
+    Benchmark("Protocol: scan an execute request line (JSONEnvelope)", configuration: configuration) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try scan(executeLine) { request, _ in request })
+        }
+    }
+
+    Benchmark("Protocol: write an execute reply line (JSONWriter)", configuration: configuration) { benchmark in
+        try executeLine.withUnsafeReadableBytes { bytes in
+            let req = try JSONEnvelope(bytes).rawValue(forKey: "req")
+            for index in benchmark.scaledIterations {
+                blackHole(try writtenLine(executeReply(request.id, index), req: req))
+            }
+        }
+    }
+
+    Benchmark("Protocol: scan an execute request + write its reply (JSONEnvelope, JSONWriter)", configuration: configuration) { benchmark in
+        for index in benchmark.scaledIterations {
+            blackHole(try scan(executeLine) { request, bytes in
+                try writtenLine(executeReply(request.id, index), req: request.req.map { UnsafeRawBufferPointer(rebasing: bytes[$0]) })
+            })
         }
     }
 }
