@@ -38,19 +38,30 @@ final class AggregateLogWriter: Sendable {
         self.store = store
         self.checkpoint = checkpoint
         thread = WorkerThread(name: "sourced-logs") { work in
-            for item in work {
-                switch item {
-                case .committed(let committed):
-                    Self.write(committed, store: store, checkpoint: checkpoint)
-                case .answer(let batch, let outcome):
-                    Self.answer(batch, outcome)
-                }
-            }
+            Self.handle(work, store: store, checkpoint: checkpoint)
         }
     }
 
-    func enqueue(_ work: Work) {
-        thread.enqueue(work)
+    /// Hands `work` over, or, when `inline` allows it and the writer has nothing queued or in
+    /// hand, does it on the calling thread: with one request at a time, a hand-over and a wake-up
+    /// less per commit. Only one thread may call this.
+    func enqueue(_ work: Work, inline: Bool = false) {
+        if inline, thread.isIdle {
+            Self.handle([work], store: store, checkpoint: checkpoint)
+        } else {
+            thread.enqueue(work)
+        }
+    }
+
+    private static func handle(_ work: [Work], store: AggregateStore, checkpoint: CheckpointTracker) {
+        for item in work {
+            switch item {
+            case .committed(let committed):
+                write(committed, store: store, checkpoint: checkpoint)
+            case .answer(let batch, let outcome):
+                answer(batch, outcome)
+            }
+        }
     }
 
     /// Writes and answers everything handed over, then ends the thread. Blocks.

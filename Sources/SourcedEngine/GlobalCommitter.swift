@@ -146,9 +146,10 @@ final class GlobalCommitter: @unchecked Sendable {
             published.index.append(contentsOf: newIndex)
         }
         feed.publish(chains)
+        // Overlap the aggregate logs with the next group only when one is waiting.
         writer.enqueue(.committed(AggregateLogWriter.Committed(
             batches: accepted, firstPosition: first, chains: chains,
             appends: appends, appendOfChain: appendOfChain, logs: logs
-        )))
+        )), inline: !thread.hasQueuedWork)
     }
 }

@@ -8,6 +8,8 @@ final class WorkerThread<Work: Sendable>: @unchecked Sendable {
     private let inbox = ConditionLock(value: 0)
     private var queued: [Work] = []
     private var stopRequested = false
+    /// Whether the thread is handling a batch.
+    private var working = false
     /// 1 once the thread has ended.
     private let ended = ConditionLock(value: 0)
 
@@ -16,6 +18,21 @@ final class WorkerThread<Work: Sendable>: @unchecked Sendable {
         let thread = Thread { [self] in run(body) }
         thread.name = name
         thread.start()
+    }
+
+    /// Whether nothing is queued and the thread is not working: a caller that is the only one to
+    /// enqueue may then do the work itself, in order, instead of handing it over.
+    var isIdle: Bool {
+        inbox.lock()
+        defer { inbox.unlock() }
+        return queued.isEmpty && !working
+    }
+
+    /// Whether work waits for the thread's next batch.
+    var hasQueuedWork: Bool {
+        inbox.lock()
+        defer { inbox.unlock() }
+        return !queued.isEmpty
     }
 
     /// Hands `work` to the thread.
@@ -40,9 +57,13 @@ final class WorkerThread<Work: Sendable>: @unchecked Sendable {
             let work = queued
             queued = []
             let stopping = stopRequested
+            working = !work.isEmpty
             inbox.unlock(withValue: stopping ? 1 : 0)
             if !work.isEmpty {
                 body(work)
+                inbox.lock()
+                working = false
+                inbox.unlock()
             } else if stopping {
                 break
             }
