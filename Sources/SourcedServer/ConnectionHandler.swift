@@ -63,6 +63,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var unflushed = false
     private var flushScheduled = false
     private var handovers: [Handover] = []
+    /// Requests handed to other loops' shards and not answered yet.
+    private var remoteInFlight = 0
+    /// The most requests one connection has in flight on other loops' shards: their replies are
+    /// computed there, out of this connection's sight, so only their number bounds their bytes.
+    static let maximumRemoteInFlight = 32
     /// Frames read while the connection was over its bounds, handled in order once it is not.
     private var deferred = Deque<RequestLineDecoder.Frame>()
     private var handlingDeferred = false
@@ -170,9 +175,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 call.run(on: shard, req: req) { self.fill(number, $0) }
             } else {
                 let loop = NIOLoopBound(self, eventLoop: context.eventLoop)
+                remoteInFlight += 1
                 handOver(to: shard) {
                     call.run(on: shard, req: req) { bytes in
-                        loop.eventLoop.execute { loop.value.fill(number, bytes) }
+                        loop.eventLoop.execute {
+                            loop.value.remoteInFlight -= 1
+                            loop.value.fill(number, bytes)
+                        }
                     }
                 }
             }
@@ -200,14 +209,19 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         reading = false
+        sendHandovers()
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    /// Sends the work gathered for other loops' shards: one hop per shard.
+    private func sendHandovers() {
         for handover in handovers {
             handover.shard.loop.execute {
                 handover.calls.forEach { $0() }
             }
         }
         handovers = []
-        flushIfNeeded()
-        context.fireChannelReadComplete()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -262,7 +276,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Whether the connection may take on another request.
     private var withinBounds: Bool {
-        slots.count < configuration.pipelineDepth && context.channel.isWritable
+        slots.count < configuration.pipelineDepth && context.channel.isWritable && remoteInFlight < Self.maximumRemoteInFlight
     }
 
     private var mayRead: Bool {
@@ -282,6 +296,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 handle(deferred.removeFirst())
             }
             handlingDeferred = false
+            if !reading { sendHandovers() }
         }
         if inputEnded, deferred.isEmpty {
             if case .serving = state { state = .finishing }

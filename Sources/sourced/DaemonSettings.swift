@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import SourcedProtocol
 import SourcedServer
 import SourcedStorage
@@ -75,7 +76,7 @@ struct DaemonSettings: Sendable {
         )
         maximumOpenFiles = try setting(flags.maxOpenFiles.map(Optional.some), "max-open-files", default: nil, valid: { $0.map(positive) ?? true }) { Int($0) }
         ioThreads = try setting(flags.ioThreads, "io-threads", default: 32, valid: positive) { Int($0) }
-        threads = try setting(flags.threads, "threads", default: 1, valid: { (1...256).contains($0) }) { Int($0) }
+        threads = try setting(flags.threads, "threads", default: System.coreCount, valid: { (1...256).contains($0) }) { Int($0) }
         projections = flags.projection.isEmpty
             ? (environment["SOURCED_PROJECTION"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             : flags.projection

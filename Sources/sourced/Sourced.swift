@@ -57,7 +57,7 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Threads doing file I/O: loading aggregates, reading events, the checkpoint. (env: SOURCED_IO_THREADS; default: 32)")
     var ioThreads: Int?
 
-    @Option(help: "Event loops, each owning a shard of the aggregates and serving connections; one commit thread comes on top. (env: SOURCED_THREADS; default: 1, fastest on 2 cores)")
+    @Option(help: "Event loops, each owning a shard of the aggregates and serving connections; one commit thread comes on top. (env: SOURCED_THREADS; default: one per core)")
     var threads: Int?
 
     @Option(help: "Run this in-process projection (repeatable): account-balances. Projections cost nothing unless named. (env: SOURCED_PROJECTION, comma-separated; default: none)")

@@ -83,9 +83,10 @@ import Testing
     }
 
     /// Many connections each pipeline a burst of requests before reading anything; every reply
-    /// comes back in request order with the right result.
-    @Test func pipelinedRequestsFromManyConnectionsGetInOrderReplies() async throws {
-        let daemon = try await DaemonProcess()
+    /// comes back in request order with the right result, with one event loop and with several
+    /// (where most requests of a connection go to another loop's shard).
+    @Test(arguments: [1, 3]) func pipelinedRequestsFromManyConnectionsGetInOrderReplies(threads: Int) async throws {
+        let daemon = try await DaemonProcess(arguments: ["--threads", "\(threads)"])
         let connections = 16
         let burst = 200
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -132,8 +133,8 @@ import Testing
     /// A client that writes 10,000 requests in one go before it reads any reply gets all 10,000
     /// replies, in order: the daemon keeps reading while the replies wait for the client (they
     /// are far more than the socket's buffers hold, and far less than the reply budget).
-    @Test func tenThousandRequestsWrittenBeforeReadingAllGetTheirReplies() async throws {
-        let daemon = try await DaemonProcess()
+    @Test(arguments: [1, 3]) func tenThousandRequestsWrittenBeforeReadingAllGetTheirReplies(threads: Int) async throws {
+        let daemon = try await DaemonProcess(arguments: ["--threads", "\(threads)"])
         let setup = try await LineClient.connect(daemon.socketPath)
         #expect(try await setup.request(line: #"{"op":"execute","model":"counter","id":"c1","command":{"type":"create"}}"#)["ok"] == true)
         await setup.close()
