@@ -4,8 +4,8 @@ import Glibc
 ///
 /// The commit path calls two functions: ``reserveGlobalLogSpace(through:)`` before it writes a
 /// batch, ``extendGlobalLogSpaceIfLow(after:)`` once the batch is durable. Both are synchronous
-/// and may be called from any thread that may block; recovery calls
-/// ``recoveredGlobalLogSpace(logicalEnd:)``.
+/// and may be called from any thread that may block (the first waits only when the batch does
+/// not fit); recovery calls ``recoveredGlobalLogSpace(logicalEnd:)``.
 extension AggregateStore {
     /// Whether the global log is preallocated: with a chunk size above 0 and a sync mode that
     /// syncs (the zeros only pay off in cheaper syncs).
@@ -14,7 +14,8 @@ extension AggregateStore {
     }
 
     /// Takes the space recovery left, from the log's logical end `logicalEnd` to the end of the
-    /// file, and fills it at once if it is short (a new store gets its first extension here).
+    /// file, and, if less than a quarter of the next extension is left (always, for a new store),
+    /// makes that extension at once, before anything is committed.
     ///
     /// - Throws: ``StorageError/syncFailed(path:errno:)`` if the `fdatasync` of zeros failed (the
     ///   store has stopped). A fill that fails otherwise is logged; commits then grow the file.
@@ -23,33 +24,37 @@ extension AggregateStore {
         guard fstat(directory.globalLogDescriptor, &info) == 0 else {
             throw StorageError.io(operation: "stat", path: directory.globalLogPath, errno: errno)
         }
-        directory.globalLogSpace.reset(to: max(logicalEnd, Int(info.st_size)))
-        try reserveGlobalLogSpace(through: logicalEnd, ifLow: true)
+        let space = directory.globalLogSpace
+        let chunkSize = configuration.globalLogChunkSize
+        space.reset(to: max(logicalEnd, Int(info.st_size)))
+        guard preallocatesGlobalLog,
+              GlobalLogSpace.isLow(logicalEnd: logicalEnd, zeroedEnd: space.zeroedEnd, chunkSize: chunkSize)
+        else { return }
+        try space.serially {
+            let target = GlobalLogSpace.fillTarget(zeroedEnd: space.zeroedEnd, needed: logicalEnd, chunkSize: chunkSize)
+            _ = try fillGlobalLog(to: target)
+        }
     }
 
     /// Makes sure `global.log` is zero-filled up to `end` before a commit writes records up to
-    /// there. Usually it is, and this returns at once. Otherwise it waits for the fill in progress
-    /// or, if that does not reach `end` either, fills now, in the caller's time. If the fill fails
-    /// for another reason than a sync (no space left for a whole extension, an I/O error), it logs
-    /// a warning, once per failing streak, and returns: the commit then writes past the space,
-    /// growing the file as without preallocation, so preallocation never refuses a commit that
-    /// the disk could take.
+    /// there. Usually it is, and this returns at once. Otherwise it waits for the piece of a
+    /// background fill in progress, and, if the space still does not reach `end`, fills the
+    /// pieces up to `end` itself, in the caller's time (the rest of the extension follows in the
+    /// background, see ``extendGlobalLogSpaceIfLow(after:)``). If that fails for another reason
+    /// than a sync (no space left, an I/O error), it logs a warning, once per failing streak, and
+    /// returns: the commit then writes past the space, growing the file as without
+    /// preallocation, so preallocation never refuses a commit that the disk could take.
     ///
-    /// - Parameter ifLow: fill when less than a quarter of an extension is left after `end`, not
-    ///   only when `end` lies beyond the space.
     /// - Throws: ``StorageError/syncFailed(path:errno:)`` if an `fdatasync` of zeros failed: the
     ///   store has stopped (a failed sync is never retried).
-    func reserveGlobalLogSpace(through end: Int, ifLow: Bool = false) throws {
+    func reserveGlobalLogSpace(through end: Int) throws {
         let space = directory.globalLogSpace
-        let chunkSize = configuration.globalLogChunkSize
-        func isShort(_ zeroedEnd: Int) -> Bool {
-            end > zeroedEnd || ifLow && GlobalLogSpace.isLow(logicalEnd: end, zeroedEnd: zeroedEnd, chunkSize: chunkSize)
-        }
-        guard preallocatesGlobalLog, isShort(space.zeroedEnd) else { return }
+        guard preallocatesGlobalLog, end > space.zeroedEnd else { return }
         try space.serially {
             let zeroedEnd = space.zeroedEnd
-            guard isShort(zeroedEnd), !space.isClosed else { return }
-            try fillGlobalLog(to: GlobalLogSpace.fillTarget(zeroedEnd: zeroedEnd, needed: end, chunkSize: chunkSize))
+            guard end > zeroedEnd, !space.isClosed else { return }
+            let target = GlobalLogSpace.urgentTarget(zeroedEnd: zeroedEnd, needed: end, chunkSize: configuration.globalLogChunkSize)
+            _ = try fillGlobalLog(to: target)
         }
     }
 
@@ -64,23 +69,27 @@ extension AggregateStore {
         else { return }
         space.fillInBackground {
             // Only a failed sync throws here: it has stopped the store, which logs it.
-            try? self.fillGlobalLog(to: target)
+            (try? self.fillGlobalLog(to: target, pieces: 1)) ?? false
         }
     }
 
-    /// Writes zeros from the space's end up to `target`, one piece at a time: `pwrite`, then
+    /// Writes zeros from the space's end towards `target`, one piece at a time: `pwrite`, then
     /// `fdatasync` (unless sync is `none`), then the piece counts as space. Runs on the space's
-    /// queue only. Stops early if the space is closed, or if a write fails: that is logged (once
-    /// per failing streak) and the unsynced piece is cut off again, so that what it took of a
-    /// nearly full disk is free for the commit that needs it.
+    /// queue only. Stops after `pieces` pieces, at `target`, if the space is closed, or if a
+    /// write fails: that is logged (once per failing streak) and the unsynced piece is cut off
+    /// again, so that what it took of a nearly full disk is free for the commit that needs it.
     ///
+    /// - Returns: whether more is to be written: it stopped after `pieces` pieces short of
+    ///   `target`.
     /// - Throws: ``StorageError/syncFailed(path:errno:)`` (the store has stopped), or
     ///   ``StorageError/stopped(cause:)`` if it had stopped before.
-    private func fillGlobalLog(to target: Int) throws {
+    private func fillGlobalLog(to target: Int, pieces: Int = .max) throws -> Bool {
         let space = directory.globalLogSpace
         let descriptor = directory.globalLogDescriptor
         var end = space.zeroedEnd
+        var written = 0
         while end < target, !space.isClosed {
+            guard written < pieces else { return true }
             try checkRunning()
             let count = min(GlobalLogSpace.pieceSize, target - end)
             let failure = writeZeros(to: descriptor, at: end, count: count)
@@ -93,17 +102,19 @@ extension AggregateStore {
                         metadata: ["error": "\(error)", "offset": "\(end)", "bytes": "\(target - end)"]
                     )
                 }
-                return
+                return false
             }
             if configuration.sync != .none {
                 try sync(descriptor, directory.globalLogPath)
             }
             end += count
+            written += 1
             space.advance(to: end)
+            if space.recordFill(succeeded: true) {
+                logger.notice("global.log is zero-filled ahead again", metadata: ["end": "\(end)"])
+            }
         }
-        if space.recordFill(succeeded: true) {
-            logger.notice("global.log is zero-filled ahead again", metadata: ["end": "\(end)"])
-        }
+        return false
     }
 
     /// Writes `count` zero bytes at `offset`, with the store's system calls.

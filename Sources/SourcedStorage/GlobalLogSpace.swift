@@ -14,8 +14,9 @@ import Synchronization
 /// clean end (`docs/storage-format.md`, "Preallocated space").
 ///
 /// Guarantees:
-/// - Every fill runs on one serial queue, so fills never overlap one another; ``serially(_:)``
-///   runs a fill for a caller that cannot go on without the space, after any fill in progress.
+/// - Every fill runs on one serial queue, so fills never overlap one another. A background fill
+///   runs one piece per queue item, so ``serially(_:)``, which a commit that cannot go on without
+///   the space uses to fill what it needs, waits for one piece, not a whole extension.
 /// - ``zeroedEnd`` only moves forward while the store runs (recovery resets it), and only past
 ///   zeros that are durable (sync mode `none` excepted), one piece at a time.
 /// - ``close()`` returns once no fill runs, and none starts after it.
@@ -27,9 +28,11 @@ final class GlobalLogSpace: Sendable {
     /// 1 MiB, not a whole chunk, and a test suite starting hundreds of stores stays cheap.
     static let minimumExtension = 1 << 20
     /// Zeros are written and `fdatasync`ed in pieces of this size, each usable by commits as soon
-    /// as it is durable. A commit whose `fdatasync` runs during a fill also flushes the zeros of
-    /// the piece being written, so this bounds what a fill adds to a commit's latency.
-    static let pieceSize = 1 << 20
+    /// as it is durable. A commit whose `fdatasync` runs during a fill also waits for the zeros of
+    /// the piece being written, so this bounds what a fill adds to a commit's latency: with 1 MiB
+    /// pieces a commit's p99 went from 0.4 to 0.9–3 ms while fills ran, with 64 KiB it stayed
+    /// within 10% of a growing file's (measured with 16 KiB commits, the log growing ~75 MiB/s).
+    static let pieceSize = 64 << 10
 
     private struct State {
         var zeroedEnd: Int
@@ -78,7 +81,7 @@ final class GlobalLogSpace: Sendable {
 
     /// When the space left after `logicalEnd` has fallen below a quarter of the next extension
     /// and no background fill is queued, running or failing, claims one and returns its target:
-    /// the caller must then start ``fillInBackground(_:)``.
+    /// the caller must then start ``fillInBackground(_:)``, which ends the claim.
     func claimBackgroundFill(after logicalEnd: Int, chunkSize: Int) -> Int? {
         state.withLock { state in
             guard !state.backgroundFillQueued, !state.failing, !state.closed,
@@ -89,12 +92,17 @@ final class GlobalLogSpace: Sendable {
         }
     }
 
-    /// Runs `fill`, claimed with ``claimBackgroundFill(after:chunkSize:)``, on the fill queue
-    /// without waiting for it. It does not run at all if the space is closed first.
-    func fillInBackground(_ fill: @escaping @Sendable () -> Void) {
+    /// Runs the fill claimed with ``claimBackgroundFill(after:chunkSize:)`` on the fill queue,
+    /// without waiting for it, one piece per queue item: `piece` writes one and returns whether
+    /// another is to follow, which is then queued behind whatever was queued meanwhile. The fill
+    /// ends, and another may be claimed, once `piece` returns false or the space is closed.
+    func fillInBackground(_ piece: @escaping @Sendable () -> Bool) {
         queue.async {
-            if !self.isClosed { fill() }
-            self.state.withLock { $0.backgroundFillQueued = false }
+            if !self.isClosed, piece() {
+                self.fillInBackground(piece)
+            } else {
+                self.state.withLock { $0.backgroundFillQueued = false }
+            }
         }
     }
 
@@ -134,5 +142,13 @@ final class GlobalLogSpace: Sendable {
     /// is about to write, or the log's logical end), leaving one extension beyond it.
     static func fillTarget(zeroedEnd: Int, needed: Int, chunkSize: Int) -> Int {
         max(zeroedEnd, needed) + extensionSize(zeroedEnd: zeroedEnd, chunkSize: chunkSize)
+    }
+
+    /// What a commit that needs the space up to `needed`, beyond `zeroedEnd`, fills itself: whole
+    /// pieces up to `needed`, within that extension. The rest of the extension is left to a
+    /// background fill.
+    static func urgentTarget(zeroedEnd: Int, needed: Int, chunkSize: Int) -> Int {
+        let pieces = (needed - zeroedEnd + pieceSize - 1) / pieceSize
+        return min(zeroedEnd + pieces * pieceSize, fillTarget(zeroedEnd: zeroedEnd, needed: needed, chunkSize: chunkSize))
     }
 }
