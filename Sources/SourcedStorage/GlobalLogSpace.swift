@@ -5,9 +5,10 @@ import Synchronization
 /// writes it.
 ///
 /// An `fdatasync` after a write that grows a file must also write the file's new size and block
-/// map; into blocks that already hold data it writes only the data (on this project's test
-/// machine 400–950 µs against 240–390 µs per commit; `fallocate` alone does not help, the blocks
-/// must have been written once). So the store writes zeros ahead of the global log's records, in
+/// map; into blocks that already hold data it writes only the data (a third less time per commit
+/// on the development machine's disk, less than half on a journaled ext4; `fallocate` alone does
+/// not help group commits, the blocks must have been written once: see `docs/storage-format.md`
+/// for the figures). So the store writes zeros ahead of the global log's records, in
 /// extensions that double with the file from ``minimumExtension`` up to the configured chunk, and
 /// syncs them; commits then write into that space. The file is longer than the log: every byte
 /// after the log's logical end is zero, which ``LogScan/Layout/preallocated`` reads as the log's
