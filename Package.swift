@@ -48,7 +48,7 @@ let package = Package(
         ),
         .target(name: "SourcedProtocol", dependencies: ["SourcedJSON"]),
         .target(name: "CLinux"),
-        .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedJSON", "SourcedProtocol"]),
+        .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedJSON", "SourcedProtocol", "SourcedStorage"]),
         .target(
             name: "SourcedServer",
             dependencies: [
@@ -58,6 +58,7 @@ let package = Package(
                 "SourcedJSON",
                 "SourcedProjections",
                 "SourcedProtocol",
+                "SourcedStorage",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

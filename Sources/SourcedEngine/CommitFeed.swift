@@ -1,5 +1,6 @@
 import DequeModule
 import SourcedCore
+import SourcedStorage
 import Synchronization
 
 /// Hands durable chains to live subscribers, in position order, without ever waiting for them.

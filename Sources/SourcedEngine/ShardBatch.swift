@@ -1,4 +1,5 @@
 import SourcedCore
+import SourcedStorage
 
 /// The chains one shard decided in one loop tick, on their way to the commit thread.
 struct ShardBatch: Sendable {

@@ -1,7 +1,8 @@
-import SourcedJSON
 import SourcedCore
 import SourcedEngine
+import SourcedJSON
 import SourcedProtocol
+import SourcedStorage
 
 /// A read model of `account` balances: the total held in open accounts and the accounts above a
 /// threshold, kept up to date from committed events.

@@ -1,7 +1,8 @@
-import Synchronization
 import SourcedCore
 import SourcedEngine
+import SourcedStorage
 import SourcedTestSupport
+import Synchronization
 import Testing
 
 /// Records the positions it is fed; fails the first `failures` attempts at each chain.

@@ -47,7 +47,7 @@ public func write(_ bytes: [UInt8], to path: String) throws {
 
 /// Waits until `condition` holds, checking every few milliseconds, and fails after `timeout`.
 public func waitUntil(
-    timeout: Duration = .seconds(10),
+    timeout: Duration = .seconds(60),
     _ condition: () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout

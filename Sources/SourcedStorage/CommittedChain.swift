@@ -1,8 +1,8 @@
 import SourcedCore
-import SourcedStorage
 
 /// One committed command chain as the global log holds it: which aggregate, which versions, and
-/// its events as JSON, numbered by its global position.
+/// its events as JSON, numbered by its global position; and the records it is written as, in the
+/// global log and in its aggregate's log.
 public struct CommittedChain: Sendable {
     /// The chain's place in the global commit order: gapless, from 1.
     public var position: UInt64
@@ -19,12 +19,12 @@ public struct CommittedChain: Sendable {
     public var lastVersion: UInt64 { firstVersion + UInt64(eventCount) - 1 }
 
     /// The chain's record in its aggregate's log.
-    func appendAggregateRecord(to buffer: inout [UInt8]) {
+    public func appendAggregateRecord(to buffer: inout [UInt8]) {
         LogRecord.append(header(payloadLength: events.count), payload: events, to: &buffer)
     }
 
     /// The chain's record in the global log.
-    func appendGlobalRecord(to buffer: inout [UInt8]) {
+    public func appendGlobalRecord(to buffer: inout [UInt8]) {
         let payload = GlobalPayload.encode(key, events: events)
         LogRecord.append(header(payloadLength: payload.count), payload: payload, to: &buffer)
     }
@@ -40,7 +40,7 @@ public struct CommittedChain: Sendable {
     }
 
     /// The chain held by a global-log record.
-    init(_ header: LogRecordHeader, globalPayload payload: UnsafeRawBufferPointer) throws {
+    public init(_ header: LogRecordHeader, globalPayload payload: UnsafeRawBufferPointer) throws {
         let decoded = try GlobalPayload.decode(payload)
         position = header.position
         key = decoded.key
@@ -50,7 +50,7 @@ public struct CommittedChain: Sendable {
         events = Array(payload[decoded.events])
     }
 
-    init(position: UInt64, key: AggregateKey, firstVersion: UInt64, eventCount: Int, timestamp: Int64, events: [UInt8]) {
+    public init(position: UInt64, key: AggregateKey, firstVersion: UInt64, eventCount: Int, timestamp: Int64, events: [UInt8]) {
         self.position = position
         self.key = key
         self.firstVersion = firstVersion
@@ -63,7 +63,7 @@ public struct CommittedChain: Sendable {
 extension CommittedChain {
     /// The chains held by `bytes`, consecutive global-log records starting at a record boundary.
     /// Stops at the first incomplete record, returning how many bytes it used.
-    static func chains(in bytes: [UInt8]) throws -> (chains: [CommittedChain], used: Int) {
+    public static func chains(in bytes: [UInt8]) throws -> (chains: [CommittedChain], used: Int) {
         try bytes.withUnsafeBytes { buffer in
             var chains: [CommittedChain] = []
             var offset = 0
