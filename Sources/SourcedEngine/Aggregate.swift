@@ -27,9 +27,12 @@ final class Aggregate<Model: AggregateModel>: LiveAggregate {
         }
     }
 
-    override func forgetUndurable(_ error: EngineError) {
-        super.forgetUndurable(error)
+    override func forgetUndurable() {
+        super.forgetUndurable()
         head = durable
+    }
+
+    override func failWaitingReads(_ error: EngineError) {
         let failed = reads
         reads = []
         for read in failed {

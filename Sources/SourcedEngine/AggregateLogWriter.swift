@@ -4,8 +4,9 @@ import SourcedStorage
 /// The second commit thread (`sourced-logs`): appends committed chains to their aggregates' logs
 /// and answers the shards, while the commit thread already writes and syncs the next group.
 ///
-/// Every answer to a shard goes through this thread, in the order the commit thread handed the
-/// work over, so each shard learns the outcomes of its batches in the order it sent them.
+/// Every answer to a shard goes through this writer — on its thread, or on the commit thread when
+/// the writer is idle (``enqueue(_:inline:)``) — in the order the commit thread handed the work
+/// over, so each shard learns the outcomes of its batches in the order it sent them.
 final class AggregateLogWriter: Sendable {
     /// What the commit thread hands over.
     enum Work: Sendable {

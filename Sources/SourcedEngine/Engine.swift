@@ -5,13 +5,15 @@ import SourcedCore
 import SourcedStorage
 import Synchronization
 
-/// Sourced's engine: one actor per live aggregate over durable per-aggregate logs.
+/// Sourced's engine: one live instance per aggregate, owned by its shard's event loop, over a
+/// group-committed global log and per-aggregate logs.
 ///
-/// Commands for one aggregate run one at a time inside its instance, so they never race and need
-/// no optimistic locking; a command on a loaded aggregate costs O(1). Commands for different
-/// aggregates run in parallel. A command is answered only once its events are durable.
+/// Commands for one aggregate run one at a time on its shard, so they never race and need no
+/// optimistic locking; a command on a loaded aggregate costs O(1). Shards run in parallel, one
+/// per event loop. A command is answered only once its events are durable in the global log.
 ///
-/// All file I/O runs on the engine's own thread pool, never on the caller's executor.
+/// No file I/O runs on an event loop or on the caller's executor: commits run on the engine's two
+/// commit threads, loads and reads on its thread pool.
 public final class Engine: Sendable {
     public struct Configuration: Sendable {
         /// Where the logs live; created if missing, locked while the engine runs.

@@ -37,10 +37,13 @@ class LiveAggregate {
         self.key = key
     }
 
-    /// Forgets every decided chain that is not durable, fails the reads waiting for them with
-    /// `error`, and marks the aggregate for a reload from disk once nothing of it is in flight.
-    func forgetUndurable(_ error: EngineError) {
+    /// Forgets every decided chain that is not durable and marks the aggregate for a reload from
+    /// disk once nothing of it is in flight. Calls nothing back: see ``failWaitingReads(_:)``.
+    func forgetUndurable() {
         logEnd = durableLength
         phase = .unloaded
     }
+
+    /// Fails the reads waiting for chains that were forgotten.
+    func failWaitingReads(_ error: EngineError) {}
 }

@@ -221,7 +221,8 @@ public final class Shard: @unchecked Sendable {
                 self.release(aggregate)
                 aggregate.answerDurableReads()
             case .failure(let error):
-                aggregate.forgetUndurable(error)
+                aggregate.forgetUndurable()
+                aggregate.failWaitingReads(error)
                 done(.failure(error))
                 self.release(aggregate)
             }
@@ -290,13 +291,16 @@ public final class Shard: @unchecked Sendable {
             }
         case .failed(let error, let failedGeneration):
             if failedGeneration >= generation {
-                generation = failedGeneration + 1
                 // Chains still on their way were decided on the failed ones, or may have been:
-                // none of them is written (the commit thread refuses the old generation), and
-                // every aggregate with one reloads from disk once they are all answered.
-                for aggregate in aggregates.values where aggregate.inFlight > 0 {
-                    aggregate.forgetUndurable(error)
-                }
+                // none of them may be written. Those decided but not yet sent go now, with the
+                // old generation, which the commit thread refuses; every aggregate with a chain
+                // in flight forgets it before anything is answered (answers can decide new
+                // commands), and reloads from disk once all of its chains are answered.
+                submit()
+                generation = failedGeneration + 1
+                let affected = aggregates.values.filter { $0.inFlight > 0 }
+                affected.forEach { $0.forgetUndurable() }
+                affected.forEach { $0.failWaitingReads(error) }
             }
             for answer in answers {
                 answer(.failure(error))

@@ -4,7 +4,8 @@ import SourcedStorage
 /// The chains one shard decided in one loop tick, on their way to the commit thread.
 struct ShardBatch: Sendable {
     var shard: Shard
-    /// The shard's generation when it decided them: see ``Shard/completed(_:)``.
+    /// The shard's generation when it sent them: see ``Shard/completed(_:)``, which sends what
+    /// was decided before it raises the generation.
     var generation: UInt64
     /// In decision order, with position 0 until the commit thread gives them theirs.
     var chains: [CommittedChain]

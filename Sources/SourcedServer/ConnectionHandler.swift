@@ -63,6 +63,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var unflushed = false
     private var flushScheduled = false
     private var handovers: [Handover] = []
+    /// Bytes of replies computed but held in their slots, not yet written to the channel.
+    private var heldBytes = 0
     /// Requests handed to other loops' shards and not answered yet.
     private var remoteInFlight = 0
     /// The most requests one connection has in flight on other loops' shards: their replies are
@@ -167,6 +169,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         switch router.route(line) {
         case .reply(let bytes):
             slots.append(.ready(bytes))
+            heldBytes += bytes.readableBytes
             writeReady()
         case .aggregate(let call, let req):
             slots.append(.waiting)
@@ -195,6 +198,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .stream(let confirmation, let stream):
             slots.append(.stream(confirmation, stream))
             state = .streaming(stream)
+            // The client's input already ended: so does the subscription, once confirmed.
+            if inputEnded { stream.subscription.cancel() }
             writeReady()
         }
     }
@@ -229,6 +234,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             switch state {
             case .serving, .verifying:
                 inputEnded = true
+                // Frames decoded at the end of the input arrive outside a read burst.
+                reading = false
+                flushIfNeeded()
                 resumeReading()
             case .streaming(let stream):
                 // The end of the input ends the subscription, and with it the connection.
@@ -254,7 +262,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Queues a final error reply, reads nothing more and closes once every reply is written.
     private func finish(with error: ProtocolError) {
         guard case .serving = state else { return }
-        slots.append(.ready(Reply.failure(error, req: nil)))
+        let reply = Reply.failure(error, req: nil)
+        slots.append(.ready(reply))
+        heldBytes += reply.readableBytes
         state = .finishing
         writeReady()
     }
@@ -276,7 +286,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Whether the connection may take on another request.
     private var withinBounds: Bool {
-        slots.count < configuration.pipelineDepth && context.channel.isWritable && remoteInFlight < Self.maximumRemoteInFlight
+        slots.count < configuration.pipelineDepth && context.channel.isWritable && heldBytes <= configuration.replyBufferBytes
+            && remoteInFlight < Self.maximumRemoteInFlight
     }
 
     private var mayRead: Bool {
@@ -309,7 +320,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        resumeReading()
+        writeReady()
         context.fireChannelWritabilityChanged()
     }
 
@@ -319,17 +330,21 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func fill(_ number: UInt64, _ bytes: ByteBuffer) {
         guard number >= firstSlot, case .waiting = slots[Int(number - firstSlot)] else { return }
         slots[Int(number - firstSlot)] = .ready(bytes)
+        heldBytes += bytes.readableBytes
         writeReady()
     }
 
-    /// Writes the replies at the head of the order that are ready.
+    /// Writes the replies at the head of the order that are ready, while the channel takes them:
+    /// past its high water mark they wait in their slots (counted in `heldBytes`) until the
+    /// client reads.
     private func writeReady() {
         if case .closed = state { return }
-        loop: while let first = slots.first {
+        loop: while let first = slots.first, context.channel.isWritable {
             switch first {
             case .waiting:
                 break loop
             case .ready(let bytes):
+                heldBytes -= bytes.readableBytes
                 context.write(wrapOutboundOut(bytes), promise: nil)
             case .stream(let confirmation, let stream):
                 context.write(wrapOutboundOut(confirmation), promise: nil)

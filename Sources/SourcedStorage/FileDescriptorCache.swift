@@ -8,7 +8,7 @@ import Synchronization
 /// order and the oldest is closed when more than `capacity` are open. If every open descriptor is
 /// in use the cache overshoots rather than block; that number is bounded by the I/O threads.
 /// The cache is split into shards by key, each with its own lock and share of the capacity, so
-/// the I/O threads rarely wait for one another. Called only from I/O threads: opening a file blocks.
+/// the I/O threads rarely wait for one another. Called only from I/O and commit threads: opening a file blocks.
 final class FileDescriptorCache: Sendable {
     private let shards: [Shard]
 
