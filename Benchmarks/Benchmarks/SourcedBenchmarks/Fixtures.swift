@@ -145,14 +145,17 @@ enum Fixtures {
                         to: &globalRecords
                     )
                 }
-                // As the global committer does: the global records (the commit point), then the
-                // aggregate records, in one trip to an I/O thread.
-                let result = try await store.commit(
-                    globalRecords,
-                    at: globalLength,
-                    then: [AggregateStore.AggregateAppend(key: key, records: aggregateRecords, offset: length)]
-                )
-                if let failure = result.failure { throw failure }
+                // As the commit threads do: hold the aggregate log open, write the global records
+                // (the commit point), then the aggregate records.
+                let appends = [AggregateStore.AggregateAppend(key: key, records: aggregateRecords, offset: length)]
+                let logs = try store.holdLogs(for: appends)
+                do {
+                    try store.commitGlobal(globalRecords, at: globalLength)
+                } catch {
+                    store.release(logs)
+                    throw error
+                }
+                if let failure = store.appendAggregates(appends, into: logs).failure { throw failure }
                 globalLength += globalRecords.count
                 length += aggregateRecords.count
                 version = last + 1
