@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import Synchronization
 import SourcedCore
@@ -20,6 +21,17 @@ final class FaultPlan: Sendable {
 
     private let armed = Mutex<Armed?>(nil)
     let fatal = Mutex<StorageError?>(nil)
+    /// When set, the armed write first waits for this semaphore, with `held` raised: the thread
+    /// that writes stays inside the call until the test lets it fail.
+    private let hold = Mutex<DispatchSemaphore?>(nil)
+    let held = Atomic<Bool>(false)
+
+    /// Makes the armed write wait until the returned semaphore is signalled.
+    func holdArmedWrite() -> DispatchSemaphore {
+        let semaphore = DispatchSemaphore(value: 0)
+        hold.withLock { $0 = semaphore }
+        return semaphore
+    }
 
     func arm(_ call: Call, errno: Int32, skip: Int = 0, partial: Int = 0) {
         armed.withLock { $0 = Armed(call: call, skip: skip, errno: errno, partial: partial) }
@@ -43,6 +55,10 @@ final class FaultPlan: Sendable {
         SystemCalls(
             pwrite: { descriptor, bytes, count, offset in
                 guard let fault = self.take(.write) else { return Glibc.pwrite(descriptor, bytes, count, offset) }
+                if let semaphore = self.hold.withLock({ $0 }) {
+                    self.held.store(true, ordering: .relaxed)
+                    semaphore.wait()
+                }
                 if fault.partial > 0 {
                     self.arm(.write, errno: fault.errno)
                     return Glibc.pwrite(descriptor, bytes, min(fault.partial, count), offset)
@@ -105,6 +121,33 @@ final class FaultPlan: Sendable {
         await engine.shutdown()
         engine = try await start()
         #expect(try await engine.snapshot(Counter.self, id: id("c1")).state == Counter.State(count: 2))
+        await engine.shutdown()
+    }
+
+    /// A chain decided on one whose write is failing is never written: the commit thread refuses
+    /// the batch its shard sent before learning of the failure, and the aggregate reloads from
+    /// disk. The global write is held inside `pwrite` while the second chain is decided.
+    @Test func aChainDecidedOnAFailingChainIsRefusedNotWritten() async throws {
+        let engine = try await start()
+        _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.create])
+        let before = try files()
+        let release = plan.holdArmedWrite()
+        plan.arm(.write, errno: EIO)
+        let first = Task { try await engine.execute(Counter.self, id: id("c1"), commands: [.increment]) }
+        try await waitUntil { plan.held.load(ordering: .relaxed) }
+        // The second command hits the live aggregate and is decided on the first, in one step.
+        let hits = engine.statistics.hits
+        let second = Task { try await engine.execute(Counter.self, id: id("c1"), commands: [.increment]) }
+        try await waitUntil { engine.statistics.hits > hits }
+        release.signal()
+        await #expect {
+            try await first.value
+        } throws: { "\($0)".contains(String(cString: strerror(EIO))) }
+        await #expect {
+            try await second.value
+        } throws: { "\($0)".contains("an earlier write failed") }
+        #expect(try files() == before, "neither chain was written")
+        #expect(try await engine.execute(Counter.self, id: id("c1"), commands: [.increment]).version == 2)
         await engine.shutdown()
     }
 
