@@ -216,16 +216,16 @@ public final class Engine: Sendable {
         commands: [Model.Command],
         expecting expected: UInt64? = nil
     ) async throws(EngineError) -> Commit<Model> {
-        try await onShard(Model.self, id) { shard, done in
-            shard.execute(Model.self, id: id, commands: commands, expecting: expected, done)
+        try await onShard(Model.self, id) { shard, key, done in
+            shard.execute(Model.self, key: key, commands: commands, expecting: expected, done)
         }
     }
 
     /// The state of aggregate `id` of `model` after every chain decided before this call, once
     /// durable; version 0 and no state if it was never created.
     public func snapshot<Model: AggregateModel>(_ model: Model.Type, id: AggregateID) async throws(EngineError) -> Snapshot<Model> {
-        try await onShard(Model.self, id) { shard, done in
-            shard.snapshot(Model.self, id: id, done)
+        try await onShard(Model.self, id) { shard, key, done in
+            shard.snapshot(Model.self, key: key, done)
         }
     }
 
@@ -236,8 +236,8 @@ public final class Engine: Sendable {
         id: AggregateID,
         versions: Range<UInt64>
     ) async throws(EngineError) -> (events: [VersionedEvent<Model>], snapshot: Snapshot<Model>) {
-        try await onShard(Model.self, id) { shard, done in
-            shard.events(Model.self, id: id, versions: versions, done)
+        try await onShard(Model.self, id) { shard, key, done in
+            shard.events(Model.self, key: key, versions: versions, done)
         }
     }
 
@@ -245,7 +245,7 @@ public final class Engine: Sendable {
     private func onShard<Model: AggregateModel, Value: Sendable>(
         _ model: Model.Type,
         _ id: AggregateID,
-        _ body: @escaping @Sendable (Shard, @escaping (Result<Value, EngineError>) -> Void) -> Void
+        _ body: @escaping @Sendable (Shard, AggregateKey, @escaping (Result<Value, EngineError>) -> Void) -> Void
     ) async throws(EngineError) -> Value {
         guard configuration.models.model(named: Model.name) == Model.self else {
             throw .unknownModel(Model.name, known: configuration.models.names)
@@ -266,10 +266,11 @@ public final class Engine: Sendable {
             }
             drained.forEach { $0.resume() }
         }
-        let shard = shard(for: AggregateKey(model: Model.name, id: id))
+        let key = AggregateKey(model: Model.name, id: id)
+        let shard = shard(for: key)
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, EngineError>, Never>) in
             shard.loop.execute {
-                body(shard) { continuation.resume(returning: $0) }
+                body(shard, key) { continuation.resume(returning: $0) }
             }
         }
         return try result.get()

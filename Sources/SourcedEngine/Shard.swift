@@ -69,14 +69,15 @@ public final class Shard: @unchecked Sendable {
 
     // MARK: - Requests
 
-    /// Runs `commands` on aggregate `id` of `Model` as one atomic chain and calls `done` on the
-    /// loop once its events are durable, or with why nothing was recorded.
+    /// Runs `commands` on aggregate `key` (of `Model`) as one atomic chain and calls `done` on
+    /// the loop once its events are durable, or with why nothing was recorded.
     ///
-    /// `Model` must be the engine's model of its name. With `expected`, the chain fails with
+    /// `Model` must be the engine's model of `key.model`, and `key` one this shard holds
+    /// (``Engine/shard(for:)``). With `expected`, the chain fails with
     /// ``EngineError/wrongVersion(expected:actual:)`` unless the aggregate is at that version.
     public func execute<Model: AggregateModel>(
         _ model: Model.Type,
-        id: AggregateID,
+        key: AggregateKey,
         commands: [Model.Command],
         expecting expected: UInt64?,
         _ done: @escaping (Result<Commit<Model>, EngineError>) -> Void
@@ -84,7 +85,7 @@ public final class Shard: @unchecked Sendable {
         loop.assertInEventLoop()
         guard !commands.isEmpty else { return done(.failure(.emptyChain)) }
         guard counters.accepting else { return done(.failure(.unavailable("sourced is shutting down"))) }
-        withAggregate(AggregateKey(model: Model.name, id: id)) { (aggregate: Aggregate<Model>, error) in
+        withAggregate(key) { (aggregate: Aggregate<Model>, error) in
             if let error {
                 self.release(aggregate)
                 return done(.failure(error))
@@ -93,33 +94,33 @@ public final class Shard: @unchecked Sendable {
         }
     }
 
-    /// Calls `done` on the loop with the durable state of aggregate `id` of `Model` as of every
-    /// chain decided on it before this call.
+    /// Calls `done` on the loop with the durable state of aggregate `key` as of every chain
+    /// decided on it before this call.
     public func snapshot<Model: AggregateModel>(
         _ model: Model.Type,
-        id: AggregateID,
+        key: AggregateKey,
         _ done: @escaping (Result<Snapshot<Model>, EngineError>) -> Void
     ) {
         loop.assertInEventLoop()
         guard counters.accepting else { return done(.failure(.unavailable("sourced is shutting down"))) }
-        read(Model.self, id: id) { aggregate, snapshot in
+        read(Model.self, key: key) { aggregate, snapshot in
             self.release(aggregate)
             done(snapshot)
         }
     }
 
-    /// Calls `done` on the loop with the durable events of aggregate `id` whose versions lie in
+    /// Calls `done` on the loop with the durable events of aggregate `key` whose versions lie in
     /// `versions`, and the snapshot they were read at (read as ``snapshot(_:id:_:)`` reads). The
     /// log is read on the I/O pool.
     public func events<Model: AggregateModel>(
         _ model: Model.Type,
-        id: AggregateID,
+        key: AggregateKey,
         versions: Range<UInt64>,
         _ done: @escaping (Result<(events: [VersionedEvent<Model>], snapshot: Snapshot<Model>), EngineError>) -> Void
     ) {
         loop.assertInEventLoop()
         guard counters.accepting else { return done(.failure(.unavailable("sourced is shutting down"))) }
-        read(Model.self, id: id) { aggregate, result in
+        read(Model.self, key: key) { aggregate, result in
             guard case .success(let snapshot) = result else {
                 self.release(aggregate)
                 return done(result.map { ([], $0) })
@@ -139,10 +140,10 @@ public final class Shard: @unchecked Sendable {
     /// chain decided on it before is durable.
     private func read<Model: AggregateModel>(
         _ model: Model.Type,
-        id: AggregateID,
+        key: AggregateKey,
         _ body: @escaping (Aggregate<Model>, Result<Snapshot<Model>, EngineError>) -> Void
     ) {
-        withAggregate(AggregateKey(model: Model.name, id: id)) { (aggregate: Aggregate<Model>, error) in
+        withAggregate(key) { (aggregate: Aggregate<Model>, error) in
             if let error { return body(aggregate, .failure(error)) }
             self.whenDurable(aggregate, version: aggregate.head.version) { body(aggregate, $0) }
         }

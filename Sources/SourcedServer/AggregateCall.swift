@@ -5,7 +5,7 @@ import SourcedProtocol
 
 /// A request that works inside one aggregate, with its model type known.
 protocol AggregateCall: Sendable {
-    /// The aggregate the request works on: it decides the shard.
+    /// The aggregate the request works on, keyed once when parsed: it decides the shard.
     var key: AggregateKey { get }
 
     /// Runs the request on `shard`, on its loop, and calls `reply` there with the reply line.
@@ -23,16 +23,15 @@ extension Result where Failure == EngineError {
 }
 
 struct ExecuteCall<Model: AggregateModel>: AggregateCall {
-    var id: AggregateID
+    let key: AggregateKey
     var commands: [Model.Command]
     var expected: UInt64?
 
-    var key: AggregateKey { AggregateKey(model: Model.name, id: id) }
 
     func run(on shard: Shard, req: JSONValue?, _ reply: @escaping (ByteBuffer) -> Void) {
-        shard.execute(Model.self, id: id, commands: commands, expecting: expected) { result in
+        shard.execute(Model.self, key: key, commands: commands, expecting: expected) { result in
             switch result {
-            case .success(let commit): reply(Reply.commit(commit, id: id, req: req))
+            case .success(let commit): reply(Reply.commit(commit, id: key.id, req: req))
             case .failure(let error): reply(Reply.failure(ProtocolError(error), req: req))
             }
         }
@@ -40,30 +39,28 @@ struct ExecuteCall<Model: AggregateModel>: AggregateCall {
 }
 
 struct GetCall<Model: AggregateModel>: AggregateCall {
-    var id: AggregateID
+    let key: AggregateKey
 
-    var key: AggregateKey { AggregateKey(model: Model.name, id: id) }
 
     func run(on shard: Shard, req: JSONValue?, _ reply: @escaping (ByteBuffer) -> Void) {
-        shard.snapshot(Model.self, id: id) { result in
-            reply(result.reply(req: req) { SnapshotBody(id: id, snapshot: $0) })
+        shard.snapshot(Model.self, key: key) { result in
+            reply(result.reply(req: req) { SnapshotBody(id: key.id, snapshot: $0) })
         }
     }
 }
 
 struct EventsCall<Model: AggregateModel>: AggregateCall {
-    var id: AggregateID
+    let key: AggregateKey
     /// Events with versions greater than this are returned.
     var after: UInt64
     var limit: Int
 
-    var key: AggregateKey { AggregateKey(model: Model.name, id: id) }
 
     func run(on shard: Shard, req: JSONValue?, _ reply: @escaping (ByteBuffer) -> Void) {
         let first = after == .max ? .max : after + 1
         let end = first > .max - UInt64(limit) ? .max : first + UInt64(limit)
-        shard.events(Model.self, id: id, versions: first..<end) { result in
-            reply(result.reply(req: req) { EventsBody(id: id, version: $0.snapshot.version, events: $0.events) })
+        shard.events(Model.self, key: key, versions: first..<end) { result in
+            reply(result.reply(req: req) { EventsBody(id: key.id, version: $0.snapshot.version, events: $0.events) })
         }
     }
 }

@@ -137,16 +137,16 @@ struct Request: Sendable {
         switch op {
         case "execute":
             let expected = try fields.decodeIfPresent(UInt64.self, .expect)
-            return ExecuteCall<Model>(id: id, commands: try commands(Model.self, fields), expected: expected)
+            return ExecuteCall<Model>(key: AggregateKey(model: Model.name, id: id), commands: try commands(Model.self, fields), expected: expected)
         case "get":
-            return GetCall<Model>(id: id)
+            return GetCall<Model>(key: AggregateKey(model: Model.name, id: id))
         default:
             let from = try fields.decodeIfPresent(UInt64.self, .from) ?? 0
             let limit = try fields.decodeIfPresent(Int.self, .limit) ?? defaultEventLimit
             guard (1...maximumEventLimit).contains(limit) else {
                 throw ProtocolError(.badRequest, "field \"limit\" must be between 1 and \(maximumEventLimit)")
             }
-            return EventsCall<Model>(id: id, after: from, limit: limit)
+            return EventsCall<Model>(key: AggregateKey(model: Model.name, id: id), after: from, limit: limit)
         }
     }
 

@@ -147,15 +147,19 @@ enum Fixtures {
                 }
                 // As the commit threads do: hold the aggregate log open, write the global records
                 // (the commit point), then the aggregate records.
+                // On the I/O pool: these calls block.
                 let appends = [AggregateStore.AggregateAppend(key: key, records: aggregateRecords, offset: length)]
-                let logs = try store.holdLogs(for: appends)
-                do {
-                    try store.commitGlobal(globalRecords, at: globalLength)
-                } catch {
-                    store.release(logs)
-                    throw error
+                let (store, globalOffset, records) = (store, globalLength, globalRecords)
+                try await pool.runIfActive {
+                    let logs = try store.holdLogs(for: appends)
+                    do {
+                        try store.commitGlobal(records, at: globalOffset)
+                    } catch {
+                        store.release(logs)
+                        throw error
+                    }
+                    if let failure = store.appendAggregates(appends, into: logs).failure { throw failure }
                 }
-                if let failure = store.appendAggregates(appends, into: logs).failure { throw failure }
                 globalLength += globalRecords.count
                 length += aggregateRecords.count
                 version = last + 1
