@@ -15,8 +15,12 @@ final class WorkerThread<Work: Sendable>: @unchecked Sendable {
 
     /// Starts the thread, which calls `body` with each batch of work until ``stop()``.
     init(name: String, _ body: @escaping @Sendable ([Work]) -> Void) {
-        let thread = Thread { [self] in run(body) }
-        thread.name = name
+        // Named from inside: Foundation on Linux gives the kernel a name set before `start()` only
+        // as "com.apple.root.default-qos", which is what `top -H` and `perf` would show.
+        let thread = Thread { [self] in
+            Thread.current.name = name
+            run(body)
+        }
         thread.start()
     }
 
