@@ -22,14 +22,37 @@ enum EventPayload {
     }
 
     /// Decodes a record's payload, which must hold exactly the `header`'s number of events.
+    ///
+    /// With the model's own reader (``JSONReadable``) where it has one and it takes every event;
+    /// else, and to say what is wrong, with `Decodable`.
     static func decode<Event: Codable>(_ type: Event.Type, from payload: UnsafeRawBufferPointer, header: LogRecordHeader) throws -> [Event] {
-        // A closure, not `\.value`: a key path in generic code is built at run time on every call,
-        // which was most of a replay's time.
-        let events = try JSONNodeDecoder().decode([TaggedCoding<Event>].self, from: payload).map { $0.value }
+        let events: [Event]
+        if let readable = Event.self as? any JSONReadable.Type, let read = Self.read(readable, from: payload, count: header.eventCount) {
+            events = read as! [Event]
+        } else {
+            // A closure, not `\.value`: a key path in generic code is built at run time on every
+            // call, which was most of a replay's time.
+            events = try JSONNodeDecoder().decode([TaggedCoding<Event>].self, from: payload).map { $0.value }
+        }
         guard events.count == header.eventCount else {
             throw EventCountMismatch(header: header.eventCount, payload: events.count)
         }
         return events
+    }
+}
+
+extension EventPayload {
+    /// The events of `payload` read by `Event`'s own reader; `nil` if the payload is not an
+    /// array of objects or the reader declines one of them.
+    private static func read<Event: JSONReadable>(_ type: Event.Type, from payload: UnsafeRawBufferPointer, count: Int) -> [Event]? {
+        var events: [Event] = []
+        events.reserveCapacity(count)
+        var declined = false
+        let scanned = JSONEnvelope.forEachElement(ofArray: payload) { object in
+            guard !declined, let event = Event(reading: object) else { return declined = true }
+            events.append(event)
+        }
+        return scanned && !declined ? events : nil
     }
 }
 

@@ -72,4 +72,30 @@ import Testing
         }
         #expect(try read(Account.Command.self, #"{"type":"deposit","amount":100}"#).fast == .deposit(amount: 100))
     }
+
+    @Test func eventReadersAgreeWithCodableOrDecline() throws {
+        let counter = [
+            #"{"type":"created"}"#, #"{"type":"incremented","count":5}"#, #"{"type":"incremented","count":-9223372036854775808}"#,
+            #"{"type":"incremented","count":9223372036854775808}"#, #"{"type":"incremented","count":2.0}"#, #"{"type":"incremented"}"#,
+            #"{"type":"incremented","count":"5"}"#, #"{"type":"created","count":1}"#, #"{"type":"increment"}"#, #"{}"#,
+        ]
+        for json in counter {
+            let (fast, codable) = try read(Counter.Event.self, json)
+            if let fast { #expect(fast == codable, "\(json)") }
+        }
+        #expect(try read(Counter.Event.self, #"{"type":"incremented","count":5}"#).fast == .incremented(count: 5))
+        let account = [
+            #"{"type":"opened","owner":"ada"}"#, #"{"type":"opened","owner":"\u00e9"}"#, #"{"type":"opened"}"#,
+            #"{"type":"deposited","amount":5,"balance":10}"#, #"{"type":"withdrawn","amount":3,"balance":0}"#,
+            #"{"type":"deposited","amount":5}"#, #"{"type":"withdrawn","balance":1}"#, #"{"type":"closed"}"#,
+            #"{"type":"deposited","amount":1e2,"balance":null}"#,
+        ]
+        for json in account {
+            let (fast, codable) = try read(Account.Event.self, json)
+            if let fast { #expect(fast == codable, "\(json)") }
+        }
+        #expect(try read(Account.Event.self, #"{"type":"withdrawn","amount":3,"balance":0}"#).fast == .withdrawn(amount: 3, balance: 0))
+        #expect(try read(Account.Event.self, #"{"type":"opened","owner":"ada"}"#).fast == .opened(owner: "ada"))
+        #expect(try read(Account.Event.self, #"{"type":"closed"}"#).fast == .closed)
+    }
 }
