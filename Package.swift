@@ -7,7 +7,7 @@ let package = Package(
         .library(name: "SourcedEngine", targets: ["SourcedEngine"]),
         .library(name: "SourcedCore", targets: ["SourcedCore"]),
         .library(name: "SourcedStorage", targets: ["SourcedStorage"]),
-        .library(name: "SourcedProtocol", targets: ["SourcedProtocol"]),
+        .library(name: "SourcedWire", targets: ["SourcedWire"]),
         .library(name: "SourcedJSON", targets: ["SourcedJSON"]),
         .executable(name: "sourced", targets: ["sourced"]),
         .executable(name: "sourcectl", targets: ["sourcectl"]),
@@ -46,9 +46,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "SourcedProtocol", dependencies: ["SourcedJSON"]),
+        .target(name: "SourcedWire", dependencies: ["SourcedJSON"]),
         .target(name: "CLinux"),
-        .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedJSON", "SourcedProtocol", "SourcedStorage"]),
+        .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedJSON", "SourcedStorage", "SourcedWire"]),
         .target(
             name: "SourcedServer",
             dependencies: [
@@ -57,8 +57,8 @@ let package = Package(
                 "SourcedEngine",
                 "SourcedJSON",
                 "SourcedProjections",
-                "SourcedProtocol",
                 "SourcedStorage",
+                "SourcedWire",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -79,7 +79,7 @@ let package = Package(
                 "SourcedProjections",
                 "SourcedServer",
                 "SourcedSystemd",
-                "SourcedProtocol",
+                "SourcedWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -90,7 +90,7 @@ let package = Package(
             name: "SourcedClient",
             dependencies: [
                 "SourcedJSON",
-                "SourcedProtocol",
+                "SourcedWire",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -103,7 +103,7 @@ let package = Package(
             dependencies: [
                 "CLinux",
                 "SourcedClient",
-                "SourcedProtocol",
+                "SourcedWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -112,7 +112,7 @@ let package = Package(
         ),
         .target(name: "SourcedTestSupport", path: "Tests/SourcedTestSupport"),
         .testTarget(name: "SourcedCoreTests", dependencies: ["SourcedCore", "SourcedJSON"]),
-        .testTarget(name: "SourcedJSONTests", dependencies: ["SourcedCore", "SourcedJSON", "SourcedProtocol"]),
+        .testTarget(name: "SourcedJSONTests", dependencies: ["SourcedCore", "SourcedJSON", "SourcedWire"]),
         .testTarget(name: "SourcedStorageTests", dependencies: ["SourcedStorage", "SourcedTestSupport"]),
         .testTarget(name: "SourcedEngineTests", dependencies: ["SourcedEngine", "SourcedTestSupport"]),
         .testTarget(
@@ -121,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SourcedIntegrationTests",
-            dependencies: ["SourcedCore", "SourcedProtocol", "SourcedClient", "SourcedTestSupport"]
+            dependencies: ["SourcedCore", "SourcedWire", "SourcedClient", "SourcedTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -5,7 +5,7 @@ import NIOCore
 import NIOExtras
 import NIOPosix
 import SourcedJSON
-import SourcedProtocol
+import SourcedWire
 
 /// A connection to `sourced`: newline-delimited JSON over its Unix socket, without blocking a
 /// thread.

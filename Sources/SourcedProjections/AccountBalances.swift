@@ -1,8 +1,8 @@
 import SourcedCore
 import SourcedEngine
 import SourcedJSON
-import SourcedProtocol
 import SourcedStorage
+import SourcedWire
 
 /// A read model of `account` balances: the total held in open accounts and the accounts above a
 /// threshold, kept up to date from committed events.

@@ -1,7 +1,7 @@
 import NIOCore
 import SourcedCore
 import SourcedEngine
-import SourcedProtocol
+import SourcedWire
 
 /// A request that works inside one aggregate, with its model type known.
 protocol AggregateCall: Sendable {

@@ -2,7 +2,7 @@ import DequeModule
 import Logging
 import NIOCore
 import SourcedEngine
-import SourcedProtocol
+import SourcedWire
 
 /// Serves one connection on its event loop: request lines in, reply lines out, in request order.
 ///

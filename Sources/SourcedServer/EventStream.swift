@@ -1,7 +1,7 @@
 import NIOCore
 import SourcedEngine
-import SourcedProtocol
 import SourcedStorage
+import SourcedWire
 
 /// A subscription as the lines its connection receives: one line per event,
 /// `{"position":P,"model":M,"id":I,"version":V,"type":T,"data":{...},"timestamp":µs,

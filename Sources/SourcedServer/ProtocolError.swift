@@ -1,6 +1,6 @@
 import SourcedCore
 import SourcedEngine
-import SourcedProtocol
+import SourcedWire
 
 /// A failed request as the client sees it: a stable code and a message saying what to do.
 struct ProtocolError: Error, Sendable {

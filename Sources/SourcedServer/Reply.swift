@@ -2,7 +2,7 @@ import NIOCore
 import SourcedCore
 import SourcedEngine
 import SourcedJSON
-import SourcedProtocol
+import SourcedWire
 
 /// Encodes reply lines: `{"ok":true, ...body, "req":...}` or `{"ok":false,"error":{...},"req":...}`.
 enum Reply {

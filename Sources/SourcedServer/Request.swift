@@ -1,7 +1,7 @@
 import SourcedCore
 import SourcedEngine
 import SourcedJSON
-import SourcedProtocol
+import SourcedWire
 
 /// One parsed request line. Parsing fails only when the line is not a JSON object; after that a
 /// bad field becomes ``Operation/invalid(_:)``, so the reply can still echo the client's `req`.

@@ -2,7 +2,7 @@ import NIOCore
 import SourcedCore
 import SourcedEngine
 import SourcedProjections
-import SourcedProtocol
+import SourcedWire
 
 /// Turns a request line into its reply, or into the work that produces it.
 ///

@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 import SourcedEngine
 import SourcedProjections
-import SourcedProtocol
+import SourcedWire
 
 /// Serves the NDJSON protocol on a Unix stream socket: one JSON request per line in, one reply
 /// per line out, replies in request order per connection, pipelining allowed.

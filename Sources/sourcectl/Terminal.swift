@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import SourcedClient
-import SourcedProtocol
+import SourcedWire
 
 /// An output stream and what it can show: colour only on a terminal, and never with `NO_COLOR`.
 struct Terminal {

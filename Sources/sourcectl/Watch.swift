@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import SourcedClient
-import SourcedProtocol
+import SourcedWire
 
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,5 @@
 import SourcedClient
-import SourcedProtocol
+import SourcedWire
 
 /// The test client: the shipped client, plus the raw-line helpers tests use.
 typealias LineClient = SourcedConnection

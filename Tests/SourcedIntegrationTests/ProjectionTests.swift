@@ -1,7 +1,7 @@
 import Foundation
 import SourcedClient
-import SourcedProtocol
 import SourcedTestSupport
+import SourcedWire
 import Testing
 
 @Suite struct ProjectionTests {

@@ -1,7 +1,7 @@
 import Foundation
 import SourcedCore
 import SourcedJSON
-import SourcedProtocol
+import SourcedWire
 import Testing
 
 @Suite struct JSONCodecTests {

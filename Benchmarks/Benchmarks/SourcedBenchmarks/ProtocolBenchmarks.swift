@@ -3,7 +3,7 @@ import Foundation
 import NIOCore
 import SourcedCore
 import SourcedJSON
-import SourcedProtocol
+import SourcedWire
 
 // 5. Request parsing and reply encoding.
 //

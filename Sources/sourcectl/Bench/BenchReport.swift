@@ -1,6 +1,6 @@
 import Foundation
 import SourcedClient
-import SourcedProtocol
+import SourcedWire
 
 /// The figures of one bench run, as text for people or JSON for scripts.
 struct BenchReport {
