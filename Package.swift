@@ -103,6 +103,7 @@ let package = Package(
             dependencies: [
                 "CLinux",
                 "SourcedClient",
+                "SourcedJSON",
                 "SourcedWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -112,7 +113,7 @@ let package = Package(
         ),
         .target(name: "SourcedTestSupport", path: "Tests/SourcedTestSupport"),
         .testTarget(name: "SourcedCoreTests", dependencies: ["SourcedCore", "SourcedJSON"]),
-        .testTarget(name: "SourcedJSONTests", dependencies: ["SourcedCore", "SourcedJSON", "SourcedWire"]),
+        .testTarget(name: "SourcedJSONTests", dependencies: ["SourcedCore", "SourcedJSON"]),
         .testTarget(name: "SourcedStorageTests", dependencies: ["SourcedStorage", "SourcedTestSupport"]),
         .testTarget(name: "SourcedEngineTests", dependencies: ["SourcedEngine", "SourcedTestSupport"]),
         .testTarget(
@@ -121,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SourcedIntegrationTests",
-            dependencies: ["SourcedCore", "SourcedWire", "SourcedClient", "SourcedTestSupport"]
+            dependencies: ["SourcedClient", "SourcedCore", "SourcedJSON", "SourcedTestSupport", "SourcedWire"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 import NIOCore
 import SourcedCore
 import SourcedEngine
+import SourcedJSON
 import SourcedWire
 
 /// A request that works inside one aggregate, with its model type known.

@@ -1,5 +1,6 @@
 import SourcedCore
 import SourcedEngine
+import SourcedJSON
 import SourcedWire
 
 /// A failed request as the client sees it: a stable code and a message saying what to do.
@@ -7,9 +8,9 @@ struct ProtocolError: Error, Sendable {
     var code: ErrorCode
     var message: String
     /// Extra members of the reply's `error` object, e.g. `expected` and `actual` versions.
-    var details: [String: JSONValue] = [:]
+    var details: JSONValue = [:]
 
-    init(_ code: ErrorCode, _ message: String, details: [String: JSONValue] = [:]) {
+    init(_ code: ErrorCode, _ message: String, details: JSONValue = [:]) {
         self.code = code
         self.message = message
         self.details = details

@@ -14,22 +14,26 @@ enum Reply {
         var object = error.details
         object["code"] = .string(error.code.rawValue)
         object["message"] = .string(error.message)
-        return encodedLine(Envelope<Empty>(ok: false, body: nil, error: .object(object), req: req))
+        return encodedLine(Envelope<Empty>(ok: false, body: nil, error: object, req: req))
     }
 
-    /// Members of the reply object beside `ok`, given as JSON.
-    static func success(_ members: [String: JSONValue], req: JSONValue?) -> ByteBuffer {
+    /// Members of the reply object beside `ok`: those of the object `members`.
+    static func success(_ members: JSONValue, req: JSONValue?) -> ByteBuffer {
         success(Members(members: members), req: req)
     }
 
     private struct Empty: Encodable, Sendable {}
 
     private struct Members: Encodable, Sendable {
-        var members: [String: JSONValue]
+        var members: JSONValue
 
         /// Never one of the envelope's own keys, so a reply has each key once.
         func encode(to encoder: any Encoder) throws {
-            try JSONValue.encodeMembers(members.filter { !["ok", "error", "req"].contains($0.key) }, to: encoder)
+            guard case .object(let members) = members else { return }
+            var container = encoder.container(keyedBy: JSONKey.self)
+            for member in members where !["ok", "error", "req"].contains(member.key) {
+                try container.encode(member.value, forKey: JSONKey(stringValue: member.key))
+            }
         }
     }
 
@@ -82,7 +86,7 @@ enum Reply {
             try writer.write(encoding: commit.state)
             if let req {
                 writer.writeKey("req")
-                try writer.write(encoding: req)
+                writer.write(req)
             }
         } catch {
             return failure(ProtocolError(.internal, "cannot encode the reply: \(error)"), req: nil)

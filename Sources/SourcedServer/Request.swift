@@ -35,7 +35,7 @@ struct Request: Sendable {
         do {
             parsed = try JSONEnvelope.withScanned(line) { request in
                 let fields = Fields(request: request)
-                let req = request.rawValue(forKey: "req").flatMap { try? JSONValue(parsing: $0) }
+                let req = request.rawValue(forKey: "req").flatMap { try? JSONParser.parse($0) }
                 do {
                     return (req, try Self.operation(fields, catalog: catalog))
                 } catch {
@@ -77,7 +77,7 @@ struct Request: Sendable {
 
         /// The whole request as a value, for the operations that take it all (`query`).
         func value() throws -> JSONValue {
-            try JSONValue(parsing: request.bytes)
+            try JSONParser.parse(request.bytes)
         }
 
         /// The member `field` as an object of its own, if it is one.
@@ -108,10 +108,7 @@ struct Request: Sendable {
             return .subscribe(from: from, model: model, id: try aggregateID(raw))
         case "query":
             let projection = try fields.decode(String.self, .projection)
-            guard let parameters = try? fields.value() else {
-                throw ProtocolError(.badRequest, "a number in the request is beyond the range of a Double")
-            }
-            return .query(projection: projection, parameters: parameters)
+            return .query(projection: projection, parameters: try fields.value())
         case "models": return .models
         case "stats": return .stats
         case "ping": return .ping

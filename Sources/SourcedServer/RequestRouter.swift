@@ -1,6 +1,7 @@
 import NIOCore
 import SourcedCore
 import SourcedEngine
+import SourcedJSON
 import SourcedProjections
 import SourcedWire
 
@@ -75,11 +76,11 @@ struct RequestRouter: Sendable {
     /// The reply to a query, once the projection answered.
     static func answer(_ projection: any QueryableProjection, name: String, parameters: JSONValue, req: JSONValue?) async -> ByteBuffer {
         do {
-            var members: [String: JSONValue] = ["projection": .string(name)]
+            var members = [JSONValue.Member(key: "projection", value: .string(name))]
             if case .object(let result) = try await projection.query(parameters) {
-                members.merge(result) { current, _ in current }
+                members += result.filter { $0.key != "projection" }
             }
-            return Reply.success(members, req: req)
+            return Reply.success(.object(members), req: req)
         } catch {
             return Reply.failure(ProtocolError(.badRequest, "query \(name): \(error)"), req: req)
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SourcedClient
+import SourcedJSON
 import SourcedWire
 
 /// How a subcommand reaches the daemon and prints its answers.

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import NIOCore
 import SourcedClient
+import SourcedJSON
 import SourcedTestSupport
 import SourcedWire
 import Synchronization

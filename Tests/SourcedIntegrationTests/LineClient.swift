@@ -1,4 +1,5 @@
 import SourcedClient
+import SourcedJSON
 import SourcedWire
 
 /// The test client: the shipped client, plus the raw-line helpers tests use.

@@ -1,5 +1,6 @@
 import Foundation
 import SourcedClient
+import SourcedJSON
 import SourcedTestSupport
 import SourcedWire
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import SourcedJSON
 import SourcedTestSupport
 import SourcedWire
 import Testing
@@ -143,7 +144,7 @@ import Testing
         let replies = try RawSocket.writeAllThenRead(Array(requests.utf8), to: daemon.socketPath, timeoutSeconds: 120)
         let lines = replies.split(separator: 0x0A)
         #expect(lines.count == count)
-        let parsed = try lines.map { try JSONValue(parsing: Array($0)) }
+        let parsed = try lines.map { try JSONParser.parse(Array($0)) }
         #expect(parsed.enumerated().allSatisfy { $0.element["req"] == .integer(Int64($0.offset)) && $0.element["version"] == 1 })
         #expect(await daemon.stop() == 0)
     }

@@ -9,7 +9,7 @@ import SourcedWire
 //
 // The server's `Request`, `Reply`, `CommitBody` and `SnapshotBody` are internal to SourcedServer,
 // and `Commit`/`Snapshot` have no public initializers, so these benchmarks mirror them with the
-// same public building blocks and the same coders: `JSONParser` into a `JSONNode`, each field
+// same public building blocks and the same coders: `JSONParser` into a `JSONValue`, each field
 // decoded with `JSONNodeDecoder`, `JSONValue` for `req`, `AggregateID` validation,
 // `TaggedCoding<Counter.Command>` for the command; and `JSONStreamEncoder` over an envelope
 // `{"ok":true, ...body, "req":...}` plus a newline, into a `ByteBuffer`, as `Request(line:catalog:)`
@@ -39,7 +39,7 @@ private struct RequestMirror<Req> {
             guard let node = request[field.rawValue], node != .null else { return nil }
             return try JSONNodeDecoder().decode(type, from: node, codingPath: [field])
         }
-        req = request["req"].flatMap { JSONValue($0) }
+        req = request["req"]
         guard let op = try field(String.self, .op) else { throw BenchmarkFailure("missing field \"op\"") }
         self.op = op
         guard let model = try field(String.self, .model) else { throw BenchmarkFailure("missing field \"model\"") }

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import Histogram
 import SourcedClient
+import SourcedJSON
 import SourcedWire
 import Synchronization
 
