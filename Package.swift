@@ -46,9 +46,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "SourcedWire", dependencies: ["SourcedJSON"]),
+        .target(
+            name: "SourcedWire",
+            dependencies: ["SourcedCore", "SourcedJSON", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .target(name: "CLinux"),
-        .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedJSON", "SourcedStorage", "SourcedWire"]),
+        .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedJSON", "SourcedStorage"]),
         .target(
             name: "SourcedServer",
             dependencies: [

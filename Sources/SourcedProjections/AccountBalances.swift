@@ -2,7 +2,6 @@ import SourcedCore
 import SourcedEngine
 import SourcedJSON
 import SourcedStorage
-import SourcedWire
 
 /// A read model of `account` balances: the total held in open accounts and the accounts above a
 /// threshold, kept up to date from committed events.

@@ -1,6 +1,5 @@
 import SourcedEngine
 import SourcedJSON
-import SourcedWire
 
 /// An event handler that keeps a read model clients can ask about with the `query` op.
 public protocol QueryableProjection: EventHandler {
