@@ -120,6 +120,10 @@ let package = Package(
         .testTarget(name: "SourcedStorageTests", dependencies: ["SourcedStorage", "SourcedTestSupport"]),
         .testTarget(name: "SourcedEngineTests", dependencies: ["SourcedEngine", "SourcedTestSupport"]),
         .testTarget(
+            name: "SourcedWireTests",
+            dependencies: ["SourcedCore", "SourcedJSON", "SourcedWire", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
             name: "SourcedServerTests",
             dependencies: ["SourcedServer", .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
