@@ -6,10 +6,10 @@ import SourcedJSON
 /// `{"ok":false,"error":{"code":C,"message":M,...},"req":R}`, each ending in a newline.
 ///
 /// `req` is the request's ``Request/req``: its bytes are written as they came, so the client
-/// gets back exactly what it sent. A reply has each key once: members named `ok`, `error` or
-/// `req` are never written beside the envelope's own.
+/// gets back exactly what it sent, always as the last member.
 public enum Reply {
-    /// A success whose members are those `body` encodes.
+    /// A success whose members are those `body` encodes: a keyed container, without the keys
+    /// `ok`, `error` and `req` (the reply bodies of this module are such).
     public static func success(_ body: some Encodable, req: [UInt8]?) -> ByteBuffer {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
@@ -21,7 +21,8 @@ public enum Reply {
         return finish(&bytes, req: req)
     }
 
-    /// A success whose members are those of the object `members`.
+    /// A success whose members are those of the object `members`, except any named `ok`,
+    /// `error` or `req`, so that the reply has each key once.
     public static func success(members: JSONValue, req: [UInt8]?) -> ByteBuffer {
         var writer = JSONWriter(minimumCapacity: 256)
         writer.beginObject()
