@@ -7,7 +7,7 @@ let package = Package(
         .library(name: "SourcedEngine", targets: ["SourcedEngine"]),
         .library(name: "SourcedCore", targets: ["SourcedCore"]),
         .library(name: "SourcedStorage", targets: ["SourcedStorage"]),
-        .library(name: "SourcedProtocol", targets: ["SourcedProtocol"]),
+        .library(name: "SourcedWire", targets: ["SourcedWire"]),
         .library(name: "SourcedJSON", targets: ["SourcedJSON"]),
         .executable(name: "sourced", targets: ["sourced"]),
         .executable(name: "sourcectl", targets: ["sourcectl"]),
@@ -46,9 +46,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "SourcedProtocol", dependencies: ["SourcedJSON"]),
+        .target(
+            name: "SourcedWire",
+            dependencies: ["SourcedCore", "SourcedJSON", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .target(name: "CLinux"),
-        .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedJSON", "SourcedProtocol", "SourcedStorage"]),
+        .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedJSON", "SourcedStorage"]),
         .target(
             name: "SourcedServer",
             dependencies: [
@@ -57,8 +60,8 @@ let package = Package(
                 "SourcedEngine",
                 "SourcedJSON",
                 "SourcedProjections",
-                "SourcedProtocol",
                 "SourcedStorage",
+                "SourcedWire",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -79,7 +82,7 @@ let package = Package(
                 "SourcedProjections",
                 "SourcedServer",
                 "SourcedSystemd",
-                "SourcedProtocol",
+                "SourcedWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -90,7 +93,7 @@ let package = Package(
             name: "SourcedClient",
             dependencies: [
                 "SourcedJSON",
-                "SourcedProtocol",
+                "SourcedWire",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -103,7 +106,8 @@ let package = Package(
             dependencies: [
                 "CLinux",
                 "SourcedClient",
-                "SourcedProtocol",
+                "SourcedJSON",
+                "SourcedWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -112,16 +116,20 @@ let package = Package(
         ),
         .target(name: "SourcedTestSupport", path: "Tests/SourcedTestSupport"),
         .testTarget(name: "SourcedCoreTests", dependencies: ["SourcedCore", "SourcedJSON"]),
-        .testTarget(name: "SourcedJSONTests", dependencies: ["SourcedCore", "SourcedJSON", "SourcedProtocol"]),
+        .testTarget(name: "SourcedJSONTests", dependencies: ["SourcedCore", "SourcedJSON"]),
         .testTarget(name: "SourcedStorageTests", dependencies: ["SourcedStorage", "SourcedTestSupport"]),
         .testTarget(name: "SourcedEngineTests", dependencies: ["SourcedEngine", "SourcedTestSupport"]),
+        .testTarget(
+            name: "SourcedWireTests",
+            dependencies: ["SourcedCore", "SourcedJSON", "SourcedWire", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(
             name: "SourcedServerTests",
             dependencies: ["SourcedServer", .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         .testTarget(
             name: "SourcedIntegrationTests",
-            dependencies: ["SourcedCore", "SourcedProtocol", "SourcedClient", "SourcedTestSupport"]
+            dependencies: ["SourcedClient", "SourcedCore", "SourcedJSON", "SourcedTestSupport", "SourcedWire"]
         ),
     ],
     swiftLanguageModes: [.v6]

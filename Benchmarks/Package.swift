@@ -31,7 +31,7 @@ let package = Package(
                 .product(name: "SourcedCore", package: rootIdentity),
                 .product(name: "SourcedStorage", package: rootIdentity),
                 .product(name: "SourcedEngine", package: rootIdentity),
-                .product(name: "SourcedProtocol", package: rootIdentity),
+                .product(name: "SourcedWire", package: rootIdentity),
                 .product(name: "SourcedJSON", package: rootIdentity),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

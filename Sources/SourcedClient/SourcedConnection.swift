@@ -5,7 +5,7 @@ import NIOCore
 import NIOExtras
 import NIOPosix
 import SourcedJSON
-import SourcedProtocol
+import SourcedWire
 
 /// A connection to `sourced`: newline-delimited JSON over its Unix socket, without blocking a
 /// thread.
@@ -141,16 +141,17 @@ public final class SourcedConnection {
         try? await channel.close()
     }
 
-    /// The compact JSON text of `value`, keys sorted.
+    /// The compact JSON text of `value`: members in their order, numbers as their text.
     public static func encode(_ value: JSONValue) -> String {
-        // A JSONValue holds only encodable values; only a non-finite number could fail.
-        (try? String(decoding: JSONStreamEncoder().encode(value), as: UTF8.self)) ?? "null"
+        var writer = JSONWriter()
+        writer.write(value)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     /// Parses one reply line.
     public static func decode(_ line: String) throws -> JSONValue {
         do {
-            return try JSONValue(parsing: line.utf8)
+            return try JSONParser.parse(line.utf8)
         } catch {
             throw Failure.malformedReply(line)
         }

@@ -10,14 +10,14 @@ import Glibc
 ///   and parses into an object: the whole input is checked (grammar, UTF-8, no lone surrogates,
 ///   nesting at most ``JSONParser/maximumDepth`` levels, nothing but whitespace after the
 ///   object) by the scanner the parser uses, with the same error for the same fault.
-/// - Lookups see what ``JSONNode``'s subscript and ``JSONNodeDecoder`` see: of a duplicated key
+/// - Lookups see what ``JSONValue``'s subscript and ``JSONNodeDecoder`` see: of a duplicated key
 ///   the last member counts, and keys are compared as Swift strings (escapes resolved, canonical
 ///   equivalence), byte by byte when both are plain ASCII.
 /// - `decode` returns what ``JSONNodeDecoder`` returns from the parsed member, and throws the
 ///   same errors (coding path `[key]`).
 /// - Scanning allocates only the member table (a key range and a value range per member: one
 ///   array with room for 8, grown beyond that), nothing per member or value. Values are
-///   converted only when asked for; `String`, `Bool` and integer members without a ``JSONNode``.
+///   converted only when asked for; `String`, `Bool` and integer members without a ``JSONValue``.
 ///
 /// An envelope borrows its bytes: use it only while they stay alive and unchanged, as inside
 /// `withUnsafeBytes` or ``withScanned(_:_:)``.
@@ -130,22 +130,22 @@ public struct JSONEnvelope {
         member(key).map { UnsafeRawBufferPointer(rebasing: bytes[$0.value]) }
     }
 
-    /// Member `key`'s value parsed into a node: what `JSONParser.parse(bytes)[key]` is. `nil` if
-    /// there is no such member.
-    public func node(forKey key: String) -> JSONNode? {
-        member(key).flatMap(node)
+    /// Member `key`'s value parsed: what `JSONParser.parse(bytes)[key]` is. `nil` if there is no
+    /// such member.
+    public func value(forKey key: String) -> JSONValue? {
+        member(key).flatMap(parsed)
     }
 
     // MARK: Decoding
 
     /// Decodes member `key` as `type`, with `decoder`'s rules and `userInfo`: the value and the
-    /// errors are those of `decoder.decode(type, from: node, codingPath: [key])` on the parsed
+    /// errors are those of `decoder.decode(type, from: value, codingPath: [key])` on the parsed
     /// member (`typeMismatch`, `valueNotFound` for `null`, `dataCorrupted` for an integer that
     /// is not exact or does not fit), and a missing member throws `DecodingError.keyNotFound`,
     /// as a keyed container does.
     ///
     /// `String`, `Bool`, `Int`, `Int64` and `UInt64` values are read straight from the bytes;
-    /// any other type, and any error, goes through a ``JSONNode`` of just this member.
+    /// any other type, and any error, goes through a ``JSONValue`` of just this member.
     public func decode<T: Decodable>(
         _ type: T.Type,
         forKey key: some CodingKey,
@@ -196,7 +196,7 @@ public struct JSONEnvelope {
                     // Different ASCII strings are different Swift strings.
                     if nameIsASCII == true { continue }
                 }
-                // Escapes, or characters beyond ASCII: compared as `JSONNode` compares keys.
+                // Escapes, or characters beyond ASCII: compared as `JSONValue` compares keys.
                 if JSONScanner.text(of: key, in: bytes) == name { return candidate }
             }
             return nil
@@ -212,9 +212,9 @@ public struct JSONEnvelope {
     }
 
     /// The member's value parsed; never `nil`, as the scan checked these bytes.
-    private func node(_ member: Member) -> JSONNode? {
+    private func parsed(_ member: Member) -> JSONValue? {
         var scanner = JSONScanner(bytes, offset: member.value.lowerBound)
-        return try? JSONParser.node(&scanner)
+        return try? JSONParser.value(&scanner)
     }
 
     /// The member's value as `type`. `String`, `Bool`, `Int`, `Int64` and `UInt64` are read
@@ -228,7 +228,7 @@ public struct JSONEnvelope {
         if type == Int.self, let value = integer(Int.self, member) { return unsafeBitCast(value, to: T.self) }
         if type == Int64.self, let value = integer(Int64.self, member) { return unsafeBitCast(value, to: T.self) }
         if type == UInt64.self, let value = integer(UInt64.self, member) { return unsafeBitCast(value, to: T.self) }
-        return try decoder.decode(type, from: node(member) ?? .null, codingPath: [key])
+        return try decoder.decode(type, from: parsed(member) ?? .null, codingPath: [key])
     }
 
     private func string(_ member: Member) -> String? {

@@ -1,9 +1,10 @@
-/// Decodes `Decodable` values from a parsed ``JSONNode`` (or straight from bytes).
+/// Decodes `Decodable` values from a parsed ``JSONValue`` (or straight from bytes).
 ///
 /// Built for the daemon's hot paths (request lines, event payloads on replay) instead of
 /// Foundation's `JSONDecoder`, whose per-call set-up and boxing cost more than the parse itself.
 /// It follows the same rules: integers must be exact, `null` only decodes optionals, missing
-/// keys throw `DecodingError.keyNotFound`, and errors carry the coding path.
+/// keys throw `DecodingError.keyNotFound`, and errors carry the coding path. A `JSONValue` is
+/// handed out as parsed, its numbers' text intact.
 public struct JSONNodeDecoder: Sendable {
     /// Handed to every `init(from:)` as `decoder.userInfo`.
     public var userInfo: [CodingUserInfoKey: any Sendable]
@@ -12,29 +13,29 @@ public struct JSONNodeDecoder: Sendable {
         self.userInfo = userInfo
     }
 
-    /// Decodes `node`; `codingPath` says where it sits in a larger document, for error messages.
-    public func decode<T: Decodable>(_ type: T.Type, from node: JSONNode, codingPath: [any CodingKey] = []) throws -> T {
-        try decodeValue(type, node, codingPath, userInfo)
+    /// Decodes `value`; `codingPath` says where it sits in a larger document, for error messages.
+    public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue, codingPath: [any CodingKey] = []) throws -> T {
+        try decodeValue(type, value, codingPath, userInfo)
     }
 
     /// Parses `bytes` and decodes the value; a syntax error is thrown as `DecodingError.dataCorrupted`.
     public func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
-        let node: JSONNode
+        let value: JSONValue
         do {
-            node = try JSONParser.parse(bytes)
+            value = try JSONParser.parse(bytes)
         } catch {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not valid JSON: \(error)", underlyingError: error))
         }
-        return try decode(type, from: node)
+        return try decode(type, from: value)
     }
 }
 
 private struct NodeDecoder: Decoder {
-    var node: JSONNode
+    var node: JSONValue
     var codingPath: [any CodingKey]
     var sendableUserInfo: [CodingUserInfoKey: any Sendable]
 
-    init(node: JSONNode, codingPath: [any CodingKey], userInfo: [CodingUserInfoKey: any Sendable]) {
+    init(node: JSONValue, codingPath: [any CodingKey], userInfo: [CodingUserInfoKey: any Sendable]) {
         self.node = node
         self.codingPath = codingPath
         self.sendableUserInfo = userInfo
@@ -61,7 +62,7 @@ private struct NodeDecoder: Decoder {
     }
 }
 
-private func mismatch(_ type: Any.Type, _ node: JSONNode, _ path: [any CodingKey]) -> DecodingError {
+private func mismatch(_ type: Any.Type, _ node: JSONValue, _ path: [any CodingKey]) -> DecodingError {
     if case .null = node {
         return .valueNotFound(type, .init(codingPath: path, debugDescription: "Expected \(type) value but found null instead."))
     }
@@ -74,7 +75,7 @@ private func mismatch(_ type: Any.Type, _ node: JSONNode, _ path: [any CodingKey
 /// leaf value was a heap allocation per field.
 private func decodeValue<T: Decodable>(
     _ type: T.Type,
-    _ node: JSONNode,
+    _ node: JSONValue,
     _ path: @autoclosure () -> [any CodingKey],
     _ userInfo: [CodingUserInfoKey: any Sendable]
 ) throws -> T {
@@ -93,27 +94,25 @@ private func decodeValue<T: Decodable>(
     if type == UInt64.self { return unsafeBitCast(try integer(UInt64.self, node, path), to: T.self) }
     if type == Double.self { return unsafeBitCast(try floatingPoint(Double.self, node, path), to: T.self) }
     if type == Float.self { return unsafeBitCast(try floatingPoint(Float.self, node, path), to: T.self) }
+    if type == JSONValue.self { return unsafeBitCast(node, to: T.self) }
     if let integerType = type as? any FixedWidthInteger.Type {
         return try integer(integerType, node, path) as! T
     }
     return try T(from: NodeDecoder(node: node, codingPath: path(), userInfo: userInfo))
 }
 
-private func integer<T: FixedWidthInteger>(_ type: T.Type, _ node: JSONNode, _ path: () -> [any CodingKey]) throws -> T {
-    guard case .number(let literal) = node else { throw mismatch(type, node, path()) }
-    if let value = T(literal, radix: 10) { return value }
-    // `1.0` and `1e3` are integers too, if exact; anything else does not fit.
-    // Only below 2^53, where a Double holds every integer exactly.
-    if let double = Double(literal), double.rounded() == double, double.magnitude < 0x1p53, let value = T(exactly: double) {
-        return value
+private func integer<T: FixedWidthInteger>(_ type: T.Type, _ node: JSONValue, _ path: () -> [any CodingKey]) throws -> T {
+    guard case .number(let number) = node else { throw mismatch(type, node, path()) }
+    guard let value = number.integer(as: type) else {
+        throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "Number \(number) does not fit in \(type)."))
     }
-    throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "Number \(literal) does not fit in \(type)."))
+    return value
 }
 
-private func floatingPoint<T: BinaryFloatingPoint & LosslessStringConvertible>(_ type: T.Type, _ node: JSONNode, _ path: () -> [any CodingKey]) throws -> T {
-    guard case .number(let literal) = node else { throw mismatch(type, node, path()) }
-    guard let value = T(literal), value.isFinite else {
-        throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "Number \(literal) does not fit in \(type)."))
+private func floatingPoint<T: BinaryFloatingPoint & LosslessStringConvertible>(_ type: T.Type, _ node: JSONValue, _ path: () -> [any CodingKey]) throws -> T {
+    guard case .number(let number) = node else { throw mismatch(type, node, path()) }
+    guard let value = number.floatingPoint(as: type) else {
+        throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "Number \(number) does not fit in \(type)."))
     }
     return value
 }
@@ -123,13 +122,13 @@ private struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     /// decoding a large object (a dictionary) quadratic.
     static var linearSearchLimit: Int { 16 }
 
-    var members: [JSONNode.Member]
+    var members: [JSONValue.Member]
     var codingPath: [any CodingKey]
     var userInfo: [CodingUserInfoKey: any Sendable]
     /// Key → position of its last occurrence, for large objects only.
     private let index: [String: Int]?
 
-    init(members: [JSONNode.Member], codingPath: [any CodingKey], userInfo: [CodingUserInfoKey: any Sendable]) {
+    init(members: [JSONValue.Member], codingPath: [any CodingKey], userInfo: [CodingUserInfoKey: any Sendable]) {
         self.members = members
         self.codingPath = codingPath
         self.userInfo = userInfo
@@ -144,13 +143,13 @@ private struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
         return members.compactMap { member in seen.insert(member.key).inserted ? Key(stringValue: member.key) : nil }
     }
 
-    private func lookup(_ key: some CodingKey) -> JSONNode? {
+    private func lookup(_ key: some CodingKey) -> JSONValue? {
         let name = key.stringValue
         if let index { return index[name].map { members[$0].value } }
         return members.last { $0.key == name }?.value
     }
 
-    private func required(_ key: some CodingKey) throws -> JSONNode {
+    private func required(_ key: some CodingKey) throws -> JSONValue {
         guard let node = lookup(key) else {
             throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "No value associated with key \"\(key.stringValue)\"."))
         }
@@ -202,7 +201,7 @@ private struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
 }
 
 private struct UnkeyedNodeContainer: UnkeyedDecodingContainer {
-    var elements: [JSONNode]
+    var elements: [JSONValue]
     var codingPath: [any CodingKey]
     var userInfo: [CodingUserInfoKey: any Sendable]
     var currentIndex = 0
@@ -214,7 +213,7 @@ private struct UnkeyedNodeContainer: UnkeyedDecodingContainer {
 
     /// The current element; the container moves past it only once it decoded (as in Foundation,
     /// so that a caller may retry an element as another type).
-    private func current(_ type: Any.Type) throws -> JSONNode {
+    private func current(_ type: Any.Type) throws -> JSONValue {
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(type, .init(codingPath: path, debugDescription: "Unkeyed container is at end."))
         }
@@ -270,7 +269,7 @@ private struct UnkeyedNodeContainer: UnkeyedDecodingContainer {
 }
 
 private struct SingleNodeContainer: SingleValueDecodingContainer {
-    var node: JSONNode
+    var node: JSONValue
     var codingPath: [any CodingKey]
     var userInfo: [CodingUserInfoKey: any Sendable]
 

@@ -1,4 +1,4 @@
-/// Parses one JSON value (RFC 8259) from bytes into a ``JSONNode``.
+/// Parses one JSON value (RFC 8259) from bytes into a ``JSONValue``.
 ///
 /// Strict where it matters to a daemon reading untrusted input: the input must be valid UTF-8
 /// and hold exactly one value (whitespace around it allowed), strings may not hold raw control
@@ -10,16 +10,16 @@ public enum JSONParser {
     public static let maximumDepth = 256
 
     /// Parses `bytes`, which must hold one JSON value and nothing else but whitespace.
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> JSONNode {
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> JSONValue {
         var scanner = JSONScanner(bytes)
-        let value = try node(&scanner)
+        let value = try Self.value(&scanner)
         try scanner.finish()
         return value
     }
 
     /// Parses the bytes of `collection` (a `[UInt8]`, a `Data`, a NIO buffer's view).
-    public static func parse(_ collection: some Collection<UInt8>) throws(JSONSyntaxError) -> JSONNode {
-        let parsed: Result<JSONNode, JSONSyntaxError>? = collection.withContiguousStorageIfAvailable { buffer in
+    public static func parse(_ collection: some Collection<UInt8>) throws(JSONSyntaxError) -> JSONValue {
+        let parsed: Result<JSONValue, JSONSyntaxError>? = collection.withContiguousStorageIfAvailable { buffer in
             Result { () throws(JSONSyntaxError) in try parse(UnsafeRawBufferPointer(buffer)) }
         }
         if let parsed { return try parsed.get() }
@@ -27,23 +27,23 @@ public enum JSONParser {
         return try copy.withUnsafeBytes { buffer in Result { () throws(JSONSyntaxError) in try parse(buffer) } }.get()
     }
 
-    /// Reads one value from `scanner` into a node.
-    static func node(_ scanner: inout JSONScanner) throws(JSONSyntaxError) -> JSONNode {
+    /// Reads one value from `scanner`.
+    static func value(_ scanner: inout JSONScanner) throws(JSONSyntaxError) -> JSONValue {
         switch try scanner.beginValue() {
         case .object:
-            var members: [JSONNode.Member] = []
+            var members: [JSONValue.Member] = []
             try scanner.members { scanner, key throws(JSONSyntaxError) in
-                members.append(JSONNode.Member(key: scanner.text(of: key), value: try node(&scanner)))
+                members.append(JSONValue.Member(key: scanner.text(of: key), value: try value(&scanner)))
             }
             return .object(members)
         case .array:
-            var elements: [JSONNode] = []
-            try scanner.elements { scanner throws(JSONSyntaxError) in elements.append(try node(&scanner)) }
+            var elements: [JSONValue] = []
+            try scanner.elements { scanner throws(JSONSyntaxError) in elements.append(try value(&scanner)) }
             return .array(elements)
         case .string(let token):
             return .string(scanner.text(of: token))
         case .number(let literal):
-            return .number(String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[literal]), as: UTF8.self))
+            return .number(JSONNumber(checkedLiteral: String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[literal]), as: UTF8.self)))
         case .bool(let value):
             return .bool(value)
         case .null:

@@ -5,7 +5,7 @@ import Glibc
 /// surrogates in strings, nesting at most ``JSONParser/maximumDepth`` levels deep) without
 /// building anything.
 ///
-/// The one validating reader of the module: ``JSONParser`` builds a ``JSONNode`` from what it
+/// The one validating reader of the module: ``JSONParser`` builds a ``JSONValue`` from what it
 /// reads, ``JSONEnvelope`` records where the members of a top-level object lie, and
 /// ``skipValue()`` only checks. So all three accept exactly the same inputs.
 struct JSONScanner {

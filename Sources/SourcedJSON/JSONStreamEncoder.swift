@@ -4,7 +4,8 @@
 /// `JSONEncoder`, which builds a tree of boxed values first and sorts keys. Keys come out in the
 /// order the value encodes them (declaration order for synthesized conformances, so
 /// `{"type":"incremented","count":1}`); dictionaries in their iteration order. `/` is not
-/// escaped; non-finite numbers throw `EncodingError.invalidValue`, as in Foundation.
+/// escaped; non-finite numbers throw `EncodingError.invalidValue`, as in Foundation. A
+/// ``JSONValue`` is written as it is (``JSONWriter/write(_:)``): its numbers keep their text.
 ///
 /// Nested containers must be used in nesting order, as synthesized conformances do: once a
 /// container's parent writes again, the container is closed, and writing to it is a programming
@@ -62,6 +63,14 @@ final class EncodingSink {
 
     /// Encodes `value` as a new level, then closes it and anything left open inside it.
     func encode<T: Encodable>(_ value: T, key: (any CodingKey)?) throws {
+        if T.self == JSONValue.self {
+            // As it is, numbers as their literal text; `T` is exactly that type.
+            var writer = JSONWriter()
+            swap(&writer.bytes, &bytes)
+            writer.write(unsafeBitCast(value, to: JSONValue.self))
+            swap(&writer.bytes, &bytes)
+            return
+        }
         let (depth, serial) = push(.pending, key: key)
         try value.encode(to: StreamEncoder(sink: self, depth: depth, serial: serial))
         close(above: depth - 1)

@@ -65,6 +65,34 @@ public struct JSONWriter: Sendable {
         needsSeparator = true
     }
 
+    /// Writes `value` as it is: numbers as their literal text, object members in their order
+    /// (a repeated key too).
+    public mutating func write(_ value: JSONValue) {
+        switch value {
+        case .null:
+            writeNull()
+        case .bool(let bool):
+            write(bool)
+        case .number(let number):
+            separate()
+            bytes.append(contentsOf: number.literal.utf8)
+            needsSeparator = true
+        case .string(let string):
+            write(string)
+        case .array(let elements):
+            beginArray()
+            for element in elements { write(element) }
+            endArray()
+        case .object(let members):
+            beginObject()
+            for member in members {
+                writeKey(member.key)
+                write(member.value)
+            }
+            endObject()
+        }
+    }
+
     /// Writes `value`: with its own ``JSONWritable`` code if it has it, else with
     /// ``JSONStreamEncoder``. If encoding throws, nothing is written.
     public mutating func write(encoding value: some Encodable) throws {

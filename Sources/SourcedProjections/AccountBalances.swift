@@ -1,7 +1,6 @@
 import SourcedCore
 import SourcedEngine
 import SourcedJSON
-import SourcedProtocol
 import SourcedStorage
 
 /// A read model of `account` balances: the total held in open accounts and the accounts above a

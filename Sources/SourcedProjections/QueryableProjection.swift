@@ -1,5 +1,5 @@
 import SourcedEngine
-import SourcedProtocol
+import SourcedJSON
 
 /// An event handler that keeps a read model clients can ask about with the `query` op.
 public protocol QueryableProjection: EventHandler {

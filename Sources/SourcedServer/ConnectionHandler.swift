@@ -2,7 +2,7 @@ import DequeModule
 import Logging
 import NIOCore
 import SourcedEngine
-import SourcedProtocol
+import SourcedWire
 
 /// Serves one connection on its event loop: request lines in, reply lines out, in request order.
 ///
@@ -171,21 +171,21 @@ final class ConnectionHandler: ChannelDuplexHandler {
             slots.append(.ready(bytes))
             heldBytes += bytes.readableBytes
             writeReady()
-        case .aggregate(let call, let req):
+        case .aggregate(let request, let req):
             slots.append(.waiting)
-            let shard = engine.shard(for: call.key)
+            let shard = engine.shard(for: request.key)
             if shard.loop === context.eventLoop {
-                call.run(on: shard, req: req) { self.fill(number, $0) }
+                request.accept(AggregateRequestRunner(shard: shard, req: req) { self.fill(number, $0) })
             } else {
                 let loop = NIOLoopBound(self, eventLoop: context.eventLoop)
                 remoteInFlight += 1
                 handOver(to: shard) {
-                    call.run(on: shard, req: req) { bytes in
+                    request.accept(AggregateRequestRunner(shard: shard, req: req) { bytes in
                         loop.eventLoop.execute {
                             loop.value.remoteInFlight -= 1
                             loop.value.fill(number, bytes)
                         }
-                    }
+                    })
                 }
             }
         case .query(let projection, let name, let parameters, let req):

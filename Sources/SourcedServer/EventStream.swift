@@ -1,7 +1,8 @@
 import NIOCore
 import SourcedEngine
-import SourcedProtocol
+import SourcedJSON
 import SourcedStorage
+import SourcedWire
 
 /// A subscription as the lines its connection receives: one line per event,
 /// `{"position":P,"model":M,"id":I,"version":V,"type":T,"data":{...},"timestamp":µs,
@@ -35,18 +36,19 @@ struct EventStream: Sendable {
     }
 
     static func lines(_ chain: CommittedChain) -> [ByteBuffer] {
-        let events = (try? JSONValue(parsing: chain.events))?.arrayValue ?? []
+        let events = (try? JSONParser.parse(chain.events))?.arrayValue ?? []
         return events.enumerated().map { offset, event in
-            var data: [String: JSONValue] = [:]
-            if case .object(let members) = event { data = members }
-            let type = data.removeValue(forKey: "type") ?? .null
+            var data: JSONValue = [:]
+            if case .object = event { data = event }
+            let type = data["type"] ?? .null
+            data["type"] = nil
             return Reply.line([
                 "position": .integer(Int64(clamping: chain.position)),
                 "model": .string(chain.key.model),
                 "id": .string(chain.key.id.rawValue),
                 "version": .integer(Int64(clamping: chain.firstVersion + UInt64(offset))),
                 "type": type,
-                "data": .object(data),
+                "data": data,
                 "timestamp": .integer(chain.timestamp),
                 "event_index": .integer(Int64(offset)),
                 "event_count": .integer(Int64(events.count)),

@@ -1,8 +1,9 @@
 import NIOCore
 import SourcedCore
 import SourcedEngine
+import SourcedJSON
 import SourcedProjections
-import SourcedProtocol
+import SourcedWire
 
 /// Turns a request line into its reply, or into the work that produces it.
 ///
@@ -14,9 +15,9 @@ struct RequestRouter: Sendable {
         /// The reply, known at once.
         case reply(ByteBuffer)
         /// Work inside one aggregate, to run on its shard.
-        case aggregate(any AggregateCall, req: JSONValue?)
+        case aggregate(any AggregateRequest, req: [UInt8]?)
         /// A question to a read model; `parameters` is the whole request object.
-        case query(any QueryableProjection, name: String, parameters: JSONValue, req: JSONValue?)
+        case query(any QueryableProjection, name: String, parameters: JSONValue, req: [UInt8]?)
         /// A subscription: its first reply, then event lines until it ends.
         case stream(ByteBuffer, EventStream)
     }
@@ -37,8 +38,8 @@ struct RequestRouter: Sendable {
             return .reply(Reply.failure(error, req: nil))
         }
         switch request.operation {
-        case .aggregate(let call):
-            return .aggregate(call, req: request.req)
+        case .aggregate(let aggregateRequest):
+            return .aggregate(aggregateRequest, req: request.req)
         case .query(let name, let parameters):
             guard let projection = projections[name] else {
                 let known = projections.keys.sorted().joined(separator: ", ")
@@ -51,9 +52,9 @@ struct RequestRouter: Sendable {
         case .models:
             return .reply(Reply.success(ModelsBody(catalog: engine.configuration.models), req: request.req))
         case .stats:
-            return .reply(Reply.success(["stats": statistics()], req: request.req))
+            return .reply(Reply.success(members: ["stats": statistics()], req: request.req))
         case .ping:
-            return .reply(Reply.success(["pong": true], req: request.req))
+            return .reply(Reply.success(members: ["pong": true], req: request.req))
         case .subscribe(let from, let model, let id):
             let newest = engine.statistics.position
             let start = from ?? newest
@@ -62,7 +63,7 @@ struct RequestRouter: Sendable {
             }
             do {
                 let subscription = try engine.subscribe(after: start, model: model, id: id)
-                let confirmation = Reply.success(["subscribed": true, "from": .integer(Int64(clamping: start))], req: request.req)
+                let confirmation = Reply.success(members: ["subscribed": true, "from": .integer(start)], req: request.req)
                 return .stream(confirmation, EventStream(subscription))
             } catch {
                 return .reply(Reply.failure(ProtocolError(error), req: request.req))
@@ -73,29 +74,15 @@ struct RequestRouter: Sendable {
     }
 
     /// The reply to a query, once the projection answered.
-    static func answer(_ projection: any QueryableProjection, name: String, parameters: JSONValue, req: JSONValue?) async -> ByteBuffer {
+    static func answer(_ projection: any QueryableProjection, name: String, parameters: JSONValue, req: [UInt8]?) async -> ByteBuffer {
         do {
-            var members: [String: JSONValue] = ["projection": .string(name)]
+            var members = [JSONValue.Member(key: "projection", value: .string(name))]
             if case .object(let result) = try await projection.query(parameters) {
-                members.merge(result) { current, _ in current }
+                members += result.filter { $0.key != "projection" }
             }
-            return Reply.success(members, req: req)
+            return Reply.success(members: .object(members), req: req)
         } catch {
             return Reply.failure(ProtocolError(.badRequest, "query \(name): \(error)"), req: req)
         }
-    }
-}
-
-/// The reply body of `models`.
-struct ModelsBody: Encodable, Sendable {
-    struct Model: Encodable, Sendable {
-        var name: String
-        var commands: [CommandDescription]
-    }
-
-    var models: [Model]
-
-    init(catalog: ModelCatalog) {
-        models = catalog.models.map { Model(name: $0.name, commands: $0.commands) }
     }
 }

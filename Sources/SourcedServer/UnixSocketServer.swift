@@ -3,8 +3,9 @@ import Logging
 import NIOCore
 import NIOPosix
 import SourcedEngine
+import SourcedJSON
 import SourcedProjections
-import SourcedProtocol
+import SourcedWire
 
 /// Serves the NDJSON protocol on a Unix stream socket: one JSON request per line in, one reply
 /// per line out, replies in request order per connection, pipelining allowed.
@@ -152,9 +153,9 @@ public final class UnixSocketServer: Sendable {
             "position": .integer(Int64(clamping: figures.position)),
             "subscribers": .integer(Int64(figures.subscribers)),
             "handlers": .array(figures.handlers.map { handler in
-                var status: [String: JSONValue] = ["name": .string(handler.name), "position": .integer(Int64(clamping: handler.position))]
+                var status: JSONValue = ["name": .string(handler.name), "position": .integer(handler.position)]
                 status["failure"] = handler.failure.map { .string($0) }
-                return .object(status)
+                return status
             }),
             "connections": .integer(Int64(connections.open)),
             "connections_accepted": .integer(Int64(connections.accepted)),

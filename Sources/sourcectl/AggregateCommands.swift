@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import SourcedClient
-import SourcedProtocol
+import SourcedJSON
+import SourcedWire
 
 struct Exec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,11 +41,8 @@ struct Exec: AsyncParsableCommand {
     func run() async throws {
         let commands = try Self.parseChain(command)
         var request: JSONValue = ["op": "execute", "model": .string(model), "id": .string(id)]
-        if case .object(var members) = request {
-            if commands.count == 1 { members["command"] = commands[0] } else { members["commands"] = .array(commands) }
-            if let expect { members["expect"] = .integer(Int64(clamping: expect)) }
-            request = .object(members)
-        }
+        if commands.count == 1 { request["command"] = commands[0] } else { request["commands"] = .array(commands) }
+        if let expect { request["expect"] = .integer(expect) }
         let reply = try await connection.call(request)
         guard !connection.json else { return }
         let out = Terminal.standardOutput
@@ -63,12 +61,12 @@ struct Exec: AsyncParsableCommand {
             guard let type = part.first, !type.contains("=") else {
                 throw ValidationError("each command starts with its type, e.g. deposit amount=100")
             }
-            var members: [String: JSONValue] = ["type": .string(type)]
+            var command: JSONValue = ["type": .string(type)]
             for field in part.dropFirst() {
                 let (name, value) = try parseField(field)
-                members[name] = value
+                command[name] = value
             }
-            commands.append(.object(members))
+            commands.append(command)
         }
         guard !commands.isEmpty else { throw ValidationError("missing the command, e.g. increment") }
         return commands
@@ -89,7 +87,7 @@ struct Exec: AsyncParsableCommand {
         let text = String(field[field.index(after: equals)...])
         if let integer = Int64(text) { return (name, .integer(integer)) }
         if let number = Double(text), number.isFinite, text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
-            return (name, .number(number))
+            return (name, .double(number))
         }
         switch text {
         case "true": return (name, .bool(true))

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import SourcedClient
-import SourcedProtocol
+import SourcedJSON
+import SourcedWire
 
 /// How a subcommand reaches the daemon and prints its answers.
 struct ConnectionOptions: ParsableArguments {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import SourcedClient
-import SourcedProtocol
+import SourcedWire
 
 struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,7 +23,7 @@ struct Models: AsyncParsableCommand {
             for command in model["commands"]?.arrayValue ?? [] {
                 let fields: String
                 if case .object(let members)? = command["fields"] {
-                    fields = members.keys.sorted().map { "\($0)=<\(members[$0]?.stringValue ?? "?")>" }.joined(separator: " ")
+                    fields = members.sorted { $0.key < $1.key }.map { "\($0.key)=<\($0.value.stringValue ?? "?")>" }.joined(separator: " ")
                 } else {
                     fields = ""
                 }
@@ -48,7 +48,7 @@ struct Stats: AsyncParsableCommand {
     func run() async throws {
         let reply = try await connection.call(["op": "stats"])
         guard !connection.json, case .object(let stats)? = reply["stats"] else { return }
-        Terminal.standardOutput.write(Terminal.table(stats.keys.sorted().map { [$0, stats[$0]?.stringValue ?? stats[$0]?.text ?? ""] }))
+        Terminal.standardOutput.write(Terminal.table(stats.sorted { $0.key < $1.key }.map { [$0.key, $0.value.stringValue ?? $0.value.text] }))
     }
 }
 

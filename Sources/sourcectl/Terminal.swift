@@ -1,7 +1,8 @@
 import Foundation
 import Glibc
 import SourcedClient
-import SourcedProtocol
+import SourcedJSON
+import SourcedWire
 
 /// An output stream and what it can show: colour only on a terminal, and never with `NO_COLOR`.
 struct Terminal {
@@ -70,15 +71,16 @@ struct Terminal {
 }
 
 extension JSONValue {
-    /// Compact JSON text, keys sorted.
+    /// Compact JSON text, members in their order.
     var text: String {
         SourcedConnection.encode(self)
     }
 
     /// The members of an event object other than `"type"`, as JSON text (`{}` if none).
     var fieldsText: String {
-        guard case .object(var members) = self else { return text }
-        members["type"] = nil
-        return JSONValue.object(members).text
+        guard case .object = self else { return text }
+        var fields = self
+        fields["type"] = nil
+        return fields.text
     }
 }

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import SourcedClient
-import SourcedProtocol
+import SourcedJSON
+import SourcedWire
 
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,14 +30,14 @@ struct Watch: AsyncParsableCommand {
     var id: String?
 
     func run() async throws {
-        var request: [String: JSONValue] = ["op": "subscribe"]
+        var request: JSONValue = ["op": "subscribe"]
         if let from { request["from"] = .integer(Int64(clamping: from)) }
         if let model { request["model"] = .string(model) }
         if let id { request["id"] = .string(id) }
         let stream = try await connection.connect()
         let confirmation: JSONValue
         do {
-            confirmation = try await stream.request(.object(request))
+            confirmation = try await stream.request(request)
         } catch {
             throw CommandFailure(message: "\(error)", status: .unavailable)
         }

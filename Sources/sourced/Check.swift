@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import NIOPosix
-import SourcedProtocol
 import SourcedStorage
+import SourcedWire
 
 /// `sourced check`: verify a data directory offline.
 struct Check: AsyncParsableCommand {

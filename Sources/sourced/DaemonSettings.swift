@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
-import SourcedProtocol
 import SourcedServer
 import SourcedStorage
+import SourcedWire
 
 /// The daemon's settings: each from its flag, else its environment variable, else its default.
 struct DaemonSettings: Sendable {

@@ -3,10 +3,10 @@ import Foundation
 import Logging
 import NIOPosix
 import SourcedEngine
-import SourcedProtocol
 import SourcedServer
 import SourcedStorage
 import SourcedSystemd
+import SourcedWire
 
 /// The Sourced daemon.
 @main

@@ -1,10 +1,11 @@
 import Foundation
 import Glibc
-import SourcedClient
-import SourcedProtocol
-import SourcedTestSupport
-import Synchronization
 import NIOCore
+import SourcedClient
+import SourcedJSON
+import SourcedTestSupport
+import SourcedWire
+import Synchronization
 import Testing
 
 /// The crash harness: load, SIGKILL at a random moment, restart, verify; over and over.

@@ -1,8 +1,8 @@
 import Foundation
 import Glibc
 import SourcedClient
-import SourcedProtocol
 import SourcedTestSupport
+import SourcedWire
 import Synchronization
 import Testing
 

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import SourcedProtocol
 import SourcedTestSupport
+import SourcedWire
 import Synchronization
 import Testing
 

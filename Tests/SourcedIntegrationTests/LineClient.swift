@@ -1,5 +1,6 @@
 import SourcedClient
-import SourcedProtocol
+import SourcedJSON
+import SourcedWire
 
 /// The test client: the shipped client, plus the raw-line helpers tests use.
 typealias LineClient = SourcedConnection

@@ -1,7 +1,8 @@
 import Foundation
 import SourcedClient
-import SourcedProtocol
+import SourcedJSON
 import SourcedTestSupport
+import SourcedWire
 import Testing
 
 @Suite struct ProjectionTests {

@@ -1,6 +1,7 @@
 import Foundation
-import SourcedProtocol
+import SourcedJSON
 import SourcedTestSupport
+import SourcedWire
 import Testing
 
 @Suite struct ProtocolTests {
@@ -82,6 +83,27 @@ import Testing
         #expect(await daemon.stop() == 0)
     }
 
+    /// `req` comes back as the very text the client sent, whatever the reply: numbers no `Double`
+    /// holds (`1e400`, 2^64) and the spacing inside the value included.
+    @Test func reqIsEchoedByteForByte() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await LineClient.connect(daemon.socketPath)
+        let requests = [
+            #"{"op":"ping","req":1e400}"#: #"{"ok":true,"pong":true,"req":1e400}"#,
+            #"{"op":"ping", "req" : 18446744073709551616 }"#: #"{"ok":true,"pong":true,"req":18446744073709551616}"#,
+            #"{"op":"nope","req":[1.50, {"a" : -0}]}"#: #","req":[1.50, {"a" : -0}]}"#,
+            #"{"op":"execute","model":"counter","id":"c1","command":{"type":"create"},"req":"A"}"#: #","req":"A"}"#,
+            #"{"op":"get","model":"counter","id":"c1","req":1.0E+2}"#: #","req":1.0E+2}"#,
+        ]
+        for (request, reply) in requests {
+            try await client.send(request)
+            let line = try #require(try await client.readLine())
+            #expect(line.hasSuffix(reply), "\(request) → \(line)")
+        }
+        await client.close()
+        #expect(await daemon.stop() == 0)
+    }
+
     /// Many connections each pipeline a burst of requests before reading anything; every reply
     /// comes back in request order with the right result, with one event loop and with several
     /// (where most requests of a connection go to another loop's shard).
@@ -143,7 +165,7 @@ import Testing
         let replies = try RawSocket.writeAllThenRead(Array(requests.utf8), to: daemon.socketPath, timeoutSeconds: 120)
         let lines = replies.split(separator: 0x0A)
         #expect(lines.count == count)
-        let parsed = try lines.map { try JSONValue(parsing: Array($0)) }
+        let parsed = try lines.map { try JSONParser.parse(Array($0)) }
         #expect(parsed.enumerated().allSatisfy { $0.element["req"] == .integer(Int64($0.offset)) && $0.element["version"] == 1 })
         #expect(await daemon.stop() == 0)
     }

@@ -1,7 +1,7 @@
 import Foundation
 import SourcedClient
-import SourcedProtocol
 import SourcedTestSupport
+import SourcedWire
 import Testing
 
 /// The real `sourcectl` against a real `sourced`, subcommand by subcommand, with exit statuses.

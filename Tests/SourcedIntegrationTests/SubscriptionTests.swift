@@ -1,8 +1,9 @@
 import Foundation
 import Glibc
 import SourcedClient
-import SourcedProtocol
+import SourcedJSON
 import SourcedTestSupport
+import SourcedWire
 import Testing
 
 /// One event line of a subscription.
@@ -28,9 +29,9 @@ struct StreamedEvent: Equatable {
 extension SourcedConnection {
     /// Subscribes and returns the confirmation.
     func subscribe(from position: Int64?) async throws -> JSONValue {
-        var request: [String: JSONValue] = ["op": "subscribe"]
+        var request: JSONValue = ["op": "subscribe"]
         if let position { request["from"] = .integer(position) }
-        return try await self.request(.object(request))
+        return try await self.request(request)
     }
 
     /// Reads event lines until the whole chain at `position` arrived, or `count` lines.

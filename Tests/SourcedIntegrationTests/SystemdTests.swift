@@ -1,6 +1,6 @@
 import Foundation
-import SourcedProtocol
 import SourcedTestSupport
+import SourcedWire
 import Testing
 
 @Suite struct SystemdTests {

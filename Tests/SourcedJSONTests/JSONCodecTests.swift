@@ -1,7 +1,6 @@
 import Foundation
 import SourcedCore
 import SourcedJSON
-import SourcedProtocol
 import Testing
 
 @Suite struct JSONCodecTests {
@@ -27,7 +26,7 @@ import Testing
         String(decoding: try JSONStreamEncoder().encode(value), as: UTF8.self)
     }
 
-    private func parse(_ text: String) throws -> JSONNode {
+    private func parse(_ text: String) throws -> JSONValue {
         try JSONParser.parse(Array(text.utf8))
     }
 
@@ -81,7 +80,8 @@ import Testing
             Issue.record("not an object holding an array: \(node)")
             return
         }
-        #expect(values == [.number("1"), .number("-2.5e3"), .bool(true), .bool(false), .null, .string("xé😀/")])
+        #expect(values == [1, -2.5e3, true, false, nil, "xé😀/"])
+        #expect(values.map { if case .number(let number) = $0 { number.literal } else { nil } } == ["1", "-2.5e3", nil, nil, nil, nil])
     }
 
     @Test(arguments: JSONTestInputs.invalid)
@@ -101,7 +101,7 @@ import Testing
             // Only the encoding matters: no quote, backslash or control character.
             let content = content.map { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") ? UInt8(ascii: "a") : $0 }
             let parsed = try? JSONParser.parse([UInt8(ascii: "\"")] + content + [UInt8(ascii: "\"")])
-            return parsed == String(validating: content, as: UTF8.self).map { JSONNode.string($0) }
+            return parsed == String(validating: content, as: UTF8.self).map { JSONValue.string($0) }
         }
         for first in UInt8.min...UInt8.max {
             for second in UInt8.min...UInt8.max where !agrees([first, second]) {
@@ -211,7 +211,7 @@ import Testing
     }
 
     @Test func readsWholeNumbersAsIntegersOnlyWhereExact() throws {
-        #expect(JSONValue(try parse("[1.0, 1e2, 2.5]")) == [1, 100, .number(2.5)])
+        #expect(try parse("[1.0, 1e2, 2.5, 9007199254740993.0]").arrayValue?.map(\.integerValue) == [1, 100, nil, nil])
         #expect(throws: DecodingError.self) { try JSONNodeDecoder().decode([Int].self, from: try parse("[9007199254740993.0]")) }
     }
 }

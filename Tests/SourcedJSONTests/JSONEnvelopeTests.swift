@@ -44,13 +44,14 @@ import Testing
             #expect(scanOutcome(input) == expected, "\(String(decoding: input, as: UTF8.self).debugDescription)")
             guard case .object(let members)? = try? JSONParser.parse(input) else { continue }
             objects += 1
-            let node = JSONNode.object(members)
+            let node = JSONValue.object(members)
             try JSONEnvelope.withScanned(input) { envelope throws in
                 for key in members.map(\.key) + ["missing"] {
-                    #expect(envelope.node(forKey: key) == node[key], "\(key) in \(String(decoding: input, as: UTF8.self).debugDescription)")
+                    // Compared as written, so that even the numbers' text must agree.
+                    #expect(written(envelope.value(forKey: key)) == written(node[key]), "\(key) in \(String(decoding: input, as: UTF8.self).debugDescription)")
                     #expect(envelope.contains(key) == (node[key] != nil))
                     if let raw = envelope.rawValue(forKey: key) {
-                        #expect(try JSONParser.parse(raw) == node[key])
+                        #expect(written(try JSONParser.parse(raw)) == written(node[key]))
                     }
                 }
             }
@@ -106,18 +107,18 @@ import Testing
             #expect(envelope.rawValue(forKey: "b").map { String(decoding: $0, as: UTF8.self) } == #"{"c":"}"}"#)
             #expect(envelope.valueRange(forKey: "n").map { envelope.bytes[$0].count } == 4)
             #expect(envelope.rawValue(forKey: "c") == nil)
-            #expect(envelope.node(forKey: "b") == .object([.init(key: "c", value: .string("}"))]))
+            #expect(envelope.value(forKey: "b") == .object([.init(key: "c", value: .string("}"))]))
         }
     }
 
-    /// Of a duplicated key the last member counts, as in ``JSONNode`` and ``JSONNodeDecoder``.
+    /// Of a duplicated key the last member counts, as in ``JSONValue`` and ``JSONNodeDecoder``.
     @Test func lastOfDuplicateKeysWins() throws {
         let line = #"{"op":"get","id":"a","op":"execute","id":1}"#
         let node = try JSONParser.parse(Array(line.utf8))
         try scanned(line) { envelope throws in
             #expect(envelope.count == 4)
             #expect(try envelope.decode(String.self, forKey: Field.op) == "execute")
-            #expect(envelope.node(forKey: "op") == node["op"])
+            #expect(envelope.value(forKey: "op") == node["op"])
             #expect(throws: DecodingError.self) { try envelope.decode(String.self, forKey: Field.id) }
         }
     }
@@ -129,7 +130,7 @@ import Testing
         try scanned(line) { envelope throws in
             #expect(try envelope.decode(String.self, forKey: Field.op) == "escaped")
             for key in ["op", "modél", "mod\u{65}\u{301}l", "é", "e\u{301}", "K", "\u{212A}", "😀", "", "o", "opp"] {
-                #expect(envelope.node(forKey: key) == node[key], "\(key.debugDescription)")
+                #expect(envelope.value(forKey: key) == node[key], "\(key.debugDescription)")
                 #expect(envelope.contains(key) == (node[key] != nil))
             }
         }
@@ -193,7 +194,7 @@ import Testing
     /// Whether the envelope and a keyed container agree on member `name` as `T`, both ways.
     private func compare<T: Decodable & Equatable>(_ type: T.Type, _ name: String, _ input: [UInt8], _ envelope: JSONEnvelope) -> Bool {
         let key = JSONKey(stringValue: name)
-        let node = Result<JSONNode, any Error> { try JSONParser.parse(input) }
+        let node = Result<JSONValue, any Error> { try JSONParser.parse(input) }
         let expected = node.flatMap { node in Result { try JSONNodeDecoder().decode(MemberOf<T>.self, from: node, key: name).value! } }
         let expectedIfPresent = node.flatMap { node in Result { try JSONNodeDecoder().decode(MemberOf<T>.self, from: node, key: name, ifPresent: true).value } }
         return same(Result { try envelope.decode(T.self, forKey: key) }, expected)
@@ -277,8 +278,17 @@ private struct MemberIsNil: Decodable {
 }
 
 private extension JSONNodeDecoder {
-    func decode<T: Decodable>(_ type: T.Type, from node: JSONNode, key: String, ifPresent: Bool = false) throws -> T {
+    func decode<T: Decodable>(_ type: T.Type, from node: JSONValue, key: String, ifPresent: Bool = false) throws -> T {
         try JSONNodeDecoder(userInfo: [memberKey: key, ifPresentKey: ifPresent]).decode(type, from: node)
+    }
+}
+
+/// `value` as JSON text, `nil` for `nil`.
+private func written(_ value: JSONValue?) -> String? {
+    value.map { value in
+        var writer = JSONWriter()
+        writer.write(value)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 }
 

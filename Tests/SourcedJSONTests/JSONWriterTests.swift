@@ -41,7 +41,7 @@ import Testing
         #expect(try JSONParser.parse(writer.bytes) == .string(string))
         var object = JSONWriter()
         object.beginObject(); object.writeKey(string); object.write(1); object.endObject()
-        #expect(try JSONParser.parse(object.bytes) == .object([.init(key: string, value: .number("1"))]))
+        #expect(try JSONParser.parse(object.bytes) == .object([.init(key: string, value: 1)]))
     }
 
     @Test func echoesRawValuesAndEncodables() throws {

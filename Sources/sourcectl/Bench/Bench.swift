@@ -4,7 +4,8 @@ import Foundation
 import Glibc
 import Histogram
 import SourcedClient
-import SourcedProtocol
+import SourcedJSON
+import SourcedWire
 import Synchronization
 
 /// A load generator in the manner of redis-benchmark and pgbench, which also checks its result,

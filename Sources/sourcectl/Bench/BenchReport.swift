@@ -1,6 +1,7 @@
 import Foundation
 import SourcedClient
-import SourcedProtocol
+import SourcedJSON
+import SourcedWire
 
 /// The figures of one bench run, as text for people or JSON for scripts.
 struct BenchReport {
@@ -103,28 +104,28 @@ struct BenchReport {
     }
 
     var json: String {
-        var object: [String: JSONValue] = [
+        var object: JSONValue = [
             "protocol": .string(options.server.rawValue),
             "model": .string(options.server == .redis ? "rpush" : options.model.rawValue),
             "clients": .integer(Int64(options.clients)),
             "aggregates": .integer(Int64(options.aggregates)),
             "distribution": .string(options.distribution.rawValue),
             "pipeline": .integer(Int64(options.pipeline)),
-            "seconds": .number(seconds),
+            "seconds": .double(seconds),
             "commands": .integer(Int64(commands)),
             "events": .integer(Int64(events)),
-            "commands_per_second": .number(rate(commands)),
-            "events_per_second": .number(rate(events)),
-            "errors": .object(result.errors.mapValues { .integer(Int64($0)) }),
-            "latency_ms": .object(Dictionary(uniqueKeysWithValues: percentiles.map { ($0.0, .number($0.1)) })),
+            "commands_per_second": .double(rate(commands)),
+            "events_per_second": .double(rate(events)),
+            "errors": .object(result.errors.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .integer($0.value)) }),
+            "latency_ms": .object(percentiles.map { .init(key: $0.0, value: .double($0.1)) }),
             "verified": .bool(problems.isEmpty),
             "sync": after["sync"] ?? .null,
         ]
-        if options.distribution == .zipf { object["zipf_exponent"] = .number(options.zipfExponent) }
-        if let syncsPerCommand { object["fsyncs_per_command"] = .number(syncsPerCommand) }
-        object["client_cpu_seconds"] = .number(Self.seconds(measured.clientCPU))
-        if let clientMicrosecondsPerRequest { object["client_cpu_us_per_request"] = .number(clientMicrosecondsPerRequest) }
+        if options.distribution == .zipf { object["zipf_exponent"] = .double(options.zipfExponent) }
+        if let syncsPerCommand { object["fsyncs_per_command"] = .double(syncsPerCommand) }
+        object["client_cpu_seconds"] = .double(Self.seconds(measured.clientCPU))
+        if let clientMicrosecondsPerRequest { object["client_cpu_us_per_request"] = .double(clientMicrosecondsPerRequest) }
         if !problems.isEmpty { object["problems"] = .array(problems.prefix(20).map { .string($0) }) }
-        return SourcedConnection.encode(.object(object))
+        return SourcedConnection.encode(object)
     }
 }

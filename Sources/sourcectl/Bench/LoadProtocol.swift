@@ -1,5 +1,5 @@
 import SourcedClient
-import SourcedProtocol
+import SourcedWire
 
 /// What ``LoadLoop`` speaks on its connections: the bytes of the request on an aggregate, where a
 /// reply ends in what has arrived, and what a complete reply says. The loop, its timing, its key

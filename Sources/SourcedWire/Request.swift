@@ -1,14 +1,13 @@
 import SourcedCore
-import SourcedEngine
 import SourcedJSON
-import SourcedProtocol
 
-/// One parsed request line. Parsing fails only when the line is not a JSON object; after that a
-/// bad field becomes ``Operation/invalid(_:)``, so the reply can still echo the client's `req`.
-struct Request: Sendable {
-    enum Operation: Sendable {
-        /// `execute`, `get` or `events`: work inside one aggregate.
-        case aggregate(any AggregateCall)
+/// One parsed request line (`docs/protocol.md`). Parsing fails only when the line is not a JSON
+/// object; after that a bad field becomes ``Operation/invalid(_:)``, so the reply can still echo
+/// the client's `req`.
+public struct Request: Sendable {
+    public enum Operation: Sendable {
+        /// `execute`, `get` or `events`: work inside one aggregate, for a model of the catalog.
+        case aggregate(any AggregateRequest)
         case models
         case stats
         case ping
@@ -16,26 +15,30 @@ struct Request: Sendable {
         case subscribe(from: UInt64?, model: String?, id: AggregateID?)
         /// Ask a projection; `parameters` is the whole request object.
         case query(projection: String, parameters: JSONValue)
+        /// A JSON object whose fields do not make a request: the reply is this error.
         case invalid(ProtocolError)
     }
 
     /// Requests may page events in steps of at most this many.
-    static let maximumEventLimit = 10_000
+    public static let maximumEventLimit = 10_000
     /// The page size when a request names none.
-    static let defaultEventLimit = 1_000
+    public static let defaultEventLimit = 1_000
 
-    /// The client's correlation value, echoed verbatim in the reply.
-    var req: JSONValue?
-    var operation: Operation
+    /// The client's correlation value: the JSON text of the line's `req` member byte for byte
+    /// (checked JSON, without the whitespace around it), for the reply to echo; `nil` if the line
+    /// has none.
+    public let req: [UInt8]?
+    public let operation: Operation
 
     /// Parses one request line (without its newline): one checking pass over the line, then only
-    /// the members the operation needs are converted (``JSONEnvelope``).
-    init(line: some Collection<UInt8>, catalog: ModelCatalog) throws(ProtocolError) {
-        let parsed: (req: JSONValue?, operation: Operation)
+    /// the members the operation needs are converted (``JSONEnvelope``). Throws only if the line
+    /// is not one JSON object (`bad_request`).
+    public init(line: some Collection<UInt8>, catalog: ModelCatalog) throws(ProtocolError) {
+        let parsed: (req: [UInt8]?, operation: Operation)
         do {
             parsed = try JSONEnvelope.withScanned(line) { request in
                 let fields = Fields(request: request)
-                let req = request.rawValue(forKey: "req").flatMap { try? JSONValue(parsing: $0) }
+                let req = request.rawValue(forKey: "req").map { Array($0) }
                 do {
                     return (req, try Self.operation(fields, catalog: catalog))
                 } catch {
@@ -77,7 +80,7 @@ struct Request: Sendable {
 
         /// The whole request as a value, for the operations that take it all (`query`).
         func value() throws -> JSONValue {
-            try JSONValue(parsing: request.bytes)
+            try JSONParser.parse(request.bytes)
         }
 
         /// The member `field` as an object of its own, if it is one.
@@ -94,7 +97,7 @@ struct Request: Sendable {
             guard let model = catalog.model(named: name) else {
                 throw ProtocolError(.unknownModel, "unknown model \"\(name)\"; known models: \(catalog.names.joined(separator: ", "))")
             }
-            return .aggregate(try call(op, model, try aggregateID(try fields.decode(String.self, .id)), fields))
+            return .aggregate(try aggregateRequest(op, model, try aggregateID(try fields.decode(String.self, .id)), fields))
         case "subscribe":
             let from = try fields.decodeIfPresent(UInt64.self, .from)
             let model = try fields.decodeIfPresent(String.self, .model)
@@ -108,10 +111,7 @@ struct Request: Sendable {
             return .subscribe(from: from, model: model, id: try aggregateID(raw))
         case "query":
             let projection = try fields.decode(String.self, .projection)
-            guard let parameters = try? fields.value() else {
-                throw ProtocolError(.badRequest, "a number in the request is beyond the range of a Double")
-            }
-            return .query(projection: projection, parameters: parameters)
+            return .query(projection: projection, parameters: try fields.value())
         case "models": return .models
         case "stats": return .stats
         case "ping": return .ping
@@ -128,25 +128,25 @@ struct Request: Sendable {
         }
     }
 
-    private static func call<Model: AggregateModel>(
+    private static func aggregateRequest<Model: AggregateModel>(
         _ op: String,
         _ model: Model.Type,
         _ id: AggregateID,
         _ fields: Fields
-    ) throws -> any AggregateCall {
+    ) throws -> any AggregateRequest {
         switch op {
         case "execute":
             let expected = try fields.decodeIfPresent(UInt64.self, .expect)
-            return ExecuteCall<Model>(key: AggregateKey(model: Model.name, id: id), commands: try commands(Model.self, fields), expected: expected)
+            return ExecuteRequest<Model>(key: AggregateKey(model: Model.name, id: id), commands: try commands(Model.self, fields), expected: expected)
         case "get":
-            return GetCall<Model>(key: AggregateKey(model: Model.name, id: id))
+            return GetRequest<Model>(key: AggregateKey(model: Model.name, id: id))
         default:
             let from = try fields.decodeIfPresent(UInt64.self, .from) ?? 0
             let limit = try fields.decodeIfPresent(Int.self, .limit) ?? defaultEventLimit
             guard (1...maximumEventLimit).contains(limit) else {
                 throw ProtocolError(.badRequest, "field \"limit\" must be between 1 and \(maximumEventLimit)")
             }
-            return EventsCall<Model>(key: AggregateKey(model: Model.name, id: id), after: from, limit: limit)
+            return EventsRequest<Model>(key: AggregateKey(model: Model.name, id: id), after: from, limit: limit)
         }
     }
 

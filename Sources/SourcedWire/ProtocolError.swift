@@ -1,45 +1,24 @@
-import SourcedCore
-import SourcedEngine
-import SourcedProtocol
+import SourcedJSON
 
-/// A failed request as the client sees it: a stable code and a message saying what to do.
-struct ProtocolError: Error, Sendable {
-    var code: ErrorCode
-    var message: String
-    /// Extra members of the reply's `error` object, e.g. `expected` and `actual` versions.
-    var details: [String: JSONValue] = [:]
+/// A failed request as the client sees it: a stable code and a message saying what to do. The
+/// reply is `{"ok":false,"error":{"code":C,"message":M,...details}}` (``Reply/failure(_:req:)``).
+public struct ProtocolError: Error, Sendable {
+    public var code: ErrorCode
+    /// For people; clients branch on ``code``.
+    public var message: String
+    /// An object: extra members of the reply's `error` object, e.g. the `expected` and `actual`
+    /// versions of `wrong_version`. Members named `code` or `message` are left out of the reply.
+    public var details: JSONValue
 
-    init(_ code: ErrorCode, _ message: String, details: [String: JSONValue] = [:]) {
+    public init(_ code: ErrorCode, _ message: String, details: JSONValue = [:]) {
         self.code = code
         self.message = message
         self.details = details
     }
 
-    init(_ error: EngineError) {
-        switch error {
-        case .unknownModel:
-            self.init(.unknownModel, error.description)
-        case .emptyChain:
-            self.init(.badRequest, error.description)
-        case .rejected(let rejection):
-            self.init(.rejected, rejection.reason)
-        case .wrongVersion(let expected, let actual):
-            self.init(
-                .wrongVersion, error.description,
-                details: ["expected": .integer(Int64(clamping: expected)), "actual": .integer(Int64(clamping: actual))]
-            )
-        case .tooLarge:
-            self.init(.tooLarge, error.description)
-        case .corrupt:
-            self.init(.corrupt, error.description)
-        case .unavailable:
-            self.init(.unavailable, error.description)
-        case .outcomeUnknown:
-            self.init(.outcomeUnknown, error.description)
-        }
-    }
-
-    /// Describes a decoding failure in the request's terms.
+    /// Describes a decoding failure in the request's terms: the field and what it must be
+    /// (`field "command.amount" must be an integer`), or `error` itself if it is a
+    /// `ProtocolError`.
     init(decoding error: any Error, in context: String) {
         switch error {
         case let error as ProtocolError:

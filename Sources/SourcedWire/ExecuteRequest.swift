@@ -1,0 +1,14 @@
+import SourcedCore
+
+/// An `execute`: run a chain of commands on one aggregate, atomically.
+public struct ExecuteRequest<Model: AggregateModel>: AggregateRequest {
+    public let key: AggregateKey
+    /// The chain, in order; never empty.
+    public let commands: [Model.Command]
+    /// Run only if the aggregate is at this version (`expect`); `nil` for any version.
+    public let expected: UInt64?
+
+    public func accept<Visitor: AggregateRequestVisitor>(_ visitor: Visitor) -> Visitor.Result {
+        visitor.execute(self)
+    }
+}
