@@ -22,37 +22,48 @@ enum EventPayload {
     }
 
     /// Decodes a record's payload, which must hold exactly the `header`'s number of events.
+    static func decode<Event: Codable>(_ type: Event.Type, from payload: UnsafeRawBufferPointer, header: LogRecordHeader) throws -> [Event] {
+        var events: [Event] = []
+        events.reserveCapacity(header.eventCount)
+        try forEach(Event.self, in: payload, header: header) { events.append($0) }
+        return events
+    }
+
+    /// Calls `body` with each event of a record's payload, which must hold exactly the
+    /// `header`'s number of events; if it throws, `body` may have seen some events of the record.
     ///
     /// With the model's own reader (``JSONReadable``) where it has one and it takes every event;
-    /// else, and to say what is wrong, with `Decodable`.
-    static func decode<Event: Codable>(_ type: Event.Type, from payload: UnsafeRawBufferPointer, header: LogRecordHeader) throws -> [Event] {
-        let events: [Event]
-        if let readable = Event.self as? any JSONReadable.Type, let read = Self.read(readable, from: payload, count: header.eventCount) {
-            events = read as! [Event]
-        } else {
-            // A closure, not `\.value`: a key path in generic code is built at run time on every
-            // call, which was most of a replay's time.
-            events = try JSONNodeDecoder().decode([TaggedCoding<Event>].self, from: payload).map { $0.value }
+    /// else, and to say what is wrong, with `Decodable`. Either way `body` sees each event once.
+    static func forEach<Event: Codable>(
+        _ type: Event.Type,
+        in payload: UnsafeRawBufferPointer,
+        header: LogRecordHeader,
+        _ body: (Event) -> Void
+    ) throws {
+        // The reader's events are held until the whole record is read (the reader may decline
+        // a later one); the first without an allocation, as most records hold one.
+        var first: Event?
+        var more: [Event] = []
+        if let readable = Event.self as? any JSONReadable.Type,
+           JSONEnvelope.forEachElement(ofArray: payload, { object in
+               guard let event = readable.init(reading: object) as? Event else { return false }
+               if first == nil { first = event } else { more.append(event) }
+               return true
+           }) {
+            let count = (first == nil ? 0 : 1) + more.count
+            guard count == header.eventCount else {
+                throw EventCountMismatch(header: header.eventCount, payload: count)
+            }
+            first.map(body)
+            return more.forEach(body)
         }
+        // A closure, not `\.value`: a key path in generic code is built at run time on every
+        // call, which was most of a replay's time.
+        let events = try JSONNodeDecoder().decode([TaggedCoding<Event>].self, from: payload).map { $0.value }
         guard events.count == header.eventCount else {
             throw EventCountMismatch(header: header.eventCount, payload: events.count)
         }
-        return events
-    }
-}
-
-extension EventPayload {
-    /// The events of `payload` read by `Event`'s own reader; `nil` if the payload is not an
-    /// array of objects or the reader declines one of them.
-    private static func read<Event: JSONReadable>(_ type: Event.Type, from payload: UnsafeRawBufferPointer, count: Int) -> [Event]? {
-        var events: [Event] = []
-        events.reserveCapacity(count)
-        var declined = false
-        let scanned = JSONEnvelope.forEachElement(ofArray: payload) { object in
-            guard !declined, let event = Event(reading: object) else { return declined = true }
-            events.append(event)
-        }
-        return scanned && !declined ? events : nil
+        events.forEach(body)
     }
 }
 
@@ -61,9 +72,7 @@ struct StateFold<Model: AggregateModel>: LogFold {
     var state: Model.State?
 
     mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) throws {
-        for event in try EventPayload.decode(Model.Event.self, from: payload, header: header) {
-            state = Model.evolve(state, with: event)
-        }
+        try EventPayload.forEach(Model.Event.self, in: payload, header: header) { state = Model.evolve(state, with: $0) }
     }
 }
 

@@ -1,38 +1,26 @@
 extension JSONEnvelope {
-    /// Calls `body` with each element of the JSON array of objects in `bytes`, in order, as an
-    /// envelope over that element's bytes.
+    /// Scans `bytes`, which should hold one JSON array of objects, and calls `body` with each
+    /// element as soon as it is scanned, in order, until `body` returns `false`.
     ///
-    /// The whole input is checked first, as ``JSONParser`` checks it; if it is not one array of
-    /// objects (and nothing else but whitespace), `body` is never called and the result is
-    /// `false`: ask ``JSONParser`` or a `Decodable` for what is wrong. Allocates one range per
-    /// element.
-    public static func forEachElement(
-        ofArray bytes: UnsafeRawBufferPointer,
-        _ body: (JSONEnvelope) throws -> Void
-    ) rethrows -> Bool {
+    /// One pass, as ``JSONParser`` checks (grammar, UTF-8, nesting), allocating only each
+    /// element's member table. An element's envelope lies in the whole of `bytes`: its
+    /// ``bytes`` are the array's.
+    /// - Returns: `true` if `bytes` are one array of objects (and nothing else but whitespace)
+    ///   and `body` never returned `false`. When `false`, `body` may have seen some elements
+    ///   first: discard what it made of them, and ask ``JSONParser`` or a `Decodable` what is wrong.
+    public static func forEachElement(ofArray bytes: UnsafeRawBufferPointer, _ body: (JSONEnvelope) -> Bool) -> Bool {
         var scanner = JSONScanner(bytes)
-        var elements: [Range<Int>] = []
-        var allObjects = true
         do throws(JSONSyntaxError) {
             guard case .array = try scanner.beginValue() else { return false }
             try scanner.elements { scanner throws(JSONSyntaxError) in
-                scanner.skipWhitespace()
-                let start = scanner.offset
-                let token = try scanner.beginValue()
-                if case .object = token {} else { allObjects = false }
-                try scanner.skip(token)
-                elements.append(start..<scanner.offset)
+                guard case .object = try scanner.beginValue(),
+                      body(JSONEnvelope(bytes: bytes, members: try members(&scanner)))
+                else { throw scanner.error("not taken") }
             }
             try scanner.finish()
+            return true
         } catch {
             return false
         }
-        guard allObjects else { return false }
-        for element in elements {
-            // Checked above: scanning the element again cannot fail.
-            guard let object = try? JSONEnvelope(UnsafeRawBufferPointer(rebasing: bytes[element])) else { return false }
-            try body(object)
-        }
-        return true
     }
 }

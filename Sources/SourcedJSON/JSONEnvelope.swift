@@ -45,7 +45,7 @@ public struct JSONEnvelope {
         }
     }
 
-    private struct Member {
+    struct Member {
         var key: JSONScanner.StringToken
         /// The value's JSON text, without the whitespace around it.
         var value: Range<Int>
@@ -65,21 +65,12 @@ public struct JSONEnvelope {
     public init(_ bytes: UnsafeRawBufferPointer) throws(ScanError) {
         var scanner = JSONScanner(bytes)
         var members: [Member] = []
-        members.reserveCapacity(8)
         let isObject: Bool
         do throws(JSONSyntaxError) {
             let top = try scanner.beginValue()
             if case .object = top {
                 isObject = true
-                try scanner.members { scanner, key throws(JSONSyntaxError) in
-                    scanner.skipWhitespace()
-                    let start = scanner.offset
-                    let value = try scanner.beginValue()
-                    try scanner.skip(value)
-                    var member = Member(key: key, value: start..<scanner.offset, valueIsEscaped: false)
-                    if case .string(let string) = value { member.valueIsEscaped = string.isEscaped }
-                    members.append(member)
-                }
+                members = try Self.members(&scanner)
             } else {
                 isObject = false
                 try scanner.skip(top)
@@ -94,6 +85,29 @@ public struct JSONEnvelope {
         }
         self.bytes = bytes
         self.members = members
+    }
+
+    /// An envelope of an object whose members lie in `bytes`, found by ``members(_:)``.
+    init(bytes: UnsafeRawBufferPointer, members: [Member]) {
+        self.bytes = bytes
+        self.members = members
+    }
+
+    /// Reads the members of an object, after the scanner's ``JSONScanner/beginValue()`` returned
+    /// `.object`, up to and with its `}`.
+    static func members(_ scanner: inout JSONScanner) throws(JSONSyntaxError) -> [Member] {
+        var members: [Member] = []
+        members.reserveCapacity(8)
+        try scanner.members { scanner, key throws(JSONSyntaxError) in
+            scanner.skipWhitespace()
+            let start = scanner.offset
+            let value = try scanner.beginValue()
+            try scanner.skip(value)
+            var member = Member(key: key, value: start..<scanner.offset, valueIsEscaped: false)
+            if case .string(let string) = value { member.valueIsEscaped = string.isEscaped }
+            members.append(member)
+        }
+        return members
     }
 
     /// Scans the bytes of `collection` (a `[UInt8]`, a `String.UTF8View`, a NIO buffer's view;
