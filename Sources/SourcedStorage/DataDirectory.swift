@@ -36,21 +36,7 @@ public final class DataDirectory: Sendable {
         }
         self.path = path
         try Self.makeDirectory(path)
-        let lockPath = path + "/LOCK"
-        let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
-        guard lock >= 0 else { throw StorageError.io(operation: "open", path: lockPath, errno: errno) }
-        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
-            let code = errno
-            let owner = Self.readOwner(lock)
-            Glibc.close(lock)
-            if code == EWOULDBLOCK {
-                throw StorageError.locked(directory: path, owner: owner)
-            }
-            throw StorageError.io(operation: "flock", path: lockPath, errno: code)
-        }
-        let pid = Array("pid \(getpid())\n".utf8)
-        _ = ftruncate(lock, 0)
-        _ = pwrite(lock, pid, pid.count, 0)
+        let lock = try Self.lock(path)
 
         var descriptors: [String: Int32] = [:]
         var global: [Int32] = []
@@ -68,7 +54,7 @@ public final class DataDirectory: Sendable {
             }
         } catch {
             (Array(descriptors.values) + global).forEach { _ = Glibc.close($0) }
-            Glibc.close(lock)
+            Self.unlock(lock, path)
             throw error
         }
         lockDescriptor = lock
@@ -103,7 +89,7 @@ public final class DataDirectory: Sendable {
         modelDescriptors.values.forEach { _ = Glibc.close($0) }
         _ = Glibc.close(globalLogDescriptor)
         _ = Glibc.close(checkpointDescriptor)
-        _ = Glibc.close(lockDescriptor)
+        Self.unlock(lockDescriptor, path)
     }
 
     /// The descriptor of `model`'s directory, for `openat` and directory syncs.
@@ -186,10 +172,4 @@ public final class DataDirectory: Sendable {
         path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 }
     }
 
-    private static func readOwner(_ descriptor: Int32) -> String {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        let count = pread(descriptor, &buffer, buffer.count, 0)
-        let text = count > 0 ? String(decoding: buffer[..<count], as: UTF8.self) : ""
-        return text.split(separator: "\n").first.map(String.init) ?? "unknown pid"
-    }
 }
