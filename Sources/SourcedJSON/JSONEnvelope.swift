@@ -70,7 +70,7 @@ public struct JSONEnvelope {
             let top = try scanner.beginValue()
             if case .object = top {
                 isObject = true
-                members = try Self.members(&scanner)
+                try Self.members(&scanner, into: &members)
             } else {
                 isObject = false
                 try scanner.skip(top)
@@ -93,10 +93,10 @@ public struct JSONEnvelope {
         self.members = members
     }
 
-    /// Reads the members of an object, after the scanner's ``JSONScanner/beginValue()`` returned
-    /// `.object`, up to and with its `}`.
-    static func members(_ scanner: inout JSONScanner) throws(JSONSyntaxError) -> [Member] {
-        var members: [Member] = []
+    /// Reads the members of an object into `members`, emptied first, after the scanner's
+    /// ``JSONScanner/beginValue()`` returned `.object`, up to and with its `}`.
+    static func members(_ scanner: inout JSONScanner, into members: inout [Member]) throws(JSONSyntaxError) {
+        members.removeAll(keepingCapacity: true)
         members.reserveCapacity(8)
         try scanner.members { scanner, key throws(JSONSyntaxError) in
             scanner.skipWhitespace()
@@ -107,7 +107,6 @@ public struct JSONEnvelope {
             if case .string(let string) = value { member.valueIsEscaped = string.isEscaped }
             members.append(member)
         }
-        return members
     }
 
     /// Scans the bytes of `collection` (a `[UInt8]`, a `String.UTF8View`, a NIO buffer's view;
