@@ -128,11 +128,12 @@ public final class Engine: Sendable {
                 logger: logger,
                 onFatal: onFatal
             )
-            let recovered = try await GlobalRecovery.run(store, models: configuration.models, logger: logger)
+            let recovered = try await GlobalRecovery.scan(store)
             let committer = GlobalCommitter(store: store, recovered: recovered)
             let handlers = configuration.handlers.map { HandlerRunner($0, store: store, committer: committer) }
             var started: [HandlerRunner] = []
             do {
+                try await GlobalRecovery.reconcile(recovered, store: store, copy: committer, models: configuration.models, logger: logger)
                 for handler in handlers {
                     try await handler.start()
                     started.append(handler)

@@ -81,6 +81,8 @@ public final class AggregateStore: Sendable {
         public var version: UInt64
         /// The length of the valid log: where the next record goes.
         public var length: Int
+        /// How many chains a repair restored from the global log (0 if the log needed none).
+        public var restoredChains: Int
     }
 
     public let directory: DataDirectory
@@ -131,35 +133,33 @@ public final class AggregateStore: Sendable {
     /// The failure that stopped the store, if one did.
     public var fatalError: StorageError? { failure.withLock { $0 } }
 
-    /// Reads `key`'s log into `fold`, repairing a torn tail.
+    /// Reads `key`'s log into `fold`, first repairing it from the global log if it is damaged,
+    /// incomplete or missing.
     ///
-    /// A torn tail (an incomplete last write) is cut off with a warning. Every record in an
-    /// aggregate log was written after the global log made it durable, so what a log holds may be
-    /// served even if it reached only the page cache. Only the aggregate's single writer may call
-    /// this, never while an append to the same log is running.
-    /// - Parameter repairableAfter: recovery's knowledge that every version after this one is also
-    ///   in the global log: damage that starts past it is cut off like a torn tail (it is what a
-    ///   power cut leaves of writes not yet synced), since recovery re-appends those versions.
-    /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if the log is damaged before its end.
+    /// The log must reach the newest chain of its aggregate that `copy` holds, and every byte of
+    /// it must verify. If not, it is repaired by ``LogRepair``'s rules and written by
+    /// ``LogRepairWriter``'s, durably, before anything is folded; the repair is logged at
+    /// `notice`. Every record in an aggregate log was written after the global log made it
+    /// durable, so what a log holds may be served even if it reached only the page cache. Only
+    /// the aggregate's single writer may call this, never while an append to the same log runs.
+    /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if the log holds damage no intact
+    ///   copy covers, or disagrees with the global log; the log is then left untouched.
     public func replay<Fold: LogFold>(
         _ key: AggregateKey,
         into fold: Fold,
-        repairableAfter: UInt64? = nil
+        repairingFrom copy: any GlobalLogCopy
     ) async throws -> Replay<Fold> {
-        try await run { try self.replayNow(key, into: fold, repairableAfter: repairableAfter) }
+        try await run { try self.replayNow(key, into: fold, repairingFrom: copy) }
     }
 
-    /// ``replay(_:into:repairableAfter:)`` on the I/O pool, answered on `loop`.
-    public func replay<Fold: LogFold>(_ key: AggregateKey, into fold: Fold, on loop: any EventLoop) -> EventLoopFuture<Replay<Fold>> {
-        run(on: loop) { try self.replayNow(key, into: fold, repairableAfter: nil) }
-    }
-
-    private func replayNow<Fold: LogFold>(_ key: AggregateKey, into fold: Fold, repairableAfter: UInt64?) throws -> Replay<Fold> {
-        try checkRunning()
-        return try descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
-            guard let descriptor else { return Replay(fold: fold, version: 0, length: 0) }
-            return try self.recover(descriptor, self.directory.logPath(of: key), .versions, into: fold, repairableAfter: repairableAfter)
-        }
+    /// ``replay(_:into:repairingFrom:)`` on the I/O pool, answered on `loop`.
+    public func replay<Fold: LogFold>(
+        _ key: AggregateKey,
+        into fold: Fold,
+        repairingFrom copy: any GlobalLogCopy,
+        on loop: any EventLoop
+    ) -> EventLoopFuture<Replay<Fold>> {
+        run(on: loop) { try self.replayNow(key, into: fold, repairingFrom: copy) }
     }
 
     /// Reads the first `length` bytes of `key`'s log, all of them acknowledged records, into `fold`.
@@ -322,37 +322,24 @@ public final class AggregateStore: Sendable {
         return created
     }
 
-    /// Reads a whole log into `fold` and cuts off a torn tail (or, past `repairableAfter`, a
-    /// damaged one: see ``replay(_:into:repairableAfter:)``).
-    func recover<Fold: LogFold>(
-        _ descriptor: Int32,
-        _ path: String,
-        _ sequencing: LogScan.Sequencing,
-        _ layout: LogScan.Layout = .appendOnly,
-        into fold: Fold,
-        repairableAfter: UInt64? = nil
-    ) throws -> Replay<Fold> {
+    /// Reads the whole global log into `fold` and cuts off a torn tail.
+    func recoverGlobalLog<Fold: LogFold>(into fold: Fold) throws -> Replay<Fold> {
+        let descriptor = directory.globalLogDescriptor
+        let path = directory.globalLogPath
         let bytes = try readAll(descriptor, path)
-        let (fold, scan) = try self.fold(bytes, sequencing, layout, into: fold, path)
+        let (fold, scan) = try self.fold(bytes, .positions, .preallocated, into: fold, path)
         switch scan.tail {
         case .clean:
             break
         case .corrupt(let offset, let reason):
-            guard let repairableAfter, scan.version >= repairableAfter else {
-                throw StorageError.corrupt(path: path, offset: offset, reason: reason)
-            }
-            try cut(descriptor, path, at: offset, "cutting off damaged tail of log; the global log holds it", bytes.count)
+            throw StorageError.corrupt(path: path, offset: offset, reason: reason)
         case .torn(let offset):
-            try cut(descriptor, path, at: offset, "cutting off torn tail of log", bytes.count)
+            logger.warning("cutting off torn tail of log", metadata: ["path": "\(path)", "offset": "\(offset)", "bytes": "\(bytes.count - offset)"])
+            guard ftruncate(descriptor, off_t(offset)) == 0 else {
+                throw StorageError.io(operation: "truncate", path: path, errno: errno)
+            }
         }
-        return Replay(fold: fold, version: scan.version, length: scan.validLength)
-    }
-
-    private func cut(_ descriptor: Int32, _ path: String, at offset: Int, _ message: Logger.Message, _ size: Int) throws {
-        logger.warning(message, metadata: ["path": "\(path)", "offset": "\(offset)", "bytes": "\(size - offset)"])
-        guard ftruncate(descriptor, off_t(offset)) == 0 else {
-            throw StorageError.io(operation: "truncate", path: path, errno: errno)
-        }
+        return Replay(fold: fold, version: scan.version, length: scan.validLength, restoredChains: 0)
     }
 
     /// Scans `bytes`, handing each valid record to `fold`.
