@@ -93,6 +93,12 @@ public final class AggregateStore: Sendable {
     private let onFatal: @Sendable (StorageError) -> Void
     private let failure = Mutex<StorageError?>(nil)
     private let syncs = Atomic<Int>(0)
+    /// The models whose logs are made durable one by one, each with why: their directory lies on
+    /// a file system where `syncfs` cannot be trusted (``FileSystemMagic``). Empty on local file
+    /// systems.
+    public let modelsSyncedPerLog: [String: String]
+    /// A model directory on each file system where `syncfs` is trusted: usually one.
+    private let trustedFileSystems: [Int32]
 
     /// Opens and locks the data directory at `path`, running on `pool`.
     ///
@@ -122,6 +128,22 @@ public final class AggregateStore: Sendable {
         self.descriptors = FileDescriptorCache(capacity: configuration.maximumOpenFiles)
         self.logger = logger
         self.onFatal = onFatal
+        var perLog: [String: String] = [:]
+        var devices: Set<UInt64> = []
+        var trusted: [Int32] = []
+        for model in directory.models {
+            let descriptor = directory.descriptor(of: model)!
+            if let reason = FileSystemMagic.syncfsDistrust(configuration.systemCalls.fileSystemType(descriptor)) {
+                perLog[model] = reason
+                continue
+            }
+            var info = stat()
+            if fstat(descriptor, &info) != 0 || devices.insert(UInt64(info.st_dev)).inserted {
+                trusted.append(descriptor)
+            }
+        }
+        modelsSyncedPerLog = perLog
+        trustedFileSystems = trusted
     }
 
     /// How many `fdatasync`/`fsync` calls the store has made.
@@ -232,7 +254,7 @@ public final class AggregateStore: Sendable {
     }
 
     /// Whether this kernel's `syncfs` reports write-back errors (Linux 5.8 and later), which
-    /// ``syncFileSystem()`` relies on.
+    /// ``syncWrittenLogs(_:createdIn:)`` relies on.
     public static let fileSystemSyncReportsErrors: Bool = {
         var names = utsname()
         guard uname(&names) == 0 else { return false }
@@ -242,17 +264,20 @@ public final class AggregateStore: Sendable {
         return (parts[0], parts[1]) >= (5, 8)
     }()
 
-    /// Makes everything written to the data directory's file system (each of them, if a model's
-    /// directory is mounted elsewhere) durable with one `syncfs`:
-    /// with sync `always`, every aggregate log appended to since the last call, however many, and
-    /// the directory entries of new ones, for the price of one call. Since Linux 5.8 `syncfs`
-    /// reports write-back errors of any file of the file system; a failure stops the store like a
-    /// failed `fdatasync`. A no-op with sync `none`.
-    public func syncFileSystem() async throws {
+    /// Makes the aggregate logs appended to since the last call durable, and the directory entries
+    /// of new ones: with sync `always`, before the checkpoint passes them.
+    ///
+    /// On each file system where `syncfs` is trusted, one `syncfs` covers every log, however many,
+    /// for the price of one call; since Linux 5.8 it reports write-back errors of any file of the
+    /// file system. The logs of ``modelsSyncedPerLog`` are each `fdatasync`ed instead: `logs`
+    /// must name every one of them written since the last call, and `models` those of their
+    /// directories in which logs were created (their directories are `fsync`ed). Any failure
+    /// stops the store like a failed `fdatasync`. A no-op with sync `none`.
+    public func syncWrittenLogs(_ logs: [AggregateKey], createdIn models: Set<String>) async throws {
         guard configuration.sync != .none else { return }
         try await run {
             try self.checkRunning()
-            for descriptor in self.directory.fileSystemDescriptors {
+            for descriptor in self.trustedFileSystems {
                 self.syncs.add(1, ordering: .relaxed)
                 guard self.configuration.systemCalls.syncFileSystem(descriptor) == 0 else {
                     let error = StorageError.syncFailed(path: self.directory.path, errno: errno)
@@ -260,6 +285,7 @@ public final class AggregateStore: Sendable {
                     throw error
                 }
             }
+            try self.syncLogsNow(logs, directories: models)
         }
     }
 

@@ -67,6 +67,7 @@ import Testing
         await client.close()
         #expect(await daemon.stop() == 0)
         #expect(daemon.log.contains("repaired aggregate log from the global log"), "the repair is logged: \(daemon.log)")
+        #expect(daemon.log.contains("made durable by"), "how aggregate logs are synced is logged at start")
         #expect(FileManager.default.fileExists(atPath: "\(path).torn-0"), "the damaged bytes are kept")
     }
 

@@ -3,6 +3,7 @@ import NIOPosix
 import SourcedCore
 import SourcedStorage
 import SourcedTestSupport
+import Synchronization
 import Testing
 
 /// Remembers the first version and the position of every record it is handed.
@@ -20,11 +21,15 @@ struct RecordFold: LogFold {
     let directory = TemporaryDirectory("store")
     let key = AggregateKey(model: "counter", id: try! AggregateID("c1"))
 
-    func withStore(logger: Logger = Logger(label: "test"), _ body: (AggregateStore) async throws -> Void) async throws {
+    func withStore(
+        logger: Logger = Logger(label: "test"),
+        configuration: AggregateStore.Configuration = .init(),
+        _ body: (AggregateStore) async throws -> Void
+    ) async throws {
         let pool = NIOThreadPool(numberOfThreads: 2)
         pool.start()
         let store = try await AggregateStore.open(
-            path: directory.path, models: ["counter"], configuration: .init(), pool: pool,
+            path: directory.path, models: ["counter"], configuration: configuration, pool: pool,
             logger: logger, onFatal: { _ in }
         )
         try await body(store)
@@ -119,6 +124,27 @@ struct RecordFold: LogFold {
             }
         }
         #expect(try contents(of: path) == damaged)
+    }
+
+    /// Where `fstatfs` names a file system whose `syncfs` cannot be trusted (FUSE, NFS, ...), or
+    /// cannot tell, each log written is `fdatasync`ed (and the directory of new ones `fsync`ed)
+    /// instead of one `syncfs`.
+    @Test(arguments: [(UInt32?(0x6573_5546), true), (0x6969, true), (nil, true), (0xEF53, false), (0x0102_1994, false)])
+    func logsOnAFileSystemWhoseSyncfsCannotBeTrustedAreSyncedOneByOne(type: UInt32?, perLog: Bool) async throws {
+        let fileSystemSyncs = Atomic<Int>(0)
+        var calls = SystemCalls.posix
+        calls.fileSystemType = { _ in type }
+        calls.syncFileSystem = { _ in
+            fileSystemSyncs.add(1, ordering: .relaxed)
+            return 0
+        }
+        try await withStore(configuration: .init(systemCalls: calls)) { store in
+            #expect((store.modelsSyncedPerLog["counter"] != nil) == perLog)
+            try await store.append(makeLog(records: 1).bytes, to: key, at: 0)
+            try await store.syncWrittenLogs(perLog ? [key] : [], createdIn: perLog ? ["counter"] : [])
+            #expect(fileSystemSyncs.load(ordering: .relaxed) == (perLog ? 0 : 1))
+            #expect(store.syncCount == (perLog ? 2 : 1), "a data sync and a directory sync, or one syncfs")
+        }
     }
 
     @Test func aSecondOpenOfTheDirectoryFailsWithTheOwner() throws {
