@@ -153,7 +153,7 @@ public final class DataDirectory: Sendable {
     }
 
     /// Creates `path` and any missing parents, making each new entry durable in its parent.
-    private static func makeDirectory(_ path: String) throws {
+    static func makeDirectory(_ path: String) throws {
         guard mkdir(path, 0o750) == 0 else {
             let code = errno
             if code == ENOENT, let parent = parent(of: path), parent != path {

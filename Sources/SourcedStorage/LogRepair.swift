@@ -28,6 +28,8 @@ public struct LogRepair: Sendable {
         public var problem: String
         /// What the repair does, e.g. "replacing them with versions 1–1 from the global log".
         public var remedy: String
+        /// The versions restored from the global log, if any.
+        public var versions: ClosedRange<UInt64>?
 
         public var description: String { "\(problem): \(remedy)" }
     }
@@ -118,7 +120,8 @@ public struct LogRepair: Sendable {
                     problem: "\(damage.bytes.count) bytes at offset \(damage.bytes.lowerBound) do not verify (\(damage.reason))",
                     remedy: found.isEmpty
                         ? "dropping them: the records around them hold consecutive versions"
-                        : "replacing them with versions \(version + 1)–\(next.firstVersion - 1) from the global log"
+                        : "replacing them with versions \(version + 1)–\(next.firstVersion - 1) from the global log",
+                    versions: found.isEmpty ? nil : (version + 1)...(next.firstVersion - 1)
                 ))
             }
             guard index < records.count else { break }
@@ -143,7 +146,8 @@ public struct LogRepair: Sendable {
                 fixes.append(Fix(
                     offset: tailDamage.bytes.lowerBound,
                     problem: "\(tailDamage.bytes.count) bytes at offset \(tailDamage.bytes.lowerBound) do not verify (\(tailDamage.reason))",
-                    remedy: "replacing them with versions \(version + 1)–\(last) from the global log"
+                    remedy: "replacing them with versions \(version + 1)–\(last) from the global log",
+                    versions: (version + 1)...last
                 ))
             } else {
                 fixes.append(Fix(
@@ -151,7 +155,8 @@ public struct LogRepair: Sendable {
                     problem: version == 0
                         ? "holds no record, but the global log holds versions 1–\(last)"
                         : "ends at version \(version) (offset \(end)), but the global log holds versions \(version + 1)–\(last)",
-                    remedy: "appending them from the global log"
+                    remedy: "appending them from the global log",
+                    versions: (version + 1)...last
                 ))
             }
         } else if let tailDamage {
@@ -164,7 +169,8 @@ public struct LogRepair: Sendable {
             fixes.append(Fix(
                 offset: tailDamage.bytes.lowerBound,
                 problem: "\(tailDamage.bytes.count) zero bytes at offset \(tailDamage.bytes.lowerBound) end the log",
-                remedy: "cutting them off: they hold no record"
+                remedy: "cutting them off: they hold no record",
+                versions: nil
             ))
         }
         guard !fixes.isEmpty else { return .intact }
