@@ -108,9 +108,12 @@ public struct LogRepair: Sendable {
                 let next = records[index].header
                 let found = fetched.filter { $0.position > position && $0.position < next.position }
                 guard Self.lastVersion(of: found, after: version) == next.firstVersion - 1 else {
+                    let gap = next.firstVersion - 1 > version
+                        ? "no intact copy holds versions \(version + 1)–\(next.firstVersion - 1): the global log does not hold them"
+                        : "the records around it hold consecutive versions, but the global log holds chains of this aggregate"
                     return .corrupt(
                         offset: damage.bytes.lowerBound,
-                        reason: "\(damage.reason); no intact copy holds versions \(version + 1)–\(next.firstVersion - 1): the global log does not hold them between positions \(position) and \(next.position)"
+                        reason: "\(damage.reason); \(gap) between positions \(position) and \(next.position)"
                     )
                 }
                 found.forEach { $0.appendAggregateRecord(to: &bytes) }

@@ -44,7 +44,11 @@ struct LogRepairWriter {
             let temporary = name + ".repair"
             let file = systemCalls.openat(directory, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o640)
             guard file >= 0 else { throw StorageError.io(operation: "create", path: directoryPath + "/" + temporary, errno: errno) }
-            defer { close(file) }
+            var renamed = false
+            defer {
+                close(file)
+                if !renamed { unlinkat(directory, temporary, 0) }
+            }
             try write(repair.bytes[...], to: file, at: 0, directoryPath + "/" + temporary)
             try sync(file, directoryPath + "/" + temporary, false)
             var aside: String?
@@ -52,10 +56,9 @@ struct LogRepairWriter {
                 aside = try keep("\(name).damaged-\(unchanged)", in: directory, at: directoryPath) { linkat(directory, name, directory, $0, 0) }
             }
             guard renameat(directory, temporary, directory, name) == 0 else {
-                let code = errno
-                unlinkat(directory, temporary, 0)
-                throw StorageError.io(operation: "rename", path: directoryPath + "/" + temporary, errno: code)
+                throw StorageError.io(operation: "rename", path: directoryPath + "/" + temporary, errno: errno)
             }
+            renamed = true
             try sync(directory, directoryPath, true)
             return Written(keptAside: aside, replacedFile: true)
         }
