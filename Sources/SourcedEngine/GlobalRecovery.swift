@@ -7,14 +7,14 @@ import SourcedStorage
 /// The global log is the commit point: a chain is committed once its global record is durable,
 /// and its aggregate record is written after. So after a crash the aggregate logs can only lack
 /// the newest chains, never hold one the global log lacks, and a global record is never dropped,
-/// since a subscriber may already have seen it. Recovery runs in two steps: ``scan(_:)`` reads
-/// the global log (its sparse index, where each aggregate's newest chain is, and which
-/// aggregates have chains after the checkpoint); ``reconcile(_:store:copy:models:logger:)``
-/// loads each of those aggregates' logs through the store's repair (``LogRepair``), which
-/// completes a log that lacks chains, replaces damage with the global log's copy, and rebuilds a
-/// missing log, makes them durable and advances the checkpoint. A log that cannot be repaired
-/// (damage no intact copy covers) makes its aggregate answer `corrupt`; it never stops the start.
-/// Aggregates without chains after the checkpoint are checked the same way when they are loaded.
+/// since a subscriber may already have seen it. Recovery runs in two steps. ``scan(_:)`` reads
+/// the global log: its sparse index, where each aggregate's newest chain is, and which
+/// aggregates have chains after the checkpoint. ``reconcile(_:store:copy:models:logger:)`` loads
+/// each of those aggregates' logs through the store's repair (``LogRepair``: chains a log lacks
+/// are appended, damage is replaced with the global log's copy, a missing log is rebuilt), makes
+/// the logs durable and advances the checkpoint. A log that cannot be repaired (damage no intact
+/// copy covers) makes its aggregate answer `corrupt`; it never stops the start. Aggregates
+/// without chains after the checkpoint are checked the same way when they are loaded.
 enum GlobalRecovery {
     /// What the global log holds, for the engine's global committer and for reconciling.
     struct Result: Sendable {
