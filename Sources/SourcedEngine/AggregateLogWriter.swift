@@ -96,14 +96,17 @@ final class AggregateLogWriter: Sendable {
             }
         }
         let lastPosition = committed.firstPosition + UInt64(committed.chains.count) - 1
+        // Where syncfs cannot be trusted, the checkpoint round syncs each log written.
+        let perLog = store.modelsSyncedPerLog
+        let logs = synced || perLog.isEmpty ? [] : appends[..<outcome.written].filter { perLog[$0.key.model] != nil }[...]
         if failed.isEmpty {
-            checkpoint.written([committed.firstPosition...lastPosition], synced: synced)
+            checkpoint.written([committed.firstPosition...lastPosition], synced: synced, logs: logs)
         } else if synced || store.configuration.sync == .always {
             // Only the chains whose log was written count; the others wait for recovery.
             let ranges = committed.chains.indices.filter { !failed.contains(committed.appendOfChain[$0]) }.map { index in
                 (committed.firstPosition + UInt64(index))...(committed.firstPosition + UInt64(index))
             }
-            checkpoint.written(ranges, synced: synced)
+            checkpoint.written(ranges, synced: synced, logs: logs)
         }
         var chainIndex = 0
         for batch in committed.batches {

@@ -128,11 +128,22 @@ public final class Engine: Sendable {
                 logger: logger,
                 onFatal: onFatal
             )
-            let recovered = try await GlobalRecovery.run(store, models: configuration.models, logger: logger)
+            if configuration.sync == .always {
+                if store.modelsSyncedPerLog.isEmpty {
+                    logger.notice("aggregate logs are made durable by one syncfs per file system each checkpoint round")
+                } else {
+                    logger.notice(
+                        "syncfs cannot be trusted for some aggregate logs; they are made durable by an fdatasync of each log written, each checkpoint round",
+                        metadata: ["models": "\(store.modelsSyncedPerLog.map { "aggregates/\($0.key): \($0.value)" }.sorted().joined(separator: "; "))"]
+                    )
+                }
+            }
+            let recovered = try await GlobalRecovery.scan(store)
             let committer = GlobalCommitter(store: store, recovered: recovered)
             let handlers = configuration.handlers.map { HandlerRunner($0, store: store, committer: committer) }
             var started: [HandlerRunner] = []
             do {
+                try await GlobalRecovery.reconcile(recovered, store: store, copy: committer, models: configuration.models, logger: logger)
                 for handler in handlers {
                     try await handler.start()
                     started.append(handler)

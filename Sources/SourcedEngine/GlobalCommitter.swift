@@ -28,7 +28,9 @@ final class GlobalCommitter: @unchecked Sendable {
 
     let feed: CommitFeed
     let checkpoint: CheckpointTracker
-    private let store: AggregateStore
+    /// Where each aggregate's newest chain is, for repairs (``GlobalLogCopy``).
+    let newest: NewestPositions
+    let store: AggregateStore
     private let published: Mutex<Published>
     private let writer: AggregateLogWriter
     private var thread: WorkerThread<ShardBatch>!
@@ -44,6 +46,7 @@ final class GlobalCommitter: @unchecked Sendable {
         last = recovered.last
         length = recovered.length
         published = Mutex(Published(last: recovered.last, length: recovered.length, index: recovered.index))
+        newest = NewestPositions(recovered.newest)
         feed = CommitFeed(last: recovered.last)
         checkpoint = CheckpointTracker(recovered: recovered.last)
         writer = AggregateLogWriter(store: store, checkpoint: checkpoint)
@@ -145,6 +148,7 @@ final class GlobalCommitter: @unchecked Sendable {
             published.length = length
             published.index.append(contentsOf: newIndex)
         }
+        newest.record(chains)
         feed.publish(chains)
         // Overlap the aggregate logs with the next group only when one is waiting.
         writer.enqueue(.committed(AggregateLogWriter.Committed(

@@ -6,27 +6,38 @@ import SourcedStorage
 ///
 /// The global log is the commit point: a chain is committed once its global record is durable,
 /// and its aggregate record is written after. So after a crash the aggregate logs can only lack
-/// the newest chains, never hold one the global log lacks. Recovery re-appends, from the global
-/// log, every chain after the checkpoint that its aggregate's log does not hold yet; a global
-/// record is never dropped, since a subscriber may already have seen it. An aggregate log may end
-/// in damage where a power cut interrupted writes not yet synced (sync `always` syncs aggregate
-/// logs only before the checkpoint): damage past the versions the checkpoint covers is cut off and
-/// rewritten from the global log; damage before them is corruption.
+/// the newest chains, never hold one the global log lacks, and a global record is never dropped,
+/// since a subscriber may already have seen it. Recovery runs in two steps. ``scan(_:)`` reads
+/// the global log: its sparse index, where each aggregate's newest chain is, and which
+/// aggregates have chains after the checkpoint. ``reconcile(_:store:copy:models:logger:)`` loads
+/// each of those aggregates' logs through the store's repair (``LogRepair``: chains a log lacks
+/// are appended, damage is replaced with the global log's copy, a missing log is rebuilt), makes
+/// the logs durable and advances the checkpoint. A log that cannot be repaired (damage no intact
+/// copy covers) makes its aggregate answer `corrupt`; it never stops the start. Aggregates
+/// without chains after the checkpoint are checked the same way when they are loaded.
 enum GlobalRecovery {
-    /// What the engine's global committer starts from.
+    /// What the global log holds, for the engine's global committer and for reconciling.
     struct Result: Sendable {
         var last: UInt64
         var length: Int
         var index: [Int]
+        /// The position of each aggregate's newest chain, by ``NewestPositions/slot(of:)``.
+        var newest: [Int: UInt64]
+        /// The aggregates with chains after the checkpoint, in the order of their first such chain.
+        var pending: [AggregateKey]
+        var checkpoint: UInt64
     }
 
-    /// Reads the global log, collecting the sparse index and the chains after `checkpoint`.
+    /// Reads the global log, collecting the sparse index, the newest position of every aggregate
+    /// and the aggregates with chains after `checkpoint`.
     private struct Scan: LogFold {
         var checkpoint: UInt64
         var index: [Int] = []
         var offset = 0
         var last: UInt64 = 0
-        var tail: [CommittedChain] = []
+        var newest: [Int: UInt64] = [:]
+        var pending: [AggregateKey] = []
+        var seen: Set<AggregateKey> = []
 
         mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) throws {
             if (header.position - 1) % GlobalCommitter.indexStride == 0 {
@@ -34,23 +45,28 @@ enum GlobalRecovery {
             }
             offset += LogRecord.headerSize + header.payloadLength
             last = header.position
+            guard let slot = NewestPositions.slot(ofPayload: payload) else {
+                throw GlobalPayload.Malformed(description: "global payload too short")
+            }
+            newest[slot] = header.position
             if header.position > checkpoint {
-                tail.append(try CommittedChain(header, globalPayload: payload))
+                let key = try GlobalPayload.decode(payload).key
+                if seen.insert(key).inserted {
+                    pending.append(key)
+                }
             }
         }
     }
 
-    /// Notes the position of every record of an aggregate log, by first version, from `from` on.
-    private struct Positions: LogFold {
-        var from: UInt64
-        var positions: [UInt64: UInt64] = [:]
-
-        mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) {
-            if header.firstVersion >= from { positions[header.firstVersion] = header.position }
-        }
+    /// Folds nothing: reconciling only needs the log repaired.
+    private struct Unfolded: LogFold {
+        func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) {}
     }
 
-    static func run(_ store: AggregateStore, models: ModelCatalog, logger: Logger) async throws -> Result {
+    /// Reads the global log, cutting off a torn tail.
+    /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if the global log is damaged before
+    ///   its end, ends before its checkpoint, or is empty beside aggregate logs (it was lost).
+    static func scan(_ store: AggregateStore) async throws -> Result {
         let checkpoint = try await store.readCheckpoint()
         let replay = try await store.replayGlobalLog(into: Scan(checkpoint: checkpoint))
         let scan = replay.fold
@@ -67,56 +83,58 @@ enum GlobalRecovery {
                 reason: "it is empty but aggregate logs exist: they were written by a sourced without a global log, or global.log was lost; restore the data directory from one backup"
             )
         }
-        var order: [AggregateKey] = []
-        var chains: [AggregateKey: [CommittedChain]] = [:]
-        for chain in scan.tail {
-            if chains[chain.key] == nil { order.append(chain.key) }
-            chains[chain.key, default: []].append(chain)
-        }
+        return Result(
+            last: scan.last, length: replay.length, index: scan.index,
+            newest: scan.newest, pending: scan.pending, checkpoint: checkpoint
+        )
+    }
+
+    /// Repairs the log of every aggregate with chains after the checkpoint from `copy`, makes
+    /// those logs durable, and records the checkpoint at the global log's end. Logs each log it
+    /// cannot repair (at `error`; the aggregate answers `corrupt`) and, at `notice`, how many it
+    /// repaired.
+    /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if the global log holds chains of
+    ///   a model this build does not serve, or an I/O error.
+    static func reconcile(
+        _ recovered: Result,
+        store: AggregateStore,
+        copy: any GlobalLogCopy,
+        models: ModelCatalog,
+        logger: Logger
+    ) async throws {
         var repaired = 0
-        for key in order {
+        var restored = 0
+        var complete: [AggregateKey] = []
+        for key in recovered.pending {
             guard models.model(named: key.model) != nil else {
                 throw StorageError.corrupt(
                     path: store.directory.globalLogPath, offset: 0,
                     reason: "it holds chains of model \(key.model), which this build does not serve"
                 )
             }
-            let first = chains[key]![0].firstVersion
-            let log = try await store.replay(key, into: Positions(from: first), repairableAfter: first - 1)
-            var version = log.version
-            var records: [UInt8] = []
-            for chain in chains[key]! {
-                if chain.lastVersion <= version {
-                    guard log.fold.positions[chain.firstVersion] == chain.position else {
-                        throw StorageError.corrupt(
-                            path: store.directory.logPath(of: key), offset: 0,
-                            reason: "its record at version \(chain.firstVersion) does not have global position \(chain.position) as global.log says"
-                        )
-                    }
-                    continue
+            do {
+                let log = try await store.replay(key, into: Unfolded(), repairingFrom: copy)
+                complete.append(key)
+                if log.restoredChains > 0 {
+                    repaired += 1
+                    restored += log.restoredChains
                 }
-                guard chain.firstVersion == version + 1 else {
-                    throw StorageError.corrupt(
-                        path: store.directory.logPath(of: key), offset: log.length,
-                        reason: "the log ends at version \(version) but global position \(chain.position) continues at version \(chain.firstVersion)"
-                    )
-                }
-                chain.appendAggregateRecord(to: &records)
-                version = chain.lastVersion
-                repaired += 1
-            }
-            if !records.isEmpty {
-                try await store.append(records, to: key, at: log.length)
+            } catch let error as StorageError {
+                guard case .corrupt = error else { throw error }
+                logger.error("aggregate log cannot be repaired; the aggregate answers corrupt until it is", metadata: [
+                    "aggregate": "\(key)", "error": "\(error)",
+                ])
             }
         }
-        // The tail's aggregate records, re-appended or found, may be only in the page cache.
-        try await store.syncLogs(order, directories: Set(order.map(\.model)))
+        // The logs' aggregate records, found or restored, may be only in the page cache.
+        try await store.syncLogs(complete, directories: Set(complete.map(\.model)))
         if repaired > 0 {
-            logger.notice("recovered chains from the global log", metadata: ["chains": "\(repaired)", "aggregates": "\(order.count)"])
+            logger.notice("repaired aggregate logs from the global log", metadata: [
+                "aggregates": "\(repaired)", "chains": "\(restored)",
+            ])
         }
-        if scan.last > checkpoint {
-            try await store.writeCheckpoint(scan.last)
+        if recovered.last > recovered.checkpoint {
+            try await store.writeCheckpoint(recovered.last)
         }
-        return Result(last: scan.last, length: replay.length, index: scan.index)
     }
 }

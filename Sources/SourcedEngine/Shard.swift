@@ -365,7 +365,7 @@ public final class Shard: @unchecked Sendable {
         guard case .unloaded = aggregate.phase, aggregate.inFlight == 0, !aggregate.waiting.isEmpty else { return }
         aggregate.phase = .loading
         counters.loads.increment()
-        store.replay(aggregate.key, into: StateFold<Model>(), on: loop).assumeIsolated().whenComplete { result in
+        store.replay(aggregate.key, into: StateFold<Model>(), repairingFrom: committer, on: loop).assumeIsolated().whenComplete { result in
             var failure: EngineError?
             switch result {
             case .success(let replay):

@@ -17,12 +17,11 @@ extension AggregateStore {
     public func replayGlobalLog<Fold: LogFold>(into fold: Fold) async throws -> Replay<Fold> {
         try await run {
             try self.checkRunning()
-            let descriptor = self.directory.globalLogDescriptor
-            let replay = try self.recover(descriptor, self.directory.globalLogPath, .positions, .preallocated, into: fold)
+            let replay = try self.recoverGlobalLog(into: fold)
             if self.configuration.sync != .none {
                 // Records that reached only the page cache before a crash of sourced are about to
                 // be treated as committed: make them durable first.
-                try self.sync(descriptor, self.directory.globalLogPath)
+                try self.sync(self.directory.globalLogDescriptor, self.directory.globalLogPath)
             }
             try self.recoveredGlobalLogSpace(logicalEnd: replay.length)
             return replay
@@ -78,7 +77,9 @@ extension AggregateStore {
 
     /// Lets the descriptor cache close the logs of `held` again.
     public func release(_ held: HeldLogs) {
-        held.keys.forEach(descriptors.checkIn)
+        for (key, descriptor) in zip(held.keys, held.descriptors) {
+            descriptors.checkIn(key, descriptor)
+        }
     }
 
     /// Appends each of `appends`, committed chains' aggregate records, to its log (held in

@@ -81,6 +81,8 @@ public final class AggregateStore: Sendable {
         public var version: UInt64
         /// The length of the valid log: where the next record goes.
         public var length: Int
+        /// How many chains a repair restored from the global log (0 if the log needed none).
+        public var restoredChains: Int
     }
 
     public let directory: DataDirectory
@@ -91,6 +93,12 @@ public final class AggregateStore: Sendable {
     private let onFatal: @Sendable (StorageError) -> Void
     private let failure = Mutex<StorageError?>(nil)
     private let syncs = Atomic<Int>(0)
+    /// The models whose logs are made durable one by one, each with why: their directory lies on
+    /// a file system where `syncfs` cannot be trusted (``FileSystemMagic``). Empty on local file
+    /// systems.
+    public let modelsSyncedPerLog: [String: String]
+    /// A model directory on each file system where `syncfs` is trusted: usually one.
+    private let trustedFileSystems: [Int32]
 
     /// Opens and locks the data directory at `path`, running on `pool`.
     ///
@@ -120,6 +128,22 @@ public final class AggregateStore: Sendable {
         self.descriptors = FileDescriptorCache(capacity: configuration.maximumOpenFiles)
         self.logger = logger
         self.onFatal = onFatal
+        var perLog: [String: String] = [:]
+        var devices: Set<UInt64> = []
+        var trusted: [Int32] = []
+        for model in directory.models {
+            let descriptor = directory.descriptor(of: model)!
+            if let reason = FileSystemMagic.syncfsDistrust(configuration.systemCalls.fileSystemType(descriptor)) {
+                perLog[model] = reason
+                continue
+            }
+            var info = stat()
+            if fstat(descriptor, &info) != 0 || devices.insert(UInt64(info.st_dev)).inserted {
+                trusted.append(descriptor)
+            }
+        }
+        modelsSyncedPerLog = perLog
+        trustedFileSystems = trusted
     }
 
     /// How many `fdatasync`/`fsync` calls the store has made.
@@ -131,35 +155,33 @@ public final class AggregateStore: Sendable {
     /// The failure that stopped the store, if one did.
     public var fatalError: StorageError? { failure.withLock { $0 } }
 
-    /// Reads `key`'s log into `fold`, repairing a torn tail.
+    /// Reads `key`'s log into `fold`, first repairing it from the global log if it is damaged,
+    /// incomplete or missing.
     ///
-    /// A torn tail (an incomplete last write) is cut off with a warning. Every record in an
-    /// aggregate log was written after the global log made it durable, so what a log holds may be
-    /// served even if it reached only the page cache. Only the aggregate's single writer may call
-    /// this, never while an append to the same log is running.
-    /// - Parameter repairableAfter: recovery's knowledge that every version after this one is also
-    ///   in the global log: damage that starts past it is cut off like a torn tail (it is what a
-    ///   power cut leaves of writes not yet synced), since recovery re-appends those versions.
-    /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if the log is damaged before its end.
+    /// The log must reach the newest chain of its aggregate that `copy` holds, and every byte of
+    /// it must verify. If not, it is repaired by ``LogRepair``'s rules and written by
+    /// ``LogRepairWriter``'s, durably, before anything is folded; the repair is logged at
+    /// `notice`. Every record in an aggregate log was written after the global log made it
+    /// durable, so what a log holds may be served even if it reached only the page cache. Only
+    /// the aggregate's single writer may call this, never while an append to the same log runs.
+    /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if the log holds damage no intact
+    ///   copy covers, or disagrees with the global log; the log is then left untouched.
     public func replay<Fold: LogFold>(
         _ key: AggregateKey,
         into fold: Fold,
-        repairableAfter: UInt64? = nil
+        repairingFrom copy: any GlobalLogCopy
     ) async throws -> Replay<Fold> {
-        try await run { try self.replayNow(key, into: fold, repairableAfter: repairableAfter) }
+        try await run { try self.replayNow(key, into: fold, repairingFrom: copy) }
     }
 
-    /// ``replay(_:into:repairableAfter:)`` on the I/O pool, answered on `loop`.
-    public func replay<Fold: LogFold>(_ key: AggregateKey, into fold: Fold, on loop: any EventLoop) -> EventLoopFuture<Replay<Fold>> {
-        run(on: loop) { try self.replayNow(key, into: fold, repairableAfter: nil) }
-    }
-
-    private func replayNow<Fold: LogFold>(_ key: AggregateKey, into fold: Fold, repairableAfter: UInt64?) throws -> Replay<Fold> {
-        try checkRunning()
-        return try descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
-            guard let descriptor else { return Replay(fold: fold, version: 0, length: 0) }
-            return try self.recover(descriptor, self.directory.logPath(of: key), .versions, into: fold, repairableAfter: repairableAfter)
-        }
+    /// ``replay(_:into:repairingFrom:)`` on the I/O pool, answered on `loop`.
+    public func replay<Fold: LogFold>(
+        _ key: AggregateKey,
+        into fold: Fold,
+        repairingFrom copy: any GlobalLogCopy,
+        on loop: any EventLoop
+    ) -> EventLoopFuture<Replay<Fold>> {
+        run(on: loop) { try self.replayNow(key, into: fold, repairingFrom: copy) }
     }
 
     /// Reads the first `length` bytes of `key`'s log, all of them acknowledged records, into `fold`.
@@ -232,7 +254,7 @@ public final class AggregateStore: Sendable {
     }
 
     /// Whether this kernel's `syncfs` reports write-back errors (Linux 5.8 and later), which
-    /// ``syncFileSystem()`` relies on.
+    /// ``syncWrittenLogs(_:createdIn:)`` relies on.
     public static let fileSystemSyncReportsErrors: Bool = {
         var names = utsname()
         guard uname(&names) == 0 else { return false }
@@ -242,17 +264,20 @@ public final class AggregateStore: Sendable {
         return (parts[0], parts[1]) >= (5, 8)
     }()
 
-    /// Makes everything written to the data directory's file system (each of them, if a model's
-    /// directory is mounted elsewhere) durable with one `syncfs`:
-    /// with sync `always`, every aggregate log appended to since the last call, however many, and
-    /// the directory entries of new ones, for the price of one call. Since Linux 5.8 `syncfs`
-    /// reports write-back errors of any file of the file system; a failure stops the store like a
-    /// failed `fdatasync`. A no-op with sync `none`.
-    public func syncFileSystem() async throws {
+    /// Makes the aggregate logs appended to since the last call durable, and the directory entries
+    /// of new ones: with sync `always`, before the checkpoint passes them.
+    ///
+    /// On each file system where `syncfs` is trusted, one `syncfs` covers every log, however many,
+    /// for the price of one call; since Linux 5.8 it reports write-back errors of any file of the
+    /// file system. The logs of ``modelsSyncedPerLog`` are each `fdatasync`ed instead: `logs`
+    /// must name every one of them written since the last call, and `models` those of their
+    /// directories in which logs were created (their directories are `fsync`ed). Any failure
+    /// stops the store like a failed `fdatasync`. A no-op with sync `none`.
+    public func syncWrittenLogs(_ logs: [AggregateKey], createdIn models: Set<String>) async throws {
         guard configuration.sync != .none else { return }
         try await run {
             try self.checkRunning()
-            for descriptor in self.directory.fileSystemDescriptors {
+            for descriptor in self.trustedFileSystems {
                 self.syncs.add(1, ordering: .relaxed)
                 guard self.configuration.systemCalls.syncFileSystem(descriptor) == 0 else {
                     let error = StorageError.syncFailed(path: self.directory.path, errno: errno)
@@ -260,6 +285,7 @@ public final class AggregateStore: Sendable {
                     throw error
                 }
             }
+            try self.syncLogsNow(logs, directories: models)
         }
     }
 
@@ -322,37 +348,24 @@ public final class AggregateStore: Sendable {
         return created
     }
 
-    /// Reads a whole log into `fold` and cuts off a torn tail (or, past `repairableAfter`, a
-    /// damaged one: see ``replay(_:into:repairableAfter:)``).
-    func recover<Fold: LogFold>(
-        _ descriptor: Int32,
-        _ path: String,
-        _ sequencing: LogScan.Sequencing,
-        _ layout: LogScan.Layout = .appendOnly,
-        into fold: Fold,
-        repairableAfter: UInt64? = nil
-    ) throws -> Replay<Fold> {
+    /// Reads the whole global log into `fold` and cuts off a torn tail.
+    func recoverGlobalLog<Fold: LogFold>(into fold: Fold) throws -> Replay<Fold> {
+        let descriptor = directory.globalLogDescriptor
+        let path = directory.globalLogPath
         let bytes = try readAll(descriptor, path)
-        let (fold, scan) = try self.fold(bytes, sequencing, layout, into: fold, path)
+        let (fold, scan) = try self.fold(bytes, .positions, .preallocated, into: fold, path)
         switch scan.tail {
         case .clean:
             break
         case .corrupt(let offset, let reason):
-            guard let repairableAfter, scan.version >= repairableAfter else {
-                throw StorageError.corrupt(path: path, offset: offset, reason: reason)
-            }
-            try cut(descriptor, path, at: offset, "cutting off damaged tail of log; the global log holds it", bytes.count)
+            throw StorageError.corrupt(path: path, offset: offset, reason: reason)
         case .torn(let offset):
-            try cut(descriptor, path, at: offset, "cutting off torn tail of log", bytes.count)
+            logger.warning("cutting off torn tail of log", metadata: ["path": "\(path)", "offset": "\(offset)", "bytes": "\(bytes.count - offset)"])
+            guard ftruncate(descriptor, off_t(offset)) == 0 else {
+                throw StorageError.io(operation: "truncate", path: path, errno: errno)
+            }
         }
-        return Replay(fold: fold, version: scan.version, length: scan.validLength)
-    }
-
-    private func cut(_ descriptor: Int32, _ path: String, at offset: Int, _ message: Logger.Message, _ size: Int) throws {
-        logger.warning(message, metadata: ["path": "\(path)", "offset": "\(offset)", "bytes": "\(size - offset)"])
-        guard ftruncate(descriptor, off_t(offset)) == 0 else {
-            throw StorageError.io(operation: "truncate", path: path, errno: errno)
-        }
+        return Replay(fold: fold, version: scan.version, length: scan.validLength, restoredChains: 0)
     }
 
     /// Scans `bytes`, handing each valid record to `fold`.

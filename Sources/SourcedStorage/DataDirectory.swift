@@ -20,9 +20,6 @@ public final class DataDirectory: Sendable {
     let checkpointDescriptor: Int32
     /// The zero-filled space of the global log beyond its records; ``close()`` waits for its fill.
     let globalLogSpace: GlobalLogSpace
-    /// One descriptor on each file system the logs live on: usually one, more if an operator
-    /// mounted a model's directory elsewhere. `syncfs` on each makes every log durable.
-    let fileSystemDescriptors: [Int32]
     private let isClosed = Atomic(false)
 
     /// Opens (creating if needed) the data directory at `path` for `models` and locks it.
@@ -63,12 +60,6 @@ public final class DataDirectory: Sendable {
         checkpointDescriptor = global[1]
         var globalLogInfo = stat()
         globalLogSpace = GlobalLogSpace(fileSize: fstat(global[0], &globalLogInfo) == 0 ? Int(globalLogInfo.st_size) : 0)
-        var devices: Set<UInt64> = []
-        fileSystemDescriptors = ([global[0]] + descriptors.values.sorted()).filter { descriptor in
-            var info = stat()
-            guard fstat(descriptor, &info) == 0 else { return true }
-            return devices.insert(UInt64(info.st_dev)).inserted
-        }
     }
 
     deinit {
@@ -95,6 +86,11 @@ public final class DataDirectory: Sendable {
     /// The descriptor of `model`'s directory, for `openat` and directory syncs.
     func descriptor(of model: String) -> Int32? {
         modelDescriptors[model]
+    }
+
+    /// The models opened with the directory, sorted.
+    var models: [String] {
+        modelDescriptors.keys.sorted()
     }
 
     /// The path of `key`'s log, for messages.
@@ -143,7 +139,7 @@ public final class DataDirectory: Sendable {
     }
 
     /// Creates `path` and any missing parents, making each new entry durable in its parent.
-    private static func makeDirectory(_ path: String) throws {
+    static func makeDirectory(_ path: String) throws {
         guard mkdir(path, 0o750) == 0 else {
             let code = errno
             if code == ENOENT, let parent = parent(of: path), parent != path {

@@ -10,6 +10,10 @@ public enum GlobalPayload {
     /// Why a global payload cannot be read.
     public struct Malformed: Error, CustomStringConvertible {
         public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     public static func encode(_ key: AggregateKey, events: [UInt8]) -> [UInt8] {
@@ -29,19 +33,22 @@ public enum GlobalPayload {
 
     /// The aggregate and where its events lie in `payload`.
     public static func decode(_ payload: UnsafeRawBufferPointer) throws(Malformed) -> (key: AggregateKey, events: Range<Int>) {
-        var offset = 0
-        func field() throws(Malformed) -> String {
-            guard payload.count - offset >= 2 else { throw Malformed(description: "global payload too short") }
-            let length = Int(payload.loadLE(UInt16.self, at: offset))
-            offset += 2
-            guard payload.count - offset >= length,
-                  let text = String(validating: payload[offset..<(offset + length)], as: UTF8.self)
-            else { throw Malformed(description: "global payload holds an invalid name") }
-            offset += length
-            return text
-        }
-        let model = try field()
-        guard let id = try? AggregateID(try field()) else { throw Malformed(description: "global payload holds an invalid id") }
-        return (AggregateKey(model: model, id: id), offset..<payload.count)
+        guard let fields = fields(of: payload) else { throw Malformed(description: "global payload too short") }
+        guard let model = String(validating: payload[fields.model], as: UTF8.self),
+              let id = String(validating: payload[fields.id], as: UTF8.self)
+        else { throw Malformed(description: "global payload holds an invalid name") }
+        guard let id = try? AggregateID(id) else { throw Malformed(description: "global payload holds an invalid id") }
+        return (AggregateKey(model: model, id: id), fields.id.upperBound..<payload.count)
+    }
+
+    /// Where the model name and the id lie in `payload`, undecoded; `nil` if it is too short for
+    /// the lengths it states.
+    public static func fields(of payload: UnsafeRawBufferPointer) -> (model: Range<Int>, id: Range<Int>)? {
+        guard payload.count >= 2 else { return nil }
+        let model = 2..<(2 + Int(payload.loadLE(UInt16.self, at: 0)))
+        guard payload.count >= model.upperBound + 2 else { return nil }
+        let id = (model.upperBound + 2)..<(model.upperBound + 2 + Int(payload.loadLE(UInt16.self, at: model.upperBound)))
+        guard payload.count >= id.upperBound else { return nil }
+        return (model, id)
     }
 }

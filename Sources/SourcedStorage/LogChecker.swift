@@ -1,19 +1,34 @@
 import Glibc
 import SourcedCore
 
-/// Verifies every log of a data directory offline, the way `redis-check-aof` does, and can cut off
-/// torn tails. It never deletes valid data: cut bytes are copied aside first, and corruption is
-/// only reported. Blocking: run it on a thread that may block, with no daemon using the directory.
+/// Verifies every log of a data directory offline, the way `redis-check-aof` does, cross-checks
+/// every aggregate log against the global log, and can repair what an intact copy covers.
+///
+/// The global log is verified first (a torn tail is cut off by `repair`, its bytes saved beside
+/// it). Each aggregate log is then compared with it record by record (position, aggregate,
+/// versions and the record's bytes) and checked by the rules of ``LogRepair``: damage, chains it
+/// lacks, a missing log. `repair` rewrites those from the global log with ``LogRepairWriter``,
+/// keeping replaced bytes; damage no intact copy covers, and records that verify but disagree
+/// with the global log, are only reported. It never deletes valid data. Blocking: run it on a
+/// thread that may block, with no daemon using the directory.
 public struct LogChecker {
     /// One finding.
     public struct Finding: Sendable, CustomStringConvertible {
         public enum Kind: Sendable {
-            /// An incomplete last write: `bytes` bytes from `offset` on.
+            /// An incomplete last write of the global log (or of a file whose name is no
+            /// aggregate's): `bytes` bytes from `offset` on.
             case tornTail(bytes: Int)
-            /// Damage with valid data after it, or a record out of sequence.
+            /// Damage no intact copy covers, or a record out of sequence: reported, never touched.
             case corrupt(reason: String)
             /// A torn tail that `--repair` cut off, its bytes saved in `savedTo`.
             case repaired(bytes: Int, savedTo: String)
+            /// An aggregate record that verifies but disagrees with the global log at its position:
+            /// reported, never touched.
+            case differs(reason: String)
+            /// What the global log can repair, and how (``LogRepair/Fix``).
+            case repairable(problem: String, remedy: String)
+            /// What `--repair` repaired from the global log; replaced bytes kept in `keptIn`.
+            case restored(problem: String, remedy: String, keptIn: String?)
         }
 
         public var path: String
@@ -23,7 +38,7 @@ public struct LogChecker {
         public var kind: Kind
 
         public var description: String {
-            let subject = aggregate.map { "aggregate \($0)" } ?? "global log"
+            let subject = aggregate.map { "aggregate \($0)" } ?? (path.hasSuffix("/global.log") ? "global log" : "a name no aggregate has")
             return switch kind {
             case .tornTail(let bytes):
                 "\(path): torn tail of \(bytes) bytes at offset \(offset) (\(subject)); --repair cuts it off"
@@ -31,6 +46,20 @@ public struct LogChecker {
                 "\(path): corrupt at offset \(offset) (\(subject)): \(reason)"
             case .repaired(let bytes, let savedTo):
                 "\(path): cut off a torn tail of \(bytes) bytes at offset \(offset) (\(subject)); the bytes are saved in \(savedTo)"
+            case .differs(let reason):
+                "\(path): the record at offset \(offset) (\(subject)) differs from the global log: \(reason)"
+            case .repairable(let problem, let remedy):
+                "\(path): \(problem) (\(subject)); --repair fixes it by \(remedy)"
+            case .restored(let problem, let remedy, let keptIn):
+                "\(path): \(problem) (\(subject)); fixed by \(remedy)" + (keptIn.map { "; the replaced bytes are kept in \($0)" } ?? "")
+            }
+        }
+
+        /// Whether the finding is a repair made, not a problem left.
+        public var isRepair: Bool {
+            switch kind {
+            case .repaired, .restored: true
+            case .tornTail, .corrupt, .differs, .repairable: false
             }
         }
     }
@@ -41,9 +70,10 @@ public struct LogChecker {
         public var logs = 0
         public var records = 0
 
-        /// Whether every log verified (after repairs, if any were made).
+        /// Whether every log verified and agrees with the global log (after repairs, if any were
+        /// made).
         public var isClean: Bool {
-            findings.allSatisfy { if case .repaired = $0.kind { true } else { false } }
+            findings.allSatisfy(\.isRepair)
         }
     }
 
@@ -53,59 +83,168 @@ public struct LogChecker {
         self.directory = directory
     }
 
-    /// Checks the global log and every aggregate log; with `repair`, cuts off torn tails.
+    /// Checks the global log and every aggregate log against it; with `repair`, cuts off a torn
+    /// tail of the global log and repairs aggregate logs from it, missing ones included.
     ///
     /// The zero-filled space after the global log's last record is its clean end (see
-    /// ``LogScan/Layout/preallocated``), never a finding; a zero-filled tail of an aggregate log
-    /// is a torn tail.
+    /// ``LogScan/Layout/preallocated``), never a finding.
     public func run(repair: Bool) throws -> Report {
         var report = Report()
-        try check(directory.globalLogPath, aggregate: nil, .positions, .preallocated, repair: repair, into: &report)
-        for model in try Self.entries(of: directory.path + "/aggregates") where !model.hasPrefix(".") {
-            let folder = directory.path + "/aggregates/" + model
+        let global = try checkGlobalLog(repair: repair, into: &report)
+        var seen: Set<AggregateKey> = []
+        let aggregates = directory.path + "/aggregates"
+        for model in try Self.entries(of: aggregates) where !model.hasPrefix(".") {
+            let folder = aggregates + "/" + model
             for name in try Self.entries(of: folder) where name.hasSuffix(LogFileName.suffix) {
-                let key = LogFileName.id(fromFileName: name).map { AggregateKey(model: model, id: $0) }
-                try check(folder + "/" + name, aggregate: key, .versions, .appendOnly, repair: repair, into: &report)
+                guard let id = LogFileName.id(fromFileName: name) else {
+                    try checkUnnamed(folder + "/" + name, repair: repair, into: &report)
+                    continue
+                }
+                let key = AggregateKey(model: model, id: id)
+                seen.insert(key)
+                try check(key, in: folder, against: global, repair: repair, into: &report)
             }
+        }
+        for key in global.positions.keys.filter({ !seen.contains($0) }).sorted(by: { "\($0)" < "\($1)" }) {
+            try check(key, in: aggregates + "/" + key.model, against: global, repair: repair, into: &report)
         }
         return report
     }
 
-    private func check(
+    /// Verifies the global log, cutting a torn tail with `repair`, and indexes what verifies.
+    private func checkGlobalLog(repair: Bool, into report: inout Report) throws -> CheckedGlobalLog {
+        let path = directory.globalLogPath
+        let (bytes, length) = try verify(path, .positions, .preallocated, repair: repair, into: &report)
+        return try CheckedGlobalLog(bytes, validLength: length, path: path)
+    }
+
+    /// Verifies a log whose name maps to no aggregate, as the global log is verified.
+    private func checkUnnamed(_ path: String, repair: Bool, into report: inout Report) throws {
+        _ = try verify(path, .versions, .appendOnly, repair: repair, into: &report)
+    }
+
+    /// Verifies the log at `path` by ``LogScan``'s rules, reporting (and with `repair`, cutting)
+    /// a torn tail and reporting corruption; returns its bytes and valid length.
+    private func verify(
         _ path: String,
-        aggregate: AggregateKey?,
         _ sequencing: LogScan.Sequencing,
         _ layout: LogScan.Layout,
         repair: Bool,
         into report: inout Report
-    ) throws {
+    ) throws -> (bytes: [UInt8], validLength: Int) {
         let descriptor = open(path, (repair ? O_RDWR : O_RDONLY) | O_CLOEXEC)
         guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
         defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw StorageError.io(operation: "stat", path: path, errno: errno) }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        guard bytes.isEmpty || pread(descriptor, &bytes, bytes.count, 0) == bytes.count else {
-            throw StorageError.io(operation: "read", path: path, errno: errno)
-        }
+        let bytes = try Self.read(descriptor, path)
         let scan = bytes.withUnsafeBytes { LogScan($0, sequencing: sequencing, layout: layout) }
         report.logs += 1
         report.records += scan.recordCount
         switch scan.tail {
         case .clean:
-            return
+            break
         case .corrupt(let offset, let reason):
-            report.findings.append(Finding(path: path, aggregate: aggregate, offset: offset, kind: .corrupt(reason: reason)))
+            report.findings.append(Finding(path: path, aggregate: nil, offset: offset, kind: .corrupt(reason: reason)))
         case .torn(let offset) where repair:
             let saved = "\(path).torn-\(offset)"
             try Self.save(Array(bytes[offset...]), to: saved)
             guard ftruncate(descriptor, off_t(offset)) == 0, fsync(descriptor) == 0 else {
                 throw StorageError.io(operation: "truncate", path: path, errno: errno)
             }
-            report.findings.append(Finding(path: path, aggregate: aggregate, offset: offset, kind: .repaired(bytes: bytes.count - offset, savedTo: saved)))
+            report.findings.append(Finding(path: path, aggregate: nil, offset: offset, kind: .repaired(bytes: bytes.count - offset, savedTo: saved)))
         case .torn(let offset):
-            report.findings.append(Finding(path: path, aggregate: aggregate, offset: offset, kind: .tornTail(bytes: bytes.count - offset)))
+            report.findings.append(Finding(path: path, aggregate: nil, offset: offset, kind: .tornTail(bytes: bytes.count - offset)))
         }
+        return (bytes, scan.validLength)
+    }
+
+    /// Cross-checks the log of `key` in `folder` (which may not exist) against `global`, and
+    /// repairs it with `repair`.
+    private func check(_ key: AggregateKey, in folder: String, against global: CheckedGlobalLog, repair: Bool, into report: inout Report) throws {
+        let name = LogFileName.make(for: key.id)
+        let path = folder + "/" + name
+        let descriptor = open(path, (repair ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW)
+        guard descriptor >= 0 || errno == ENOENT else { throw StorageError.io(operation: "open", path: path, errno: errno) }
+        defer { if descriptor >= 0 { close(descriptor) } }
+        let bytes = descriptor >= 0 ? try Self.read(descriptor, path) : []
+        let survey = bytes.withUnsafeBytes { AggregateLogSurvey($0) }
+        if descriptor >= 0 {
+            report.logs += 1
+        }
+        report.records += survey.records.count
+        for record in survey.records {
+            if let reason = Self.disagreement(record, of: key, in: bytes, with: global) {
+                report.findings.append(Finding(path: path, aggregate: key, offset: record.offset, kind: .differs(reason: reason)))
+            }
+        }
+        switch LogRepair.plan(bytes, newest: global.newestPosition(of: key), chains: { global.chains(of: key, in: $0) }) {
+        case .intact:
+            break
+        case .corrupt(let offset, let reason):
+            report.findings.append(Finding(path: path, aggregate: key, offset: offset, kind: .corrupt(reason: reason)))
+        case .repair(let plan):
+            let fixes = plan.fixes.map { fix in
+                descriptor >= 0
+                    ? (fix.offset, fix.problem, fix.remedy)
+                    : (0, "is missing, but the global log holds versions \(fix.versions.map { "\($0.lowerBound)–\($0.upperBound)" } ?? "")", "rebuilding it from the global log")
+            }
+            guard repair else {
+                for (offset, problem, remedy) in fixes {
+                    report.findings.append(Finding(path: path, aggregate: key, offset: offset, kind: .repairable(problem: problem, remedy: remedy)))
+                }
+                return
+            }
+            let written = try Self.writeRepair(plan, over: bytes, log: name, in: folder, descriptor: descriptor >= 0 ? descriptor : nil)
+            for (offset, problem, remedy) in fixes {
+                report.findings.append(Finding(path: path, aggregate: key, offset: offset, kind: .restored(problem: problem, remedy: remedy, keptIn: written.keptAside)))
+            }
+        }
+    }
+
+    /// Why `record` of `key`'s log disagrees with the chain the global log holds at its position,
+    /// or `nil` if it agrees byte for byte.
+    private static func disagreement(_ record: AggregateLogSurvey.Record, of key: AggregateKey, in bytes: [UInt8], with global: CheckedGlobalLog) -> String? {
+        let position = record.header.position
+        guard let chain = global.chain(at: position) else {
+            return "its position \(position) lies beyond the global log, which ends at position \(global.last)"
+        }
+        guard chain.key == key else {
+            return "global position \(position) holds a chain of aggregate \(chain.key)"
+        }
+        guard chain.firstVersion == record.header.firstVersion, chain.lastVersion == record.header.lastVersion else {
+            return "global position \(position) holds versions \(chain.firstVersion)–\(chain.lastVersion), the record versions \(record.header.firstVersion)–\(record.header.lastVersion)"
+        }
+        var expected: [UInt8] = []
+        chain.appendAggregateRecord(to: &expected)
+        guard expected[...] == bytes[record.offset..<record.end] else {
+            return chain.events[...] == bytes[record.payload]
+                ? "its header differs from global position \(position)'s (its time)"
+                : "its events differ from those of global position \(position)"
+        }
+        return nil
+    }
+
+    /// Writes `plan` with plain system calls, creating the model's directory if it is missing.
+    private static func writeRepair(_ plan: LogRepair, over bytes: [UInt8], log name: String, in folder: String, descriptor: Int32?) throws -> LogRepairWriter.Written {
+        try DataDirectory.makeDirectory(folder)
+        let directory = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { throw StorageError.io(operation: "open", path: folder, errno: errno) }
+        defer { close(directory) }
+        let writer = LogRepairWriter(systemCalls: .posix) { descriptor, path, full in
+            guard (full ? fsync(descriptor) : fdatasync(descriptor)) == 0 else {
+                throw StorageError.syncFailed(path: path, errno: errno)
+            }
+        }
+        return try writer.write(plan, over: bytes, log: name, in: directory, at: folder, descriptor: descriptor)
+    }
+
+    private static func read(_ descriptor: Int32, _ path: String) throws -> [UInt8] {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw StorageError.io(operation: "stat", path: path, errno: errno) }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        guard bytes.isEmpty || pread(descriptor, &bytes, bytes.count, 0) == bytes.count else {
+            throw StorageError.io(operation: "read", path: path, errno: errno)
+        }
+        return bytes
     }
 
     private static func save(_ bytes: [UInt8], to path: String) throws {

@@ -104,7 +104,7 @@ public struct LogScan: Sendable {
             case .versions: (8, version + 1)
             case .positions: (16, position + 1)
             }
-            tail = Self.hasRecord(in: bytes, after: offset, field: field, atLeast: next)
+            tail = Self.firstRecord(in: bytes, after: offset, field: field, atLeast: next) != nil
                 ? .corrupt(offset: offset, reason: problem)
                 : .torn(offset: offset)
             return
@@ -127,20 +127,20 @@ public struct LogScan: Sendable {
         return bytes[index...].allSatisfy { $0 == 0 }
     }
 
-    /// Whether a verifiable record whose sequence number (the header field at `field`) is at
-    /// least `next` starts anywhere after `offset`.
-    private static func hasRecord(in bytes: UnsafeRawBufferPointer, after offset: Int, field: Int, atLeast next: UInt64) -> Bool {
+    /// Where the first verifiable record whose sequence number (the header field at `field`: 8
+    /// for versions, 16 for positions) is at least `next` starts after `offset`, if one does.
+    static func firstRecord(in bytes: UnsafeRawBufferPointer, after offset: Int, field: Int, atLeast next: UInt64) -> Int? {
         var candidate = offset + 1
         while bytes.count - candidate >= LogRecord.headerSize {
             if bytes.loadLE(UInt16.self, at: candidate + 4) == LogRecord.formatVersion,
                bytes.loadLE(UInt64.self, at: candidate + field) >= next,
                case .record = LogRecord.read(bytes, at: candidate)
             {
-                return true
+                return candidate
             }
             candidate += 1
         }
-        return false
+        return nil
     }
 }
 

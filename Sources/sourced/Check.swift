@@ -7,20 +7,26 @@ import SourcedWire
 /// `sourced check`: verify a data directory offline.
 struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Verify every log of a data directory while sourced is stopped.",
+        abstract: "Verify every log of a data directory, and each aggregate log against the global log, while sourced is stopped.",
         discussion: """
-            Reads the global log and every aggregate log, record by record, and reports torn tails \
-            (an interrupted last write) and corruption (damage followed by valid data) with the \
-            file, the byte offset and the aggregate. With --repair, torn tails are cut off after \
-            their bytes are copied to FILE.torn-OFFSET; corruption is never touched. Exits 0 when \
-            every log verifies, 1 otherwise. Refuses to run while a sourced holds the directory.
+            Reads the global log and every aggregate log, record by record. Reports, with the \
+            file, the byte offset and the aggregate: a torn tail of the global log (an \
+            interrupted last write); aggregate logs that are damaged, end before the global log's \
+            newest chain of their aggregate, or are missing, and what the global log can restore; \
+            aggregate records that verify but differ from the global log at their position \
+            (aggregate, versions, bytes); and corruption no intact copy covers. With --repair, a \
+            torn tail of the global log is cut off after its bytes are copied to \
+            FILE.torn-OFFSET, and aggregate logs are repaired from the global log (replaced bytes \
+            are kept in FILE.torn-OFFSET or FILE.damaged-OFFSET); each repair is listed. \
+            Corruption and disagreements are never touched. Exits 0 when every log verifies and \
+            agrees (after repairs), 1 otherwise. Refuses to run while a sourced holds the directory.
             """
     )
 
     /// The daemon's options, for `--data-dir`.
     @ParentCommand var daemon: Sourced
 
-    @Flag(help: "Cut off torn tails (their bytes are saved beside the log).")
+    @Flag(help: "Cut off a torn tail of the global log, and repair aggregate logs from the global log (replaced bytes are saved beside the log).")
     var repair = false
 
     func run() async throws {
@@ -43,7 +49,7 @@ struct Check: AsyncParsableCommand {
         for finding in report.findings {
             print(finding)
         }
-        let problems = report.findings.count { if case .repaired = $0.kind { false } else { true } }
+        let problems = report.findings.count { !$0.isRepair }
         print("checked \(report.logs) logs, \(report.records) records: " + (report.isClean ? "all verify" : "\(problems) with problems"))
         if !report.isClean {
             throw ExitCode.failure

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Glibc
 import Synchronization
 import SourcedCore
@@ -211,6 +212,41 @@ final class FaultPlan: Sendable {
         engine = try await start()
         let snapshot = try await engine.snapshot(Counter.self, id: id("c1"))
         #expect(snapshot.version == 2 && snapshot.state == Counter.State(count: 1), "recovered from the global log")
+        await engine.shutdown()
+    }
+
+    /// A repair of a damaged log from the global log whose write fails leaves the log as it was
+    /// and fails that load only (`unavailable`; the next load repairs it); one whose `fdatasync`
+    /// fails stops the store, never retried, and the restart repairs it.
+    @Test(arguments: [FaultPlan.Call.write, .sync])
+    func aFailedRepairLeavesTheLogAsItWas(call: FaultPlan.Call) async throws {
+        var engine = try await start()
+        _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.create])
+        _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.increment])
+        await engine.shutdown()
+        let path = logPath(directory, "counter", "c1")
+        var damaged = try contents(of: path)
+        damaged[40] ^= 0x08
+        try write(damaged, to: path)
+        engine = try await start()
+        plan.arm(call, errno: EIO)
+        await #expect {
+            try await engine.snapshot(Counter.self, id: id("c1"))
+        } throws: { error in
+            switch (call, error) {
+            case (.write, EngineError.unavailable(let message)): message.contains("Input/output error")
+            case (.sync, EngineError.outcomeUnknown(let message)): message.contains("Input/output error")
+            default: false
+            }
+        }
+        #expect(try contents(of: path) == damaged, "the log is untouched")
+        #expect(!FileManager.default.fileExists(atPath: path + ".repair"), "nothing is left beside it")
+        if call == .sync {
+            #expect(plan.fatal.withLock { $0 } != nil, "the store stopped")
+            await engine.shutdown()
+            engine = try await start()
+        }
+        #expect(try await engine.snapshot(Counter.self, id: id("c1")).version == 2)
         await engine.shutdown()
     }
 

@@ -286,15 +286,25 @@ import Testing
             _ = try await store.replayGlobalLog(into: RecordFold())
             try store.commitGlobal(log.bytes, at: 0)
         }
+        // The aggregate log the global records belong to (counter c1, versions 1–4).
+        let chains = try log.bytes.withUnsafeBytes { buffer in
+            try log.starts.map { start in
+                guard case .record(let header, let payload) = LogRecord.read(buffer, at: start) else { throw CancellationError() }
+                return try CommittedChain(header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[payload]))
+            }
+        }
+        let aggregateLogPath = self.directory.file("aggregates/counter/c1.log")
+        try write(aggregateLog(of: chains).bytes, to: aggregateLogPath)
         #expect(try fileEnd(after: log.bytes.count).size == 1 << 20)
         var directory = try DataDirectory(path: self.directory.path, models: ["counter"])
         let report = try LogChecker(directory).run(repair: false)
         directory.close()
-        #expect(report.isClean && report.findings.isEmpty && report.records == 4)
+        #expect(report.isClean && report.findings.isEmpty && report.records == 8)
 
         var torn = try contents(of: globalLog)
         torn[log.starts[3] + 40] = 0
         try write(torn, to: globalLog)
+        try write(aggregateLog(of: Array(chains[..<3])).bytes, to: aggregateLogPath)
         directory = try DataDirectory(path: self.directory.path, models: ["counter"])
         let findings = try LogChecker(directory).run(repair: false).findings
         directory.close()

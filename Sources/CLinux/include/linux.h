@@ -16,4 +16,8 @@ struct sourced_peer_credentials {
 /// syncfs(2): writes back everything of the file system holding `descriptor` and waits for it.
 int sourced_syncfs(int descriptor);
 
+/// fstatfs(2)'s f_type for the file system holding `descriptor`, in `type`: its magic number.
+/// Returns 0, or -1 with errno set.
+int sourced_file_system_type(int descriptor, unsigned int *type);
+
 #endif
