@@ -2,8 +2,8 @@
 /// envelope), where going through `Encodable` costs more than the bytes themselves.
 ///
 /// The writer puts a `,` before every member and element after the first, and writes strings
-/// and integers exactly as ``JSONStreamEncoder`` does (the same code: `"`, `\` and control
-/// characters escaped, `/` and all other characters as they are). It does not check the shape:
+/// and integers exactly as ``JSONStreamEncoder`` does (the same code: `"`, `\`, control
+/// characters and U+2028/U+2029 escaped, `/` and all other characters as they are). It does not check the shape:
 /// the caller writes keys only inside objects, one value after each key, and closes what it
 /// opens.
 ///
@@ -132,11 +132,14 @@ public struct JSONWriter: Sendable {
     }
 
     /// Appends `string` as a JSON string: quoted, with `"`, `\` and the control characters
-    /// escaped (as `\n`, `\r`, `\t`, `\b`, `\f`, or `\u00XX`), everything else as it is; with
-    /// `prefix` before it and `suffix` after it, if given.
+    /// escaped (as `\n`, `\r`, `\t`, `\b`, `\f`, or `\u00XX`), and the line and paragraph
+    /// separators U+2028 and U+2029 as `\u2028` and `\u2029` (readers that split lines on them,
+    /// such as Python's `splitlines`, would otherwise cut a reply in two); everything else as it
+    /// is; with `prefix` before it and `suffix` after it, if given.
     static func appendString(_ string: String, to bytes: inout [UInt8], after prefix: UInt8? = nil, before suffix: UInt8? = nil) {
+        /// Whether `byte` is escaped, or (0xE2) may begin U+2028 or U+2029.
         func needsEscape(_ byte: UInt8) -> Bool {
-            byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+            byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0xE2
         }
         var string = string
         string.withUTF8 { utf8 in
@@ -162,6 +165,14 @@ public struct JSONWriter: Sendable {
             bytes.append(UInt8(ascii: "\""))
             var start = 0
             for index in utf8.indices where needsEscape(utf8[index]) {
+                if utf8[index] == 0xE2 {
+                    // U+2028 is E2 80 A8 in UTF-8, U+2029 E2 80 A9; other characters stay as they are.
+                    guard index + 2 < utf8.count, utf8[index + 1] == 0x80, utf8[index + 2] & 0xFE == 0xA8 else { continue }
+                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
+                    bytes.append(contentsOf: utf8[index + 2] == 0xA8 ? Array(#"\u2028"#.utf8) : Array(#"\u2029"#.utf8))
+                    start = index + 3
+                    continue
+                }
                 bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
                 appendEscape(utf8[index], to: &bytes)
                 start = index + 1

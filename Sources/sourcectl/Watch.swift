@@ -10,7 +10,8 @@ struct Watch: AsyncParsableCommand {
         discussion: """
             Without --from, prints events committed from now on. With --from P, first prints every \
             event after global position P, then continues live, with no gap. If the daemon reports \
-            that this watcher fell behind, it exits 1 and says which --from resumes. Stop with Ctrl-C.
+            that this watcher fell behind, it exits 1 and says which --from resumes; if the daemon \
+            stops or the connection ends, it exits 3 and says the same. Stop with Ctrl-C.
             """ + "\n\n" + examples([
             ("Everything from the beginning", "sourcectl watch --from 0"),
             ("Only accounts, live", "sourcectl watch --model account"),
@@ -45,6 +46,8 @@ struct Watch: AsyncParsableCommand {
             throw CommandFailure.reply(confirmation, printed: false)
         }
         let out = Terminal.standardOutput
+        /// The position of the last event printed: `--from` this resumes without a gap.
+        var resumeFrom = from ?? confirmation["from"]?.integerValue.map { UInt64(clamping: $0) }
         if connection.json {
             out.write(SourcedConnection.encode(confirmation) + "\n")
         }
@@ -56,6 +59,9 @@ struct Watch: AsyncParsableCommand {
             if event["ok"] == false {
                 throw CommandFailure.reply(event, printed: connection.json)
             }
+            if let position = event["position"]?.integerValue {
+                resumeFrom = UInt64(clamping: position)
+            }
             if connection.json {
                 continue
             }
@@ -66,5 +72,7 @@ struct Watch: AsyncParsableCommand {
             out.write("\(out.paint(position, .dim))  \(aggregate)  \(version)  \(out.paint(type, .bold))  \(event["data"]?.text ?? "{}")\n")
         }
         await stream.close()
+        let resume = resumeFrom.map { "; resume with --from \($0)" } ?? ""
+        throw CommandFailure(message: "the daemon ended the stream (it stopped, or the connection broke)\(resume)", status: .unavailable)
     }
 }

@@ -169,4 +169,28 @@ import Testing
         #expect(future.status == 2 && future.errors.contains("beyond the newest position"))
         #expect(await daemon.stop() == 0)
     }
+
+    /// A watcher whose daemon stops says so, with the position to resume from, and exits 3.
+    @Test func watchSaysWhenTheDaemonStops() async throws {
+        let daemon = try await DaemonProcess()
+        let environment = ["SOURCED_SOCKET": daemon.socketPath, "NO_COLOR": "1"]
+        _ = try await ToolRun.run("sourcectl", ["exec", "counter", "w1", "create"], environment: environment)
+        _ = try await ToolRun.run("sourcectl", ["exec", "counter", "w1", "increment"], environment: environment)
+        let output = daemon.directory.file("watch.out")
+        let errors = daemon.directory.file("watch.err")
+        for file in [output, errors] { _ = FileManager.default.createFile(atPath: file, contents: nil) }
+        let watch = Process()
+        watch.executableURL = URL(fileURLWithPath: DaemonProcess.executable("sourcectl"))
+        watch.arguments = ["watch", "--from", "0"]
+        watch.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        watch.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        watch.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+        try watch.run()
+        try await waitUntil { ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n").count == 2 }
+        #expect(await daemon.stop() == 0)
+        try await waitUntil { !watch.isRunning }
+        #expect(watch.terminationStatus == 3)
+        let message = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        #expect(message.contains("the daemon ended the stream") && message.contains("resume with --from 2"), "\(message)")
+    }
 }

@@ -73,4 +73,19 @@ import Testing
         writer.endArray()
         #expect(text(writer) == "[1,2]")
     }
+
+    /// Readers that split lines on U+2028 and U+2029 (Python's `splitlines`) must never see them raw.
+    @Test func escapesTheLineAndParagraphSeparators() throws {
+        let cases: [(String, String)] = [
+            ("a\u{2028}b", #""a\u2028b""#), ("\u{2029}", #""\u2029""#), ("x\u{2028}\u{2029}", #""x\u2028\u2029""#),
+            ("€ \u{2027} \u{202A}", "\"€ \u{2027} \u{202A}\""), (String(repeating: "é", count: 40) + "\u{2028}", "\"" + String(repeating: "é", count: 40) + #"\u2028""#),
+        ]
+        for (string, expected) in cases {
+            var writer = JSONWriter()
+            writer.write(string)
+            #expect(text(writer) == expected)
+            #expect(String(decoding: try JSONStreamEncoder().encode(string), as: UTF8.self) == expected)
+            #expect(try JSONParser.parse(writer.bytes) == .string(string))
+        }
+    }
 }
