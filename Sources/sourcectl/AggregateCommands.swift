@@ -150,5 +150,11 @@ struct Events: AsyncParsableCommand {
             rows.append([item["version"]?.text ?? "?", time, event["type"]?.stringValue ?? "?", event.fieldsText])
         }
         out.write(Terminal.table(rows))
+        // A page is not the whole history: say where the next one starts (on standard error, so
+        // the table alone goes down a pipe).
+        let shown = reply["events"]?.arrayValue?.last?["version"]?.integerValue ?? Int64(clamping: from)
+        if let newest = reply["version"]?.integerValue, shown < newest {
+            Terminal.standardError.write("versions up to \(shown) of \(newest) shown; next page: sourcectl events \(model) \(id) --from \(shown)\n")
+        }
     }
 }
