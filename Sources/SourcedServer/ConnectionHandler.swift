@@ -104,7 +104,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 let peer = (try? result.get()) ?? nil
                 guard let peer, self.configuration.access.allows(peer) else {
                     let who = peer.map { "uid \($0.uid) (gid \($0.gid), pid \($0.pid))" } ?? "a peer whose credentials cannot be read"
-                    self.logger.warning("connection refused", metadata: ["reason": "not allowed", "peer": "\(who)"])
+                    let refusal = self.connections.refuse(because: "not allowed")
+                    if refusal.shouldLog {
+                        self.logger.warning("connection refused", metadata: ["reason": "not allowed", "peer": "\(who)", "refused_so_far": "\(refusal.total)"])
+                    }
                     let message = "\(who) may not use this daemon; it allows the uids and gids given by --allow-uid and --allow-gid"
                     return self.refuse(ProtocolError(.forbidden, message))
                 }

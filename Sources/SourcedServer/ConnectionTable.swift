@@ -53,12 +53,24 @@ final class ConnectionTable: Sendable {
                 state.open[ObjectIdentifier(channel)] = channel
                 return nil
             }
-            state.refused += 1
-            let now = ContinuousClock.now
-            let shouldLog = state.lastLoggedRefusal.map { now - $0 >= .seconds(1) } ?? true
-            if shouldLog { state.lastLoggedRefusal = now }
-            return Refusal(reason: reason, shouldLog: shouldLog, total: state.refused)
+            return Self.count(Refusal(reason: reason, shouldLog: false, total: 0), in: &state)
         }
+    }
+
+    /// Counts a connection refused after it was admitted (its peer may not use the daemon), and
+    /// says whether to log it: refusals of every kind share one log line a second.
+    func refuse(because reason: String) -> Refusal {
+        state.withLock { Self.count(Refusal(reason: reason, shouldLog: false, total: 0), in: &$0) }
+    }
+
+    private static func count(_ refusal: Refusal, in state: inout State) -> Refusal {
+        var refusal = refusal
+        state.refused += 1
+        let now = ContinuousClock.now
+        refusal.shouldLog = state.lastLoggedRefusal.map { now - $0 >= .seconds(1) } ?? true
+        if refusal.shouldLog { state.lastLoggedRefusal = now }
+        refusal.total = state.refused
+        return refusal
     }
 
     func remove(_ channel: any Channel) {

@@ -206,6 +206,30 @@ import Testing
         #expect(await daemon.stop() == 0)
     }
 
+    /// A refused user reconnecting in a loop costs the log one line a second, not one per attempt.
+    @Test func refusalsOfTheAllowListAreRateLimitedInTheLog() async throws {
+        let directory = TemporaryDirectory("sd")
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
+        let daemon = try await DaemonProcess(in: directory, arguments: ["--allow-uid", "4100"])
+        try FileManager.default.setAttributes([.posixPermissions: 0o666], ofItemAtPath: daemon.socketPath)
+        let started = ContinuousClock.now
+        let script = "for i in $(seq 40); do echo '{\"op\":\"ping\"}' | /usr/bin/socat -t2 - UNIX-CONNECT:\(daemon.socketPath); done"
+        let run = try await ToolRun.run(
+            executable: "/usr/bin/setpriv",
+            ["--reuid", "65534", "--regid", "65534", "--clear-groups", "/bin/sh", "-c", script],
+            input: ""
+        )
+        let elapsed = started.duration(to: .now)
+        #expect(run.output.components(separatedBy: #""code":"forbidden""#).count - 1 == 40, "every attempt is answered")
+        let client = try await LineClient.connect(daemon.socketPath)
+        let stats = try await client.request(line: #"{"op":"stats"}"#)["stats"]
+        #expect((stats?["connections_refused"]?.integerValue ?? 0) >= 40, "and counted")
+        await client.close()
+        let logged = daemon.log.components(separatedBy: "connection refused").count - 1
+        #expect(logged >= 1 && logged <= Int(elapsed.components.seconds) + 2, "\(logged) log lines in \(elapsed)")
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test func withoutAnAllowListTheSocketModeDecides() async throws {
         let directory = TemporaryDirectory("sd")
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
