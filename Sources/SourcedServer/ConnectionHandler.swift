@@ -201,8 +201,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .stream(let confirmation, let stream):
             slots.append(.stream(confirmation, stream))
             state = .streaming(stream)
-            // The client's input already ended: so does the subscription, once confirmed.
-            if inputEnded { stream.subscription.cancel() }
             writeReady()
         }
     }
@@ -241,9 +239,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 reading = false
                 flushIfNeeded()
                 resumeReading()
-            case .streaming(let stream):
-                // The end of the input ends the subscription, and with it the connection.
-                stream.subscription.cancel()
+            case .streaming:
+                // A client that only shut down its writing side (`nc -N`, `socat` at the end of
+                // its input) still reads: the stream goes on until it ends or the client closes.
+                break
             case .refused:
                 context.close(promise: nil)
             case .finishing, .closed:

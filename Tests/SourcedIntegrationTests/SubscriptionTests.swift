@@ -173,4 +173,26 @@ struct ConnectionClosed: Error, CustomStringConvertible {
         for connection in [setup, slow, resumed] { await connection.close() }
         #expect(await daemon.stop() == 0)
     }
+
+    /// A client that shuts down its writing side after `subscribe` (as `nc -N` and `socat` do
+    /// when their input ends) keeps receiving the stream, catch-up and live, until it closes.
+    @Test func aHalfClosedSubscriberKeepsItsStream() async throws {
+        let daemon = try await DaemonProcess()
+        let setup = try await LineClient.connect(daemon.socketPath)
+        let creates = (0..<300).map { #"{"op":"execute","model":"counter","id":"h\#($0)","command":{"type":"create"}}"# }
+        try await setup.sendRaw(Array((creates.joined(separator: "\n") + "\n").utf8))
+        for _ in creates { #expect(try await setup.readReply()["ok"] == true) }
+        let socket = try RawSocket.connect(to: daemon.socketPath, timeoutSeconds: 60)
+        defer { close(socket) }
+        try RawSocket.write(Array(#"{"op":"subscribe","from":0}"#.utf8) + [0x0A], to: socket)
+        shutdown(socket, Int32(SHUT_WR))
+        let caughtUp = try RawSocket.readLines(301, from: socket)
+        #expect(caughtUp.count == 301, "the confirmation and every past event")
+        #expect(try SourcedConnection.decode(caughtUp.last ?? "")["position"] == 300)
+        _ = try await setup.request(line: #"{"op":"execute","model":"counter","id":"h0","command":{"type":"increment"}}"#)
+        let live = try RawSocket.readLines(1, from: socket)
+        #expect(try SourcedConnection.decode(live.first ?? "")["position"] == 301, "and live events after")
+        await setup.close()
+        #expect(await daemon.stop() == 0)
+    }
 }
