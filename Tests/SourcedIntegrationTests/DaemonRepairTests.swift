@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import SourcedProtocol
+import SourcedWire
 import SourcedTestSupport
 import Testing
 
