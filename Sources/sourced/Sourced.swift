@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLinux
 import Foundation
 import Logging
 import NIOPosix
@@ -85,6 +86,11 @@ struct Sourced: AsyncParsableCommand {
     var shutdownTimeout: Double?
 
     func run() async throws {
+        // Blocks of 128 KiB and more (large states, their snapshots and replies) are mapped and
+        // unmapped on their own: with glibc's default the threshold rises with each such block
+        // freed, and they then stay in the I/O threads' arenas after eviction, so that RSS grew
+        // about 3 times the --max-memory budget in MemoryBudgetTests.
+        _ = sourced_set_mmap_threshold(128 << 10)
         let settings = try DaemonSettings(self, environment: ProcessInfo.processInfo.environment)
         let inherited: Int32?
         do {
