@@ -483,14 +483,14 @@ public final class Shard: @unchecked Sendable {
         case .missing, .notAsked:
             account(aggregate, state: 0, events: aggregate.durableLength)
         }
+        evictOverBudget()
         guard let snapshots else { return }
         aggregate.nextSnapshot = aggregate.snapshotVersion + snapshots.interval
         if case .ignored = use {
             takeSnapshot(of: aggregate)
-        } else if aggregate.durableLength > 0, let version = aggregate.durableSnapshot()?.version, version >= aggregate.nextSnapshot {
+        } else if let version = aggregate.durableSnapshot()?.version, version >= aggregate.nextSnapshot {
             takeSnapshot(of: aggregate)
         }
-        evictOverBudget()
     }
 
     /// Starts writing a snapshot of `aggregate`'s durable state, unless the writer is busy; once

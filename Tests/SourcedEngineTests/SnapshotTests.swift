@@ -140,10 +140,11 @@ import Testing
     }
 
     /// Accounts with 100 KB owners under a 1 MiB budget: idle ones are evicted as the estimate
-    /// passes the budget, and each answers right when loaded again.
-    @Test func theMemoryEstimateStaysWithinTheBudget() async throws {
+    /// passes the budget, and each answers right when loaded again; with snapshots or without.
+    @Test(arguments: [1000, 0])
+    func theMemoryEstimateStaysWithinTheBudget(snapshotInterval: Int) async throws {
         let budget = 1 << 20
-        let engine = try await Engine.start(in: directory, maximumMemory: budget)
+        let engine = try await Engine.start(in: directory, maximumMemory: budget, snapshotInterval: snapshotInterval)
         let owner = { (index: Int) in String(repeating: "o", count: 100_000) + "\(index)" }
         for index in 0..<40 {
             _ = try await engine.execute(Account.self, id: id("a\(index)"), commands: [.open(owner: owner(index)), .deposit(amount: index + 1)])
