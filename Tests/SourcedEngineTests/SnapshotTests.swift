@@ -122,6 +122,28 @@ import Testing
         await engine.shutdown()
     }
 
+    /// A log cut back after its snapshot's record (what a power loss can leave before the
+    /// checkpoint's sync) is still repaired from the global log at load: the snapshot verifies,
+    /// but the records after it do not reach the global log's newest chain, so the whole log is
+    /// replayed and repaired, and the snapshot rewritten.
+    @Test func aLogCutBackAfterItsSnapshotIsRepairedFromTheGlobalLog() async throws {
+        var engine = try await Engine.start(in: directory, snapshotInterval: 5)
+        try await writeCounter(engine, events: 10)
+        try await waitUntil { snapshot("c1")?.version == 10 }
+        try await writeCounter(engine, events: 12, from: 11)
+        await engine.shutdown()
+        let log = logPath(directory, "counter", "c1")
+        let original = try contents(of: log)
+        let covered = try #require(snapshot("c1")).logLength
+        try write(Array(original[..<covered]), to: log)
+        engine = try await Engine.start(in: directory, snapshotInterval: 5)
+        let loaded = try await engine.snapshot(Counter.self, id: id("c1"))
+        #expect(loaded.version == 12 && loaded.state == Counter.State(count: 11))
+        #expect(try contents(of: log) == original, "the log is repaired byte for byte")
+        try await waitUntil { snapshot("c1")?.version == 12 }
+        await engine.shutdown()
+    }
+
     @Test func aFailedSnapshotWriteFailsNoCommand() async throws {
         var calls = SystemCalls.posix
         calls.openat = { directory, name, flags, mode in

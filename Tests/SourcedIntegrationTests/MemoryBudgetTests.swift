@@ -42,4 +42,18 @@ import Testing
         await client.close()
         #expect(await daemon.stop() == 0)
     }
+
+    @Test func maxMemoryTakesSuffixesAndRefusesNonsense() async throws {
+        let directory = TemporaryDirectory("mm")
+        let refused = try await ToolRun.run("sourced", ["--max-memory", "64 parsecs", "--data-dir", directory.file("data"), "--socket", directory.file("s.sock")])
+        #expect(refused.status != 0 && refused.errors.contains(#"invalid value "64 parsecs" for --max-memory"#), "\(refused.errors)")
+        for (arguments, environment, bytes) in [(["--max-memory", "1.5GiB"], [:], 1_610_612_736), ([], ["SOURCED_MAX_MEMORY": "500MB"], 500_000_000)] {
+            let daemon = try await DaemonProcess(arguments: arguments, environment: environment)
+            let client = try await LineClient.connect(daemon.socketPath)
+            let stats = try await client.request(line: #"{"op":"stats"}"#)["stats"]
+            #expect(stats?["max_memory_bytes"] == .integer(Int64(bytes)), "\(arguments) \(environment)")
+            await client.close()
+            #expect(await daemon.stop() == 0)
+        }
+    }
 }
