@@ -76,6 +76,7 @@ let package = Package(
         .executableTarget(
             name: "sourced",
             dependencies: [
+                "CLinux",
                 "SourcedCore",
                 "SourcedStorage",
                 "SourcedEngine",

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include "linux.h"
@@ -14,4 +15,8 @@ int sourced_file_system_type(int descriptor, unsigned int *type) {
     }
     *type = (unsigned int)info.f_type;
     return 0;
+}
+
+int sourced_set_mmap_threshold(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes);
 }

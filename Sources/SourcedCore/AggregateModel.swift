@@ -26,6 +26,11 @@ public protocol AggregateModel: Sendable {
     /// The commands this model accepts, for clients that discover them (the `models` request).
     static var commands: [CommandDescription] { get }
 
+    /// The shape of `State` as snapshots store it: change it (any other value) whenever `State`
+    /// changes how it encodes, so that snapshots of the old shape are ignored and rebuilt from
+    /// the log instead of being decoded wrongly. 1 unless the model says otherwise.
+    static var stateVersion: Int { get }
+
     /// Decides what `command` does to an aggregate in `state` (`nil` if it was never created).
     ///
     /// - Returns: the events to record, in order. Returning no events accepts the command without
@@ -66,6 +71,8 @@ public struct CommandDescription: Codable, Hashable, Sendable {
 }
 
 extension AggregateModel {
+    public static var stateVersion: Int { 1 }
+
     /// Runs a chain of commands, each on the state the previous one produced.
     ///
     /// - Returns: all events of the chain in order and the state after the last one.

@@ -1,4 +1,5 @@
 import SourcedCore
+import SourcedStorage
 
 /// One live aggregate of `Model`: its durable state, its newest decided state, and the reads
 /// waiting for the two to meet.
@@ -25,6 +26,19 @@ final class Aggregate<Model: AggregateModel>: LiveAggregate {
         for read in ready {
             read.answer(.success(durable))
         }
+    }
+
+    override func durableSnapshot() -> (version: UInt64, make: @Sendable () throws -> SnapshotFile)? {
+        guard let state = durable.state, durable.version > 0 else { return nil }
+        let file = SnapshotFile(
+            model: key.model, stateVersion: Model.stateVersion, version: durable.version, logLength: durableLength,
+            recordOffset: durableRecordOffset, position: durablePosition, state: []
+        )
+        return (durable.version, {
+            var file = file
+            file.state = try StateFold<Model>.encode(state)
+            return file
+        })
     }
 
     override func forgetUndurable() {

@@ -22,6 +22,14 @@ public final class Engine: Sendable {
         public var models: ModelCatalog
         /// The most aggregates kept in memory.
         public var maximumAggregates: Int
+        /// The most memory live aggregates may take, by their estimate, in bytes; `nil`: no bound
+        /// but ``maximumAggregates``. Beyond it idle aggregates are evicted, least recently used
+        /// first. An aggregate's estimate is the encoded size of its state when last measured (a
+        /// load from a snapshot, a snapshot written), plus the bytes of the events folded into it
+        /// since, plus a fixed ``LiveAggregate/overhead`` of 700 bytes.
+        public var maximumMemory: Int?
+        /// Events between two snapshots of an aggregate; 0 writes no snapshots.
+        public var snapshotInterval: Int
         /// Aggregates unused this long are dropped from memory.
         public var idleTimeout: Duration
         /// When appends are made durable.
@@ -46,6 +54,8 @@ public final class Engine: Sendable {
             dataDirectory: String,
             models: ModelCatalog = .builtIn,
             maximumAggregates: Int = 100_000,
+            maximumMemory: Int? = nil,
+            snapshotInterval: Int = 1000,
             idleTimeout: Duration = .seconds(300),
             checkpointInterval: Duration = .seconds(1),
             sync: SyncMode = .always,
@@ -59,6 +69,8 @@ public final class Engine: Sendable {
             self.dataDirectory = dataDirectory
             self.models = models
             self.maximumAggregates = maximumAggregates
+            self.maximumMemory = maximumMemory
+            self.snapshotInterval = snapshotInterval
             self.idleTimeout = idleTimeout
             self.sync = sync
             self.checkpointInterval = checkpointInterval
@@ -80,6 +92,7 @@ public final class Engine: Sendable {
     private let handlers: [HandlerRunner]
     private let pool: NIOThreadPool
     private let counters: EngineCounters
+    private let snapshots: SnapshotWriter?
     /// Evicts idle aggregates on each shard's loop.
     private let evictions: [RepeatedTask]
     /// Saves the global checkpoint, until shutdown.
@@ -106,6 +119,7 @@ public final class Engine: Sendable {
         onFatal: @escaping @Sendable (StorageError) -> Void = { _ in }
     ) async throws -> Engine {
         precondition(configuration.maximumAggregates > 0 && configuration.ioThreads > 0 && configuration.threads > 0)
+        precondition(configuration.snapshotInterval >= 0 && (configuration.maximumMemory ?? 0) >= 0)
         var configuration = configuration
         if configuration.sync == .always, !AggregateStore.fileSystemSyncReportsErrors {
             // Sync `always` trusts one syncfs to report any failed write-back; before Linux 5.8
@@ -156,7 +170,7 @@ public final class Engine: Sendable {
                 try? await pool.runIfActive { committer.stop() }
                 throw error
             }
-            return Engine(configuration, store, committer, handlers, pool)
+            return Engine(configuration, store, committer, handlers, pool, logger)
         } catch {
             try? await pool.shutdownGracefully()
             throw error
@@ -168,7 +182,8 @@ public final class Engine: Sendable {
         _ store: AggregateStore,
         _ committer: GlobalCommitter,
         _ handlers: [HandlerRunner],
-        _ pool: NIOThreadPool
+        _ pool: NIOThreadPool,
+        _ logger: Logger
     ) {
         self.configuration = configuration
         self.store = store
@@ -177,13 +192,20 @@ public final class Engine: Sendable {
         self.pool = pool
         let counters = EngineCounters()
         self.counters = counters
+        let snapshots = configuration.snapshotInterval > 0
+            ? SnapshotWriter(interval: UInt64(configuration.snapshotInterval), store: store, logger: logger)
+            : nil
+        self.snapshots = snapshots
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         eventLoopGroup = group
         let loops = Array(group.makeIterator())
         // The capacity is split between the shards; the first ones take the remainder.
         let shards = loops.enumerated().map { index, loop in
             let capacity = configuration.maximumAggregates / loops.count + (index < configuration.maximumAggregates % loops.count ? 1 : 0)
-            return Shard(index: index, loop: loop, capacity: max(capacity, 1), store: store, committer: committer, counters: counters)
+            return Shard(
+                index: index, loop: loop, capacity: max(capacity, 1), store: store, committer: committer, counters: counters,
+                snapshots: snapshots, memoryBudget: configuration.maximumMemory.map { $0 / loops.count } ?? .max
+            )
         }
         self.shards = shards
         let timeout = configuration.idleTimeout
@@ -316,6 +338,9 @@ public final class Engine: Sendable {
             misses: counters.misses.current,
             loads: counters.loads.current,
             evictions: counters.evictions.current,
+            aggregateMemory: counters.memory.current,
+            memoryBudget: configuration.maximumMemory,
+            snapshots: snapshots?.written.load(ordering: .relaxed) ?? 0,
             commands: counters.commands.current,
             rejections: counters.rejections.current,
             events: counters.events.current,

@@ -12,8 +12,15 @@ public struct EngineStatistics: Hashable, Sendable {
     public var misses: Int
     /// Logs read to rebuild an aggregate.
     public var loads: Int
-    /// Instances dropped from memory, for capacity or idleness.
+    /// Instances dropped from memory, for capacity, memory or idleness.
     public var evictions: Int
+    /// The estimated memory of the live aggregates, in bytes (``Engine/Configuration/maximumMemory``
+    /// says what it counts).
+    public var aggregateMemory: Int
+    /// The bound on ``aggregateMemory``, `nil` if none.
+    public var memoryBudget: Int?
+    /// Snapshots written since the engine started.
+    public var snapshots: Int
     /// Command chains committed.
     public var commands: Int
     /// Command chains the model rejected.
@@ -41,6 +48,8 @@ final class EngineCounters: Sendable {
     let misses = Atomic<Int>(0)
     let loads = Atomic<Int>(0)
     let evictions = Atomic<Int>(0)
+    /// The estimated memory of the live aggregates, in all shards.
+    let memory = Atomic<Int>(0)
     let commands = Atomic<Int>(0)
     let rejections = Atomic<Int>(0)
     let events = Atomic<Int>(0)

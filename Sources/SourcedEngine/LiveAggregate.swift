@@ -1,5 +1,6 @@
 import NIOCore
 import SourcedCore
+import SourcedStorage
 
 /// What a shard knows of every aggregate it holds, whatever its model.
 ///
@@ -28,13 +29,40 @@ class LiveAggregate {
     var durableLength = 0
     /// The length of the log after every decided chain: where the next chain's record goes.
     var logEnd = 0
+    /// Where the last durable record starts, and its global position: what a snapshot of the
+    /// durable state names.
+    var durableRecordOffset = 0
+    var durablePosition: UInt64 = 0
+    /// The version of the newest snapshot written or being written, 0 if none is known.
+    var snapshotVersion: UInt64 = 0
+    /// The version from which the next periodic snapshot is due.
+    var nextSnapshot = UInt64.max
+    /// The estimate of its memory beyond ``overhead``: the encoded size of the state when last
+    /// measured (by a load from a snapshot, or a snapshot written), and the bytes of the events
+    /// folded in since (recorded or replayed).
+    var stateBytes = 0
+    var eventBytes = 0
     /// Whether the aggregate is in its shard's ``IdleAggregates``, and its neighbours there.
     var isIdle = false
     unowned(unsafe) var older: LiveAggregate?
     unowned(unsafe) var newer: LiveAggregate?
 
+    /// The memory of a live aggregate besides its state, as the memory estimate counts it: the
+    /// RSS growth measured per live idle counter (636 bytes, `docs/performance.md`) rounded up for
+    /// the fields added since.
+    static let overhead = 700
+
+    /// The estimate of the memory it takes.
+    var memoryEstimate: Int { Self.overhead + stateBytes + eventBytes }
+
     init(key: AggregateKey) {
         self.key = key
+    }
+
+    /// The durable version, and how to build a snapshot of it on another thread; `nil` for an
+    /// aggregate never created.
+    func durableSnapshot() -> (version: UInt64, make: @Sendable () throws -> SnapshotFile)? {
+        nil
     }
 
     /// Forgets every decided chain that is not durable and marks the aggregate for a reload from

@@ -22,7 +22,13 @@ import SourcedStorage
 ///
 /// **Capacity**: at most `capacity` aggregates are live. A new one evicts the least recently used
 /// idle one; when every one is busy, the request waits, in arrival order, for one to become idle.
-/// Aggregates idle for longer than the idle timeout are evicted by a timer on the loop.
+/// Aggregates idle for longer than the idle timeout are evicted by a timer on the loop. While the
+/// estimated memory of the live aggregates (``LiveAggregate/memoryEstimate``) exceeds
+/// `memoryBudget`, idle ones are evicted, least recently used first.
+///
+/// **Snapshots** of an aggregate's durable state are written by ``SnapshotWriter`` on the I/O
+/// pool: every `interval` events (a comparison per commit), when an aggregate whose log grew since
+/// its last snapshot is evicted, and after a load that ignored one or replayed `interval` events.
 public final class Shard: @unchecked Sendable {
     /// The loop that owns this shard: call every method on it.
     public let loop: any EventLoop
@@ -31,6 +37,10 @@ public final class Shard: @unchecked Sendable {
     private let store: AggregateStore
     private let committer: GlobalCommitter
     private let counters: EngineCounters
+    private let snapshots: SnapshotWriter?
+    private let memoryBudget: Int
+    /// The estimated memory of this shard's live aggregates.
+    private var memory = 0
 
     private var aggregates: [AggregateKey: LiveAggregate] = [:]
     private var idle = IdleAggregates()
@@ -56,7 +66,9 @@ public final class Shard: @unchecked Sendable {
         capacity: Int,
         store: AggregateStore,
         committer: GlobalCommitter,
-        counters: EngineCounters
+        counters: EngineCounters,
+        snapshots: SnapshotWriter?,
+        memoryBudget: Int
     ) {
         precondition(capacity > 0)
         self.index = index
@@ -65,6 +77,8 @@ public final class Shard: @unchecked Sendable {
         self.store = store
         self.committer = committer
         self.counters = counters
+        self.snapshots = snapshots
+        self.memoryBudget = memoryBudget
     }
 
     // MARK: - Requests
@@ -215,6 +229,12 @@ public final class Shard: @unchecked Sendable {
             case .success(let position):
                 aggregate.durable = Snapshot(version: commit.version, state: commit.state)
                 aggregate.durableLength = offset + LogRecord.headerSize + payload.count
+                aggregate.durableRecordOffset = offset
+                aggregate.durablePosition = position
+                self.account(aggregate, state: aggregate.stateBytes, events: aggregate.eventBytes + payload.count)
+                if commit.version >= aggregate.nextSnapshot {
+                    self.takeSnapshot(of: aggregate)
+                }
                 self.counters.commands.increment()
                 self.counters.events.increment(by: commit.events.count)
                 commit.position = position
@@ -330,6 +350,7 @@ public final class Shard: @unchecked Sendable {
             }
             aggregate = Aggregate<Model>(key: key)
             aggregates[key] = aggregate
+            account(aggregate, state: 0, events: 0, created: true)
             counters.live.increment()
             counters.misses.increment()
         }
@@ -365,7 +386,8 @@ public final class Shard: @unchecked Sendable {
         guard case .unloaded = aggregate.phase, aggregate.inFlight == 0, !aggregate.waiting.isEmpty else { return }
         aggregate.phase = .loading
         counters.loads.increment()
-        store.replay(aggregate.key, into: StateFold<Model>(), repairingFrom: committer, on: loop).assumeIsolated().whenComplete { result in
+        store.replay(aggregate.key, into: StateFold<Model>(), repairingFrom: committer, snapshots: StateFold<Model>.snapshots, on: loop)
+            .assumeIsolated().whenComplete { result in
             var failure: EngineError?
             switch result {
             case .success(let replay):
@@ -373,7 +395,10 @@ public final class Shard: @unchecked Sendable {
                 aggregate.head = aggregate.durable
                 aggregate.durableLength = replay.length
                 aggregate.logEnd = replay.length
+                aggregate.durableRecordOffset = replay.lastRecordOffset
+                aggregate.durablePosition = replay.position
                 aggregate.phase = .ready
+                self.loaded(aggregate, replay.snapshot)
             case .failure(let error):
                 let error = EngineError(error)
                 if case .corrupt = error {
@@ -399,6 +424,7 @@ public final class Shard: @unchecked Sendable {
         busy -= 1
         aggregate.lastUsed = .now()
         idle.append(aggregate)
+        evictOverBudget()
         while !waitingForRoom.isEmpty, aggregates.count < capacity || !idle.isEmpty {
             waitingForRoom.removeFirst()()
         }
@@ -409,14 +435,85 @@ public final class Shard: @unchecked Sendable {
     private func makeRoom() -> Bool {
         guard aggregates.count >= capacity else { return true }
         guard let victim = idle.popOldest() else { return false }
-        evict(victim.key)
+        evict(victim)
         return true
     }
 
-    private func evict(_ key: AggregateKey) {
-        aggregates.removeValue(forKey: key)
+    /// Evicts idle aggregates, least recently used first, while the estimate exceeds the budget.
+    private func evictOverBudget() {
+        while memory > memoryBudget, let victim = idle.popOldest() {
+            evict(victim)
+        }
+    }
+
+    /// Drops an idle aggregate, first starting a snapshot if its log grew since its last one.
+    private func evict(_ aggregate: LiveAggregate) {
+        aggregates.removeValue(forKey: aggregate.key)
         counters.live.increment(by: -1)
         counters.evictions.increment()
+        memory -= aggregate.memoryEstimate
+        counters.memory.increment(by: -aggregate.memoryEstimate)
+        if let snapshots, case .ready = aggregate.phase, let durable = aggregate.durableSnapshot(), durable.version > aggregate.snapshotVersion {
+            _ = snapshots.write(aggregate.key, on: loop, durable.make)
+        }
+    }
+
+    // MARK: - Snapshots and memory
+
+    /// Sets `aggregate`'s memory estimate (``LiveAggregate/stateBytes``, ``LiveAggregate/eventBytes``),
+    /// or, if `created`, adds a new aggregate's to the shard's.
+    private func account(_ aggregate: LiveAggregate, state: Int, events: Int, created: Bool = false) {
+        let delta = (created ? LiveAggregate.overhead : 0) + state + events - aggregate.stateBytes - aggregate.eventBytes
+        aggregate.stateBytes = state
+        aggregate.eventBytes = events
+        memory += delta
+        counters.memory.increment(by: delta)
+    }
+
+    /// Takes in what a load found: the memory estimate, and whether the snapshot must be replaced.
+    private func loaded(_ aggregate: LiveAggregate, _ use: SnapshotUse) {
+        aggregate.snapshotVersion = 0
+        switch use {
+        case .used(let version, let logLength, let stateBytes):
+            aggregate.snapshotVersion = version
+            account(aggregate, state: stateBytes, events: aggregate.durableLength - logLength)
+        case .ignored(let rejection):
+            snapshots?.ignored(aggregate.key, rejection)
+            account(aggregate, state: 0, events: aggregate.durableLength)
+        case .missing, .notAsked:
+            account(aggregate, state: 0, events: aggregate.durableLength)
+        }
+        evictOverBudget()
+        guard let snapshots else { return }
+        aggregate.nextSnapshot = aggregate.snapshotVersion + snapshots.interval
+        if case .ignored = use {
+            takeSnapshot(of: aggregate)
+        } else if let version = aggregate.durableSnapshot()?.version, version >= aggregate.nextSnapshot {
+            takeSnapshot(of: aggregate)
+        }
+    }
+
+    /// Starts writing a snapshot of `aggregate`'s durable state, unless the writer is busy; once
+    /// written, its state's size replaces the estimate's.
+    private func takeSnapshot(of aggregate: LiveAggregate) {
+        guard let snapshots, let durable = aggregate.durableSnapshot(), durable.version > aggregate.snapshotVersion else { return }
+        aggregate.nextSnapshot = durable.version + snapshots.interval
+        guard let written = snapshots.write(aggregate.key, on: loop, durable.make) else { return }
+        let previous = aggregate.snapshotVersion
+        aggregate.snapshotVersion = durable.version
+        let eventsBefore = aggregate.eventBytes
+        written.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let stateBytes):
+                guard self.aggregates[aggregate.key] === aggregate else { return }
+                self.account(aggregate, state: stateBytes, events: max(0, aggregate.eventBytes - eventsBefore))
+                self.evictOverBudget()
+            case .failure:
+                if aggregate.snapshotVersion == durable.version {
+                    aggregate.snapshotVersion = previous
+                }
+            }
+        }
     }
 
     /// Evicts every aggregate idle since before `deadline`.
@@ -424,7 +521,7 @@ public final class Shard: @unchecked Sendable {
         loop.assertInEventLoop()
         while let oldest = idle.oldest, oldest.lastUsed <= deadline {
             idle.remove(oldest)
-            evict(oldest.key)
+            evict(oldest)
         }
     }
 

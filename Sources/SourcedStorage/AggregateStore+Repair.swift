@@ -13,17 +13,20 @@ extension AggregateStore {
             let newest = copy.newestPosition(of: key)
             let (folded, scan) = try self.fold(bytes, .versions, into: fold, path)
             if scan.tail == .clean, newest.map({ $0 <= scan.position }) ?? true {
-                return Replay(fold: folded, version: scan.version, length: scan.validLength, restoredChains: 0)
+                return Replay(fold: folded, version: scan.version, length: scan.validLength, restoredChains: 0, lastRecordOffset: scan.lastRecordOffset, position: scan.position)
             }
             switch try LogRepair.plan(bytes, newest: newest, chains: { try copy.chains(of: key, in: $0) }) {
             case .intact:
-                return Replay(fold: folded, version: scan.version, length: scan.validLength, restoredChains: 0)
+                return Replay(fold: folded, version: scan.version, length: scan.validLength, restoredChains: 0, lastRecordOffset: scan.lastRecordOffset, position: scan.position)
             case .corrupt(let offset, let reason):
                 throw StorageError.corrupt(path: path, offset: offset, reason: reason)
             case .repair(let repair):
                 try self.write(repair, over: bytes, of: key, descriptor: descriptor)
                 let (repaired, rescan) = try self.fold(repair.bytes, .versions, into: fold, path)
-                return Replay(fold: repaired, version: rescan.version, length: rescan.validLength, restoredChains: repair.restoredChains)
+                return Replay(
+                    fold: repaired, version: rescan.version, length: rescan.validLength, restoredChains: repair.restoredChains,
+                    lastRecordOffset: rescan.lastRecordOffset, position: rescan.position
+                )
             }
         }
     }

@@ -83,6 +83,12 @@ public final class AggregateStore: Sendable {
         public var length: Int
         /// How many chains a repair restored from the global log (0 if the log needed none).
         public var restoredChains: Int
+        /// Where the last valid record starts (0 for an empty log).
+        public var lastRecordOffset = 0
+        /// The global position of the last valid record, 0 for an empty log.
+        public var position: UInt64 = 0
+        /// Whether the replay started from a snapshot.
+        public var snapshot = SnapshotUse.notAsked
     }
 
     public let directory: DataDirectory
@@ -373,6 +379,7 @@ public final class AggregateStore: Sendable {
         _ bytes: [UInt8],
         _ sequencing: LogScan.Sequencing,
         _ layout: LogScan.Layout = .appendOnly,
+        after version: UInt64 = 0,
         into fold: Fold,
         _ path: String
     ) throws -> (Fold, LogScan) {
@@ -380,7 +387,7 @@ public final class AggregateStore: Sendable {
         var recordOffset = 0
         do {
             let scan = try bytes.withUnsafeBytes { buffer in
-                try LogScan(buffer, sequencing: sequencing, layout: layout) { entry in
+                try LogScan(buffer, sequencing: sequencing, layout: layout, after: version) { entry in
                     recordOffset = entry.offset
                     try fold.apply(entry.header, payload: UnsafeRawBufferPointer(rebasing: buffer[entry.payload]))
                 }

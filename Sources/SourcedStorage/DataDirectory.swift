@@ -6,8 +6,10 @@ import Synchronization
 ///
 /// Layout: `LOCK` (an `flock`ed file holding the owner's pid), `global.log` (every committed
 /// chain in commit order, then zero-filled space: see ``GlobalLogSpace``), `global.checkpoint` (how far the aggregate logs are known to hold the
-/// global log) and `aggregates/<model>/<file>.log` (see ``LogFileName``). Model directories are created, and made durable, when the directory is
-/// opened, so creating an aggregate's log later needs only one directory sync.
+/// global log), `aggregates/<model>/<file>.log` (see ``LogFileName``) and
+/// `snapshots/<model>/<file>.log.snap` (see ``SnapshotFile``). Model directories are created, and
+/// made durable, when the directory is opened, so creating an aggregate's log later needs only one
+/// directory sync.
 ///
 /// Opening performs blocking system calls; call it from a thread that may block.
 public final class DataDirectory: Sendable {
@@ -15,6 +17,7 @@ public final class DataDirectory: Sendable {
     public let path: String
     private let lockDescriptor: Int32
     private let modelDescriptors: [String: Int32]
+    private let snapshotDescriptors: [String: Int32]
     /// The global log and its checkpoint, open for the directory's lifetime.
     let globalLogDescriptor: Int32
     let checkpointDescriptor: Int32
@@ -36,6 +39,7 @@ public final class DataDirectory: Sendable {
         let lock = try Self.lock(path)
 
         var descriptors: [String: Int32] = [:]
+        var snapshots: [String: Int32] = [:]
         var global: [Int32] = []
         do {
             for name in ["global.log", "global.checkpoint"] {
@@ -43,19 +47,17 @@ public final class DataDirectory: Sendable {
             }
             try Self.makeDirectory(path + "/aggregates")
             for model in models {
-                let modelPath = path + "/aggregates/" + model
-                try Self.makeDirectory(modelPath)
-                let descriptor = open(modelPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-                guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: modelPath, errno: errno) }
-                descriptors[model] = descriptor
+                descriptors[model] = try Self.openDirectory(path + "/aggregates/" + model)
+                snapshots[model] = try Self.openDirectory(path + "/snapshots/" + model)
             }
         } catch {
-            (Array(descriptors.values) + global).forEach { _ = Glibc.close($0) }
+            (Array(descriptors.values) + Array(snapshots.values) + global).forEach { _ = Glibc.close($0) }
             Self.unlock(lock, path)
             throw error
         }
         lockDescriptor = lock
         modelDescriptors = descriptors
+        snapshotDescriptors = snapshots
         globalLogDescriptor = global[0]
         checkpointDescriptor = global[1]
         var globalLogInfo = stat()
@@ -78,6 +80,7 @@ public final class DataDirectory: Sendable {
     private func closeFiles() {
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         modelDescriptors.values.forEach { _ = Glibc.close($0) }
+        snapshotDescriptors.values.forEach { _ = Glibc.close($0) }
         _ = Glibc.close(globalLogDescriptor)
         _ = Glibc.close(checkpointDescriptor)
         Self.unlock(lockDescriptor, path)
@@ -86,6 +89,16 @@ public final class DataDirectory: Sendable {
     /// The descriptor of `model`'s directory, for `openat` and directory syncs.
     func descriptor(of model: String) -> Int32? {
         modelDescriptors[model]
+    }
+
+    /// The descriptor of `model`'s snapshot directory.
+    func snapshotDescriptor(of model: String) -> Int32? {
+        snapshotDescriptors[model]
+    }
+
+    /// The path of `key`'s snapshot, for messages.
+    public func snapshotPath(of key: AggregateKey) -> String {
+        "\(path)/snapshots/\(key.model)/\(SnapshotFile.fileName(for: key.id))"
     }
 
     /// The models opened with the directory, sorted.
@@ -134,6 +147,14 @@ public final class DataDirectory: Sendable {
                 throw error
             }
         }
+        guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
+        return descriptor
+    }
+
+    /// Creates (if needed, with its parents, durably) and opens the directory at `path`.
+    private static func openDirectory(_ path: String) throws -> Int32 {
+        try makeDirectory(path)
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
         guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
         return descriptor
     }

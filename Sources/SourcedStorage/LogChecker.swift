@@ -9,8 +9,10 @@ import SourcedCore
 /// versions and the record's bytes) and checked by the rules of ``LogRepair``: damage, chains it
 /// lacks, a missing log. `repair` rewrites those from the global log with ``LogRepairWriter``,
 /// keeping replaced bytes; damage no intact copy covers, and records that verify but disagree
-/// with the global log, are only reported. It never deletes valid data. Blocking: run it on a
-/// thread that may block, with no daemon using the directory.
+/// with the global log, are only reported. It never deletes valid data. Snapshots are verified
+/// last, against the logs as repaired: checksum, model, state version, and the log's record they
+/// name; `repair` deletes a bad one (a load would ignore it and replay the log). Blocking: run it
+/// on a thread that may block, with no daemon using the directory.
 public struct LogChecker {
     /// One finding.
     public struct Finding: Sendable, CustomStringConvertible {
@@ -29,6 +31,10 @@ public struct LogChecker {
             case repairable(problem: String, remedy: String)
             /// What `--repair` repaired from the global log; replaced bytes kept in `keptIn`.
             case restored(problem: String, remedy: String, keptIn: String?)
+            /// A snapshot a load would ignore, and why.
+            case badSnapshot(reason: String)
+            /// A snapshot `--repair` deleted, and why.
+            case deletedSnapshot(reason: String)
         }
 
         public var path: String
@@ -39,6 +45,7 @@ public struct LogChecker {
 
         public var description: String {
             let subject = aggregate.map { "aggregate \($0)" } ?? (path.hasSuffix("/global.log") ? "global log" : "a name no aggregate has")
+            let snapshot = "snapshot of \(aggregate.map { "aggregate \($0)" } ?? "a name no aggregate has")"
             return switch kind {
             case .tornTail(let bytes):
                 "\(path): torn tail of \(bytes) bytes at offset \(offset) (\(subject)); --repair cuts it off"
@@ -52,14 +59,18 @@ public struct LogChecker {
                 "\(path): \(problem) (\(subject)); --repair fixes it by \(remedy)"
             case .restored(let problem, let remedy, let keptIn):
                 "\(path): \(problem) (\(subject)); fixed by \(remedy)" + (keptIn.map { "; the replaced bytes are kept in \($0)" } ?? "")
+            case .badSnapshot(let reason):
+                "\(path): \(reason) (\(snapshot)); a load ignores it and replays the log; --repair deletes it"
+            case .deletedSnapshot(let reason):
+                "\(path): \(reason) (\(snapshot)); deleted, the next load replays the log and writes a new one"
             }
         }
 
         /// Whether the finding is a repair made, not a problem left.
         public var isRepair: Bool {
             switch kind {
-            case .repaired, .restored: true
-            case .tornTail, .corrupt, .differs, .repairable: false
+            case .repaired, .restored, .deletedSnapshot: true
+            case .tornTail, .corrupt, .differs, .repairable, .badSnapshot: false
             }
         }
     }
@@ -69,6 +80,7 @@ public struct LogChecker {
         public var findings: [Finding] = []
         public var logs = 0
         public var records = 0
+        public var snapshots = 0
 
         /// Whether every log verified and agrees with the global log (after repairs, if any were
         /// made).
@@ -78,9 +90,12 @@ public struct LogChecker {
     }
 
     public let directory: DataDirectory
+    /// The state version of each model known, by name: a snapshot of another is reported.
+    public let stateVersions: [String: Int]
 
-    public init(_ directory: DataDirectory) {
+    public init(_ directory: DataDirectory, stateVersions: [String: Int] = [:]) {
         self.directory = directory
+        self.stateVersions = stateVersions
     }
 
     /// Checks the global log and every aggregate log against it; with `repair`, cuts off a torn
@@ -108,7 +123,56 @@ public struct LogChecker {
         for key in global.positions.keys.filter({ !seen.contains($0) }).sorted(by: { "\($0)" < "\($1)" }) {
             try check(key, in: aggregates + "/" + key.model, against: global, repair: repair, into: &report)
         }
+        let snapshots = directory.path + "/snapshots"
+        for model in try Self.entries(of: snapshots, ifPresent: true) where !model.hasPrefix(".") {
+            for name in try Self.entries(of: snapshots + "/" + model) where name.hasSuffix(SnapshotFile.suffix) {
+                try checkSnapshot(name, of: model, repair: repair, into: &report)
+            }
+        }
         return report
+    }
+
+    /// Verifies snapshot `name` of `model` as a load would, against the aggregate's log as it is
+    /// now; with `repair`, deletes it if a load would ignore it. (Whether its state decodes is
+    /// left to the load, which knows the model's type.)
+    private func checkSnapshot(_ name: String, of model: String, repair: Bool, into report: inout Report) throws {
+        let folder = directory.path + "/snapshots/" + model
+        let path = folder + "/" + name
+        let id = LogFileName.id(fromFileName: String(name.dropLast(SnapshotFile.suffix.count)))
+        let key = id.map { AggregateKey(model: model, id: $0) }
+        report.snapshots += 1
+        let problem: String
+        do {
+            guard let key else { throw SnapshotRejection.malformed("its name maps to no aggregate") }
+            let snapshot = try SnapshotFile(decoding: try Self.read(path))
+            guard snapshot.model == model else { throw SnapshotRejection.wrongModel(found: snapshot.model, expected: model) }
+            if let current = stateVersions[model], snapshot.stateVersion != current {
+                throw SnapshotRejection.stateVersion(found: snapshot.stateVersion, expected: current)
+            }
+            let logPath = directory.logPath(of: key)
+            let log = open(logPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard log >= 0 else { throw SnapshotRejection.logDisagrees("its log \(logPath) cannot be opened: \(StorageError.message(errno))") }
+            defer { close(log) }
+            let bytes = try Self.read(log, logPath)
+            guard bytes.count >= snapshot.logLength else {
+                throw SnapshotRejection.logDisagrees("the log ends at offset \(bytes.count), before the snapshot's offset \(snapshot.logLength)")
+            }
+            try snapshot.verifyCoveredRecord(Array(bytes[snapshot.recordOffset..<snapshot.logLength]))
+            return
+        } catch let rejection as SnapshotRejection {
+            problem = rejection.description
+        }
+        guard repair else {
+            report.findings.append(Finding(path: path, aggregate: key, offset: 0, kind: .badSnapshot(reason: problem)))
+            return
+        }
+        let folderDescriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard folderDescriptor >= 0 else { throw StorageError.io(operation: "open", path: folder, errno: errno) }
+        defer { close(folderDescriptor) }
+        guard unlinkat(folderDescriptor, name, 0) == 0, fsync(folderDescriptor) == 0 else {
+            throw StorageError.io(operation: "delete", path: path, errno: errno)
+        }
+        report.findings.append(Finding(path: path, aggregate: key, offset: 0, kind: .deletedSnapshot(reason: problem)))
     }
 
     /// Verifies the global log, cutting a torn tail with `repair`, and indexes what verifies.
@@ -237,6 +301,13 @@ public struct LogChecker {
         return try writer.write(plan, over: bytes, log: name, in: directory, at: folder, descriptor: descriptor)
     }
 
+    private static func read(_ path: String) throws -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
+        defer { close(descriptor) }
+        return try read(descriptor, path)
+    }
+
     private static func read(_ descriptor: Int32, _ path: String) throws -> [UInt8] {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw StorageError.io(operation: "stat", path: path, errno: errno) }
@@ -256,8 +327,12 @@ public struct LogChecker {
         }
     }
 
-    private static func entries(of folder: String) throws -> [String] {
-        guard let stream = opendir(folder) else { throw StorageError.io(operation: "list", path: folder, errno: errno) }
+    /// The names in `folder`, sorted; none if `ifPresent` and it does not exist.
+    private static func entries(of folder: String, ifPresent: Bool = false) throws -> [String] {
+        guard let stream = opendir(folder) else {
+            if ifPresent && errno == ENOENT { return [] }
+            throw StorageError.io(operation: "list", path: folder, errno: errno)
+        }
         defer { closedir(stream) }
         var names: [String] = []
         while let entry = readdir(stream) {

@@ -57,17 +57,23 @@ public struct LogScan: Sendable {
     public private(set) var version: UInt64 = 0
     /// The position of the last valid record, 0 for an empty log.
     public private(set) var position: UInt64 = 0
+    /// Where the last valid record starts, 0 for an empty log.
+    public private(set) var lastRecordOffset = 0
 
     /// Scans `bytes`, a whole log file, handing each valid record to `onRecord` in order.
     ///
     /// Records are handed over as they are verified, before the tail is known: a caller that folds
     /// them must discard its result when ``tail`` turns out ``Tail/corrupt(offset:reason:)``.
+    /// With `after`, `bytes` are the part of an aggregate log after the record of that version
+    /// (the first record must start at version `after + 1`).
     public init(
         _ bytes: UnsafeRawBufferPointer,
         sequencing: Sequencing = .versions,
         layout: Layout = .appendOnly,
+        after: UInt64 = 0,
         onRecord: (Entry) throws -> Void
     ) rethrows {
+        version = after
         var offset = 0
         while offset < bytes.count {
             let problem: String
@@ -75,6 +81,7 @@ public struct LogScan: Sendable {
             case .record(let header, let payload) where sequencing.follows(header, version: version, position: position):
                 try onRecord(Entry(offset: offset, header: header, payload: payload))
                 recordCount += 1
+                lastRecordOffset = offset
                 version = header.lastVersion
                 position = header.position
                 offset = payload.upperBound

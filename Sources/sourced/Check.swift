@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NIOPosix
+import SourcedCore
 import SourcedStorage
 import SourcedWire
 
@@ -18,7 +19,9 @@ struct Check: AsyncParsableCommand {
             torn tail of the global log is cut off after its bytes are copied to \
             FILE.torn-OFFSET, and aggregate logs are repaired from the global log (replaced bytes \
             are kept in FILE.torn-OFFSET or FILE.damaged-OFFSET); each repair is listed. \
-            Corruption and disagreements are never touched. Exits 0 when every log verifies and \
+            Corruption and disagreements are never touched. Snapshots are verified last (checksum, \
+            model, state version, and that the log's record at their offset has their version); \
+            --repair deletes a bad one, which a load would ignore anyway. Exits 0 when every log verifies and \
             agrees (after repairs), 1 otherwise. Refuses to run while a sourced holds the directory.
             """
     )
@@ -26,7 +29,7 @@ struct Check: AsyncParsableCommand {
     /// The daemon's options, for `--data-dir`.
     @ParentCommand var daemon: Sourced
 
-    @Flag(help: "Cut off a torn tail of the global log, and repair aggregate logs from the global log (replaced bytes are saved beside the log).")
+    @Flag(help: "Cut off a torn tail of the global log, repair aggregate logs from the global log (replaced bytes are saved beside the log), and delete bad snapshots.")
     var repair = false
 
     func run() async throws {
@@ -41,7 +44,8 @@ struct Check: AsyncParsableCommand {
             report = try await NIOThreadPool.singleton.runIfActive {
                 let directory = try DataDirectory(path: path, models: [])
                 defer { directory.close() }
-                return try LogChecker(directory).run(repair: repair)
+                let stateVersions = Dictionary(uniqueKeysWithValues: ModelCatalog.builtIn.models.map { ($0.name, $0.stateVersion) })
+                return try LogChecker(directory, stateVersions: stateVersions).run(repair: repair)
             }
         } catch {
             throw DaemonFailure(reason: "\(error)")
@@ -50,7 +54,7 @@ struct Check: AsyncParsableCommand {
             print(finding)
         }
         let problems = report.findings.count { !$0.isRepair }
-        print("checked \(report.logs) logs, \(report.records) records: " + (report.isClean ? "all verify" : "\(problems) with problems"))
+        print("checked \(report.logs) logs, \(report.records) records, \(report.snapshots) snapshots: " + (report.isClean ? "all verify" : "\(problems) with problems"))
         if !report.isClean {
             throw ExitCode.failure
         }

@@ -82,6 +82,8 @@ struct Daemon {
                 Engine.Configuration(
                     dataDirectory: settings.dataDirectory,
                     maximumAggregates: settings.maximumAggregates,
+                    maximumMemory: settings.maximumMemory,
+                    snapshotInterval: settings.snapshotInterval,
                     idleTimeout: settings.idleTimeout,
                     checkpointInterval: settings.checkpointInterval,
                     sync: settings.sync,

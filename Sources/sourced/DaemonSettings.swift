@@ -11,6 +11,9 @@ struct DaemonSettings: Sendable {
     var socketPath: String
     var dataDirectory: String
     var maximumAggregates: Int
+    /// `nil`: no bound on the aggregates' estimated memory.
+    var maximumMemory: Int?
+    var snapshotInterval: Int
     var idleTimeout: Duration
     var checkpointInterval: Duration
     var sync: SyncMode
@@ -53,6 +56,9 @@ struct DaemonSettings: Sendable {
         socketPath = flags.socket ?? defaults.socketPath
         dataDirectory = flags.dataDir ?? defaults.dataDirectory
         maximumAggregates = try setting(flags.maxAggregates, "max-aggregates", default: 100_000, valid: positive) { Int($0) }
+        let memory = try setting(flags.maxMemory, "max-memory", default: "", valid: { (ByteCount.parse($0) ?? 0) > 0 }) { $0 }
+        maximumMemory = ByteCount.parse(memory)
+        snapshotInterval = try setting(flags.snapshotEvery, "snapshot-every", default: 1000, valid: { $0 >= 0 }) { Int($0) }
         idleTimeout = .seconds(try setting(flags.idleTimeout, "idle-timeout", default: 300, valid: seconds) { Double($0) })
         let syncName = try setting(flags.sync, "sync", default: "always", valid: { SyncMode(rawValue: $0) != nil }) { $0 }
         sync = SyncMode(rawValue: syncName)!

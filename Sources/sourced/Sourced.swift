@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLinux
 import Foundation
 import Logging
 import NIOPosix
@@ -32,6 +33,12 @@ struct Sourced: AsyncParsableCommand {
 
     @Option(help: "Most aggregates kept in memory; the least recently used idle one is evicted beyond. (env: SOURCED_MAX_AGGREGATES; default: 100000)")
     var maxAggregates: Int?
+
+    @Option(help: "Most memory live aggregates may take by their estimate (each state's encoded size when last measured, plus the events folded in since, plus 700 bytes; see docs/operations.md); the least recently used idle ones are evicted beyond. Accepts suffixes: 64MiB, 1GiB, 500MB. (env: SOURCED_MAX_MEMORY; default: no bound but --max-aggregates)")
+    var maxMemory: String?
+
+    @Option(help: "Events between two snapshots of an aggregate's state (written in the background; also when an aggregate whose log grew is evicted); 0 writes none. (env: SOURCED_SNAPSHOT_EVERY; default: 1000)")
+    var snapshotEvery: Int?
 
     @Option(help: "Seconds an aggregate may stay unused in memory before it is evicted. (env: SOURCED_IDLE_TIMEOUT; default: 300; at most one year)")
     var idleTimeout: Double?
@@ -79,6 +86,11 @@ struct Sourced: AsyncParsableCommand {
     var shutdownTimeout: Double?
 
     func run() async throws {
+        // Blocks of 128 KiB and more (large states, their snapshots and replies) are mapped and
+        // unmapped on their own: with glibc's default the threshold rises with each such block
+        // freed, and they then stay in the I/O threads' arenas after eviction, so that RSS grew
+        // about 3 times the --max-memory budget in MemoryBudgetTests.
+        _ = sourced_set_mmap_threshold(128 << 10)
         let settings = try DaemonSettings(self, environment: ProcessInfo.processInfo.environment)
         let inherited: Int32?
         do {

@@ -9,15 +9,21 @@ extension Engine {
     static func start(
         in directory: TemporaryDirectory,
         maximumAggregates: Int = 1000,
-        idleTimeout: Duration = .seconds(60)
+        maximumMemory: Int? = nil,
+        snapshotInterval: Int = 1000,
+        idleTimeout: Duration = .seconds(60),
+        systemCalls: SystemCalls = .posix
     ) async throws -> Engine {
         try await Engine.start(
             Configuration(
                 dataDirectory: directory.file("data"),
                 maximumAggregates: maximumAggregates,
+                maximumMemory: maximumMemory,
+                snapshotInterval: snapshotInterval,
                 idleTimeout: idleTimeout,
                 maximumOpenFiles: 64,
-                ioThreads: 8
+                ioThreads: 8,
+                systemCalls: systemCalls
             )
         )
     }

@@ -20,4 +20,8 @@ int sourced_syncfs(int descriptor);
 /// Returns 0, or -1 with errno set.
 int sourced_file_system_type(int descriptor, unsigned int *type);
 
+/// mallopt(M_MMAP_THRESHOLD, bytes): allocations of `bytes` or more are mapped on their own and
+/// unmapped when freed, and the threshold no longer rises. Returns 1 on success, 0 on failure.
+int sourced_set_mmap_threshold(int bytes);
+
 #endif

@@ -1,0 +1,16 @@
+/// How a load restores a fold from a snapshot: the model and state version snapshots must carry,
+/// and the state's decoder.
+public struct SnapshotCodec<Fold: LogFold>: Sendable {
+    /// The model name a usable snapshot names.
+    public var model: String
+    /// The state version a usable snapshot carries.
+    public var stateVersion: Int
+    /// The fold as of the snapshot, from its encoded state; throws if the state does not decode.
+    public var restore: @Sendable ([UInt8]) throws -> Fold
+
+    public init(model: String, stateVersion: Int, restore: @escaping @Sendable ([UInt8]) throws -> Fold) {
+        self.model = model
+        self.stateVersion = stateVersion
+        self.restore = restore
+    }
+}
