@@ -49,6 +49,9 @@ public final class Engine: Sendable {
         public var handlers: [any EventHandler]
         /// The system calls storage writes, syncs and opens with; tests inject faults here.
         public var systemCalls: SystemCalls
+        /// The length past which the global log goes on in a new segment file (see
+        /// ``AggregateStore/Configuration/globalSegmentSize``).
+        public var globalSegmentSize: Int
 
         public init(
             dataDirectory: String,
@@ -64,7 +67,8 @@ public final class Engine: Sendable {
             threads: Int = 1,
             subscriptionBuffer: Int = 10_000,
             handlers: [any EventHandler] = [],
-            systemCalls: SystemCalls = .posix
+            systemCalls: SystemCalls = .posix,
+            globalSegmentSize: Int = AggregateStore.Configuration.defaultGlobalSegmentSize
         ) {
             self.dataDirectory = dataDirectory
             self.models = models
@@ -80,6 +84,7 @@ public final class Engine: Sendable {
             self.subscriptionBuffer = subscriptionBuffer
             self.handlers = handlers
             self.systemCalls = systemCalls
+            self.globalSegmentSize = globalSegmentSize
         }
     }
 
@@ -136,7 +141,8 @@ public final class Engine: Sendable {
                 configuration: .init(
                     sync: configuration.sync,
                     maximumOpenFiles: configuration.maximumOpenFiles,
-                    systemCalls: configuration.systemCalls
+                    systemCalls: configuration.systemCalls,
+                    globalSegmentSize: configuration.globalSegmentSize
                 ),
                 pool: pool,
                 logger: logger,
@@ -153,6 +159,9 @@ public final class Engine: Sendable {
                 }
             }
             let recovered = try await GlobalRecovery.scan(store)
+            logger.info("read the global log", metadata: [
+                "last_position": "\(recovered.last)", "segments": "\(recovered.log.segments)", "bytes_read": "\(recovered.log.bytesRead)",
+            ])
             let committer = GlobalCommitter(store: store, recovered: recovered)
             let handlers = configuration.handlers.map { HandlerRunner($0, store: store, committer: committer) }
             var started: [HandlerRunner] = []

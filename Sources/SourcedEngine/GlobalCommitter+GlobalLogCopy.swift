@@ -7,9 +7,8 @@ extension GlobalCommitter: GlobalLogCopy {
         newest.position(of: key)
     }
 
-    /// Reads the durable log from the sparse index's record boundary before the first position.
+    /// Reads the durable log from the segment index's record boundary before the first position.
     func chains(of key: AggregateKey, in positions: ClosedRange<UInt64>) throws -> [CommittedChain] {
-        let plan = readPlan(after: positions.lowerBound - 1)
-        return try store.globalChains(of: key, in: positions, from: plan.offset, to: plan.end)
+        try store.globalChains(of: key, in: positions)
     }
 }

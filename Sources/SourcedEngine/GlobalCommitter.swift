@@ -1,6 +1,5 @@
 import SourcedCore
 import SourcedStorage
-import Synchronization
 
 /// The single writer of the global log, on a thread of its own (`sourced-commit`).
 ///
@@ -15,38 +14,23 @@ import Synchronization
 /// After a batch of a shard fails uncommitted, later batches of that shard decided before the
 /// shard learnt of it are refused unwritten: they may build on the failed chains.
 final class GlobalCommitter: @unchecked Sendable {
-    /// Records between two entries of the sparse position → offset index used by readers.
-    static let indexStride: UInt64 = 256
-
-    /// What readers of the global log may read.
-    private struct Published {
-        var last: UInt64
-        var length: Int
-        /// Offsets of the records at positions 1, 1 + stride, 1 + 2 stride, ...
-        var index: [Int]
-    }
-
     let feed: CommitFeed
     let checkpoint: CheckpointTracker
     /// Where each aggregate's newest chain is, for repairs (``GlobalLogCopy``).
     let newest: NewestPositions
     let store: AggregateStore
-    private let published: Mutex<Published>
     private let writer: AggregateLogWriter
     private var thread: WorkerThread<ShardBatch>!
 
     // Owned by the commit thread.
     private var last: UInt64
-    private var length: Int
     /// Per shard index: batches of an older generation are refused, with this error.
     private var refusals: [Int: (below: UInt64, error: EngineError)] = [:]
 
     init(store: AggregateStore, recovered: GlobalRecovery.Result) {
         self.store = store
         last = recovered.last
-        length = recovered.length
-        published = Mutex(Published(last: recovered.last, length: recovered.length, index: recovered.index))
-        newest = NewestPositions(recovered.newest)
+        newest = NewestPositions(recovered.log.newest)
         feed = CommitFeed(last: recovered.last)
         checkpoint = CheckpointTracker(recovered: recovered.last)
         writer = AggregateLogWriter(store: store, checkpoint: checkpoint)
@@ -55,17 +39,7 @@ final class GlobalCommitter: @unchecked Sendable {
 
     /// The position of the last durable chain.
     var lastPosition: UInt64 {
-        published.withLock { $0.last }
-    }
-
-    /// Where a reader of the chains after `position` starts (a record boundary at or before the
-    /// chain at `position + 1`, and that record's position), and where the durable log ends.
-    func readPlan(after position: UInt64) -> (offset: Int, firstPosition: UInt64, end: Int, last: UInt64) {
-        published.withLock { published in
-            guard position < published.last else { return (published.length, published.last + 1, published.length, published.last) }
-            let slot = min(Int(position / Self.indexStride), published.index.count - 1)
-            return (published.index[slot], UInt64(slot) * Self.indexStride + 1, published.length, published.last)
-        }
+        store.globalLastPosition
     }
 
     /// Hands a batch to the commit thread; its shard is answered on its loop.
@@ -97,15 +71,11 @@ final class GlobalCommitter: @unchecked Sendable {
         var appendEnds: [Int] = []
         var appendOf: [AggregateKey: Int] = [:]
         var appendOfChain: [Int] = []
-        var newIndex: [Int] = []
         var position = last
         for batch in accepted {
             for (chainIndex, var chain) in batch.chains.enumerated() {
                 position += 1
                 chain.position = position
-                if (position - 1) % Self.indexStride == 0 {
-                    newIndex.append(length + bytes.count)
-                }
                 chain.appendGlobalRecord(to: &bytes)
                 let offset = batch.offsets[chainIndex]
                 let end = offset + LogRecord.headerSize + chain.events.count
@@ -127,7 +97,7 @@ final class GlobalCommitter: @unchecked Sendable {
         do {
             logs = try store.holdLogs(for: appends)
             do {
-                try store.commitGlobal(bytes, at: length)
+                try store.commitGlobal(bytes, first: last + 1)
             } catch {
                 store.release(logs)
                 throw error
@@ -142,12 +112,6 @@ final class GlobalCommitter: @unchecked Sendable {
         }
         let first = last + 1
         last = position
-        length += bytes.count
-        published.withLock { published in
-            published.last = position
-            published.length = length
-            published.index.append(contentsOf: newIndex)
-        }
         newest.record(chains)
         feed.publish(chains)
         // Overlap the aggregate logs with the next group only when one is waiting.

@@ -8,8 +8,8 @@ import SourcedStorage
 /// and its aggregate record is written after. So after a crash the aggregate logs can only lack
 /// the newest chains, never hold one the global log lacks, and a global record is never dropped,
 /// since a subscriber may already have seen it. Recovery runs in two steps. ``scan(_:)`` reads
-/// the global log: its sparse index, where each aggregate's newest chain is, and which
-/// aggregates have chains after the checkpoint. ``reconcile(_:store:copy:models:logger:)`` loads
+/// what it needs of the global log (``AggregateStore/recoverGlobalLog(checkpoint:)``): where each
+/// aggregate's newest chain is, and which aggregates have chains after the checkpoint. ``reconcile(_:store:copy:models:logger:)`` loads
 /// each of those aggregates' logs through the store's repair (``LogRepair``: chains a log lacks
 /// are appended, damage is replaced with the global log's copy, a missing log is rebuilt), makes
 /// the logs durable and advances the checkpoint. A log that cannot be repaired (damage no intact
@@ -18,44 +18,9 @@ import SourcedStorage
 enum GlobalRecovery {
     /// What the global log holds, for the engine's global committer and for reconciling.
     struct Result: Sendable {
-        var last: UInt64
-        var length: Int
-        var index: [Int]
-        /// The position of each aggregate's newest chain, by ``NewestPositions/slot(of:)``.
-        var newest: [Int: UInt64]
-        /// The aggregates with chains after the checkpoint, in the order of their first such chain.
-        var pending: [AggregateKey]
+        var log: GlobalLogRecovery
         var checkpoint: UInt64
-    }
-
-    /// Reads the global log, collecting the sparse index, the newest position of every aggregate
-    /// and the aggregates with chains after `checkpoint`.
-    private struct Scan: LogFold {
-        var checkpoint: UInt64
-        var index: [Int] = []
-        var offset = 0
-        var last: UInt64 = 0
-        var newest: [Int: UInt64] = [:]
-        var pending: [AggregateKey] = []
-        var seen: Set<AggregateKey> = []
-
-        mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) throws {
-            if (header.position - 1) % GlobalCommitter.indexStride == 0 {
-                index.append(offset)
-            }
-            offset += LogRecord.headerSize + header.payloadLength
-            last = header.position
-            guard let slot = NewestPositions.slot(ofPayload: payload) else {
-                throw GlobalPayload.Malformed(description: "global payload too short")
-            }
-            newest[slot] = header.position
-            if header.position > checkpoint {
-                let key = try GlobalPayload.decode(payload).key
-                if seen.insert(key).inserted {
-                    pending.append(key)
-                }
-            }
-        }
+        var last: UInt64 { log.last }
     }
 
     /// Folds nothing: reconciling only needs the log repaired.
@@ -68,25 +33,21 @@ enum GlobalRecovery {
     ///   its end, ends before its checkpoint, or is empty beside aggregate logs (it was lost).
     static func scan(_ store: AggregateStore) async throws -> Result {
         let checkpoint = try await store.readCheckpoint()
-        let replay = try await store.replayGlobalLog(into: Scan(checkpoint: checkpoint))
-        let scan = replay.fold
+        let log = try await store.recoverGlobalLog(checkpoint: checkpoint)
         let path = store.directory.globalLogPath
-        guard checkpoint <= scan.last else {
-            throw StorageError.corrupt(
-                path: path, offset: replay.length,
-                reason: "it ends at position \(scan.last) but global.checkpoint records position \(checkpoint): global.log lost records (deleted, or restored from an older backup than the aggregate logs)"
-            )
-        }
-        if scan.last == 0, try await store.hasAggregateLogs() {
+        guard checkpoint <= log.last else {
             throw StorageError.corrupt(
                 path: path, offset: 0,
-                reason: "it is empty but aggregate logs exist: they were written by a sourced without a global log, or global.log was lost; restore the data directory from one backup"
+                reason: "it ends at position \(log.last) but global.checkpoint records position \(checkpoint): the global log lost records (deleted, or restored from an older backup than the aggregate logs)"
             )
         }
-        return Result(
-            last: scan.last, length: replay.length, index: scan.index,
-            newest: scan.newest, pending: scan.pending, checkpoint: checkpoint
-        )
+        if log.last == 0, try await store.hasAggregateLogs() {
+            throw StorageError.corrupt(
+                path: path, offset: 0,
+                reason: "it is empty but aggregate logs exist: they were written by a sourced without a global log, or the global log was lost; restore the data directory from one backup"
+            )
+        }
+        return Result(log: log, checkpoint: checkpoint)
     }
 
     /// Repairs the log of every aggregate with chains after the checkpoint from `copy`, makes
@@ -105,7 +66,7 @@ enum GlobalRecovery {
         var repaired = 0
         var restored = 0
         var complete: [AggregateKey] = []
-        for key in recovered.pending {
+        for key in recovered.log.pending {
             guard models.model(named: key.model) != nil else {
                 throw StorageError.corrupt(
                     path: store.directory.globalLogPath, offset: 0,

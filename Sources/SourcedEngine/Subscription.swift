@@ -90,8 +90,7 @@ public final class Subscription: Sendable {
     /// Reads the next chunk of the log, or switches to live when there is nothing left to read.
     private func catchUp() async throws {
         let position = self.position
-        let plan = committer.readPlan(after: position)
-        if plan.last == position {
+        if committer.lastPosition == position {
             if let subscriber = committer.feed.register(after: position, limit: limit) {
                 let cancelled = state.withLock { state in
                     if case .ended = state.phase { return true }
@@ -102,21 +101,8 @@ public final class Subscription: Sendable {
             }
             return
         }
-        var offset = plan.offset
-        var chunk = 1 << 20
-        while offset < plan.end {
-            let read = try CommittedChain.chains(in: try await store.readGlobal(offset..<min(plan.end, offset + chunk)))
-            let fresh = read.chains.filter { $0.position > position }
-            if !fresh.isEmpty {
-                state.withLock { $0.deliver(fresh) }
-                return
-            }
-            if read.used == 0 {
-                chunk *= 2
-            } else {
-                offset += read.used
-            }
-        }
+        let chains = try await store.readGlobalChains(after: position)
+        state.withLock { $0.deliver(chains) }
     }
 
     private func end() {

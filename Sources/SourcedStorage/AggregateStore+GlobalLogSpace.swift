@@ -1,6 +1,7 @@
 import Glibc
 
-/// Keeping `global.log` zero-filled ahead of its records (see ``GlobalLogSpace``).
+/// Keeping the active global segment zero-filled ahead of its records (see ``GlobalLogSpace``),
+/// up to the segment size: the space of a segment is never extended past it.
 ///
 /// The commit path calls two functions: ``reserveGlobalLogSpace(through:)`` before it writes a
 /// batch, ``extendGlobalLogSpaceIfLow(after:)`` once the batch is durable. Both are synchronous
@@ -20,9 +21,10 @@ extension AggregateStore {
     /// - Throws: ``StorageError/syncFailed(path:errno:)`` if the `fdatasync` of zeros failed (the
     ///   store has stopped). A fill that fails otherwise is logged; commits then grow the file.
     func recoveredGlobalLogSpace(logicalEnd: Int) throws {
+        let active = directory.globalSegments.active
         var info = stat()
-        guard fstat(directory.globalLogDescriptor, &info) == 0 else {
-            throw StorageError.io(operation: "stat", path: directory.globalLogPath, errno: errno)
+        guard fstat(active.descriptor, &info) == 0 else {
+            throw StorageError.io(operation: "stat", path: directory.globalSegmentPath(first: active.segment.first), errno: errno)
         }
         let space = directory.globalLogSpace
         let chunkSize = configuration.globalLogChunkSize
@@ -32,7 +34,7 @@ extension AggregateStore {
         else { return }
         try space.serially {
             let target = GlobalLogSpace.fillTarget(zeroedEnd: space.zeroedEnd, needed: logicalEnd, chunkSize: chunkSize)
-            _ = try fillGlobalLog(to: target)
+            _ = try fillGlobalLog(to: withinSegment(target, needed: logicalEnd))
         }
     }
 
@@ -54,7 +56,7 @@ extension AggregateStore {
             let zeroedEnd = space.zeroedEnd
             guard end > zeroedEnd, !space.isClosed else { return }
             let target = GlobalLogSpace.urgentTarget(zeroedEnd: zeroedEnd, needed: end, chunkSize: configuration.globalLogChunkSize)
-            _ = try fillGlobalLog(to: target)
+            _ = try fillGlobalLog(to: withinSegment(target, needed: end))
         }
     }
 
@@ -64,13 +66,19 @@ extension AggregateStore {
     func extendGlobalLogSpaceIfLow(after end: Int) {
         let space = directory.globalLogSpace
         space.advance(to: end)
-        guard preallocatesGlobalLog,
+        guard preallocatesGlobalLog, end < configuration.globalSegmentSize,
               let target = space.claimBackgroundFill(after: end, chunkSize: configuration.globalLogChunkSize)
         else { return }
+        let limited = withinSegment(target, needed: end)
         space.fillInBackground {
             // Only a failed sync throws here: it has stopped the store, which logs it.
-            (try? self.fillGlobalLog(to: target, pieces: 1)) ?? false
+            (try? self.fillGlobalLog(to: limited, pieces: 1)) ?? false
         }
+    }
+
+    /// `target`, but not past the segment size unless `needed` is.
+    private func withinSegment(_ target: Int, needed: Int) -> Int {
+        min(target, max(configuration.globalSegmentSize, needed))
     }
 
     /// Writes zeros from the space's end towards `target`, one piece at a time: `pwrite`, then
@@ -85,7 +93,9 @@ extension AggregateStore {
     ///   ``StorageError/stopped(cause:)`` if it had stopped before.
     private func fillGlobalLog(to target: Int, pieces: Int = .max) throws -> Bool {
         let space = directory.globalLogSpace
-        let descriptor = directory.globalLogDescriptor
+        let active = directory.globalSegments.active
+        let descriptor = active.descriptor
+        let path = directory.globalSegmentPath(first: active.segment.first)
         var end = space.zeroedEnd
         var written = 0
         while end < target, !space.isClosed {
@@ -95,23 +105,23 @@ extension AggregateStore {
             let failure = writeZeros(to: descriptor, at: end, count: count)
             guard failure == 0 else {
                 _ = ftruncate(descriptor, off_t(end))
-                let error = StorageError.io(operation: "preallocate", path: directory.globalLogPath, errno: failure)
+                let error = StorageError.io(operation: "preallocate", path: path, errno: failure)
                 if space.recordFill(succeeded: false) {
                     logger.warning(
-                        "cannot keep global.log zero-filled ahead; commits grow the file instead, with slower syncs",
+                        "cannot keep the global log zero-filled ahead; commits grow the file instead, with slower syncs",
                         metadata: ["error": "\(error)", "offset": "\(end)", "bytes": "\(target - end)"]
                     )
                 }
                 return false
             }
             if configuration.sync != .none {
-                try sync(descriptor, directory.globalLogPath)
+                try sync(descriptor, path)
             }
             end += count
             written += 1
             space.advance(to: end)
             if space.recordFill(succeeded: true) {
-                logger.notice("global.log is zero-filled ahead again", metadata: ["end": "\(end)"])
+                logger.notice("the global log is zero-filled ahead again", metadata: ["end": "\(end)"])
             }
         }
         return false

@@ -128,32 +128,6 @@ extension AggregateStore {
         guard let folder = directory.snapshotDescriptor(of: key.model) else {
             preconditionFailure("model \(key.model) has no snapshot directory")
         }
-        let name = SnapshotFile.fileName(for: key.id)
-        let temporary = name + ".tmp"
-        let path = directory.snapshotPath(of: key)
-        let calls = configuration.systemCalls
-        let descriptor = calls.openat(folder, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o640)
-        guard descriptor >= 0 else { throw StorageError.io(operation: "create", path: path + ".tmp", errno: errno) }
-        var failure: StorageError?
-        let bytes = snapshot.encoded()
-        let written = bytes.withUnsafeBytes { buffer in
-            Self.transfer(buffer.count) { done in calls.pwrite(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(done)) }
-        }
-        if written.errno != 0 {
-            failure = .io(operation: "write", path: path + ".tmp", errno: written.errno)
-        } else if configuration.sync != .none, calls.sync(descriptor, true) != 0 {
-            failure = .syncFailed(path: path + ".tmp", errno: errno)
-        }
-        close(descriptor)
-        if failure == nil, renameat(folder, temporary, folder, name) != 0 {
-            failure = .io(operation: "rename", path: path, errno: errno)
-        }
-        if let failure {
-            unlinkat(folder, temporary, 0)
-            throw failure
-        }
-        if configuration.sync != .none, calls.sync(folder, true) != 0 {
-            throw StorageError.syncFailed(path: "\(directory.path)/snapshots/\(key.model)", errno: errno)
-        }
+        try replaceFile(SnapshotFile.fileName(for: key.id), in: folder, at: "\(directory.path)/snapshots/\(key.model)", with: snapshot.encoded())
     }
 }

@@ -39,18 +39,30 @@ public final class AggregateStore: Sendable {
         /// commit (a zero-filled tail left by an earlier run is still used and read as the end).
         /// Not used with sync `none`.
         public var globalLogChunkSize: Int
+        /// The default of ``globalSegmentSize``: 16 MiB.
+        public static let defaultGlobalSegmentSize = 16 << 20
+        /// The smallest ``globalSegmentSize``.
+        public static let minimumGlobalSegmentSize = 4096
+
+        /// The length past which the global log goes on in a new segment file (the segment that
+        /// reaches it is finished with the commit that does). Start-up reads the segment being
+        /// written in full, so this bounds its time and memory.
+        public var globalSegmentSize: Int
 
         public init(
             sync: SyncMode = .always,
             maximumOpenFiles: Int = 1024,
             systemCalls: SystemCalls = .posix,
-            globalLogChunkSize: Int = defaultGlobalLogChunkSize
+            globalLogChunkSize: Int = defaultGlobalLogChunkSize,
+            globalSegmentSize: Int = defaultGlobalSegmentSize
         ) {
             precondition(globalLogChunkSize >= 0, "the global log's chunk size cannot be negative")
+            precondition(globalSegmentSize >= Self.minimumGlobalSegmentSize, "a global segment holds at least 4096 bytes")
             self.sync = sync
             self.maximumOpenFiles = maximumOpenFiles
             self.systemCalls = systemCalls
             self.globalLogChunkSize = globalLogChunkSize
+            self.globalSegmentSize = globalSegmentSize
         }
     }
 
@@ -352,26 +364,6 @@ public final class AggregateStore: Sendable {
             throw StorageError.io(operation: "create", path: directory.logPath(of: key), errno: errno)
         }
         return created
-    }
-
-    /// Reads the whole global log into `fold` and cuts off a torn tail.
-    func recoverGlobalLog<Fold: LogFold>(into fold: Fold) throws -> Replay<Fold> {
-        let descriptor = directory.globalLogDescriptor
-        let path = directory.globalLogPath
-        let bytes = try readAll(descriptor, path)
-        let (fold, scan) = try self.fold(bytes, .positions, .preallocated, into: fold, path)
-        switch scan.tail {
-        case .clean:
-            break
-        case .corrupt(let offset, let reason):
-            throw StorageError.corrupt(path: path, offset: offset, reason: reason)
-        case .torn(let offset):
-            logger.warning("cutting off torn tail of log", metadata: ["path": "\(path)", "offset": "\(offset)", "bytes": "\(bytes.count - offset)"])
-            guard ftruncate(descriptor, off_t(offset)) == 0 else {
-                throw StorageError.io(operation: "truncate", path: path, errno: errno)
-            }
-        }
-        return Replay(fold: fold, version: scan.version, length: scan.validLength, restoredChains: 0)
     }
 
     /// Scans `bytes`, handing each valid record to `fold`.

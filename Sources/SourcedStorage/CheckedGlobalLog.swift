@@ -1,35 +1,33 @@
 import SourcedCore
 
 /// The global log as `sourced check` reads it: its verified records, indexed by position and by
-/// aggregate, held in memory with the log's bytes, for cross-checking and repairing aggregate
+/// aggregate, held in memory with the segments' bytes, for cross-checking and repairing aggregate
 /// logs (``LogChecker``).
 struct CheckedGlobalLog: GlobalLogCopy {
-    private let bytes: [UInt8]
-    /// Where the record of position `p` starts, at index `p - 1`.
-    private var offsets: [Int] = []
+    private var segments: [[UInt8]] = []
+    /// Where the record of position `p` starts, at index `p - 1`: its segment and offset.
+    private var offsets: [(segment: Int, offset: Int)] = []
     /// The positions of each aggregate's chains, in order.
     private(set) var positions: [AggregateKey: [UInt64]] = [:]
 
-    /// Indexes the records of `bytes` up to `validLength`, which a ``LogScan`` verified.
+    /// Indexes the records of `bytes`, the next segment, up to `validLength`, which a
+    /// ``LogScan`` verified.
     /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` for a record whose payload names no
     ///   aggregate.
-    init(_ bytes: [UInt8], validLength: Int, path: String) throws {
-        self.bytes = bytes
-        var offsets: [Int] = []
-        var positions: [AggregateKey: [UInt64]] = [:]
+    mutating func append(_ bytes: [UInt8], validLength: Int, path: String) throws {
+        let segment = segments.count
+        segments.append(bytes)
         try bytes.withUnsafeBytes { buffer in
-            _ = try LogScan(UnsafeRawBufferPointer(rebasing: buffer[..<validLength]), sequencing: .positions) { entry in
+            _ = try LogScan(UnsafeRawBufferPointer(rebasing: buffer[..<validLength]), sequencing: .positions, after: last) { entry in
                 do {
                     let key = try GlobalPayload.decode(UnsafeRawBufferPointer(rebasing: buffer[entry.payload])).key
                     positions[key, default: []].append(entry.header.position)
                 } catch {
                     throw StorageError.corrupt(path: path, offset: entry.offset, reason: "\(error)")
                 }
-                offsets.append(entry.offset)
+                offsets.append((segment, entry.offset))
             }
         }
-        self.offsets = offsets
-        self.positions = positions
     }
 
     /// The position of the last verified record.
@@ -38,8 +36,9 @@ struct CheckedGlobalLog: GlobalLogCopy {
     /// The chain at `position`, if the log holds it.
     func chain(at position: UInt64) -> CommittedChain? {
         guard position >= 1, position <= last else { return nil }
-        return bytes.withUnsafeBytes { buffer in
-            guard case .record(let header, let payload) = LogRecord.read(buffer, at: offsets[Int(position) - 1]) else { return nil }
+        let (segment, offset) = offsets[Int(position) - 1]
+        return segments[segment].withUnsafeBytes { buffer in
+            guard case .record(let header, let payload) = LogRecord.read(buffer, at: offset) else { return nil }
             return try? CommittedChain(header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[payload]))
         }
     }

@@ -3,7 +3,7 @@ import SourcedCore
 /// One committed command chain as the global log holds it: which aggregate, which versions, and
 /// its events as JSON, numbered by its global position; and the records it is written as, in the
 /// global log and in its aggregate's log.
-public struct CommittedChain: Sendable {
+public struct CommittedChain: Hashable, Sendable {
     /// The chain's place in the global commit order: gapless, from 1.
     public var position: UInt64
     public var key: AggregateKey
@@ -61,26 +61,31 @@ public struct CommittedChain: Sendable {
 }
 
 extension CommittedChain {
-    /// The chains held by `bytes`, consecutive global-log records starting at a record boundary.
-    /// Stops at the first incomplete record, returning how many bytes it used.
-    public static func chains(in bytes: [UInt8]) throws -> (chains: [CommittedChain], used: Int) {
+    /// The chains held by `bytes`, consecutive global-log records starting at a record boundary
+    /// (`offset` in the file at `path`, for messages). Stops at the first incomplete record,
+    /// returning how many bytes it used.
+    public static func chains(in bytes: [UInt8], path: String, at offset: Int) throws -> (chains: [CommittedChain], used: Int) {
         try bytes.withUnsafeBytes { buffer in
             var chains: [CommittedChain] = []
-            var offset = 0
-            while offset < buffer.count {
-                switch LogRecord.read(buffer, at: offset) {
+            var used = 0
+            while used < buffer.count {
+                switch LogRecord.read(buffer, at: used) {
                 case .record(let header, let payload):
-                    chains.append(try CommittedChain(header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[payload])))
-                    offset = payload.upperBound
+                    do {
+                        chains.append(try CommittedChain(header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[payload])))
+                    } catch {
+                        throw StorageError.corrupt(path: path, offset: offset + used, reason: "\(error)")
+                    }
+                    used = payload.upperBound
                 case .truncated:
-                    return (chains, offset)
+                    return (chains, used)
                 case .invalid(let reason):
-                    throw StorageError.corrupt(path: "global.log", offset: offset, reason: reason)
+                    throw StorageError.corrupt(path: path, offset: offset + used, reason: reason)
                 case .unsupportedFormat(let format):
-                    throw StorageError.corrupt(path: "global.log", offset: offset, reason: "record format \(format)")
+                    throw StorageError.corrupt(path: path, offset: offset + used, reason: "record format \(format)")
                 }
             }
-            return (chains, offset)
+            return (chains, used)
         }
     }
 }

@@ -4,9 +4,10 @@ import Synchronization
 
 /// The on-disk home of one store, held exclusively by one process.
 ///
-/// Layout: `LOCK` (an `flock`ed file holding the owner's pid), `global.log` (every committed
-/// chain in commit order, then zero-filled space: see ``GlobalLogSpace``), `global.checkpoint` (how far the aggregate logs are known to hold the
-/// global log), `aggregates/<model>/<file>.log` (see ``LogFileName``) and
+/// Layout: `LOCK` (an `flock`ed file holding the owner's pid), `global/` (the global log: every
+/// committed chain in commit order, in segment files, see ``GlobalSegment``; the active one goes
+/// on with zero-filled space, see ``GlobalLogSpace``), `global.checkpoint` (how far the aggregate
+/// logs are known to hold the global log), `aggregates/<model>/<file>.log` (see ``LogFileName``) and
 /// `snapshots/<model>/<file>.log.snap` (see ``SnapshotFile``). Model directories are created, and
 /// made durable, when the directory is opened, so creating an aggregate's log later needs only one
 /// directory sync.
@@ -18,10 +19,11 @@ public final class DataDirectory: Sendable {
     private let lockDescriptor: Int32
     private let modelDescriptors: [String: Int32]
     private let snapshotDescriptors: [String: Int32]
-    /// The global log and its checkpoint, open for the directory's lifetime.
-    let globalLogDescriptor: Int32
+    /// The global log's segments, open for the directory's lifetime.
+    let globalSegments: GlobalSegments
+    /// The global log's checkpoint, open for the directory's lifetime.
     let checkpointDescriptor: Int32
-    /// The zero-filled space of the global log beyond its records; ``close()`` waits for its fill.
+    /// The zero-filled space of the active segment beyond its records; ``close()`` waits for its fill.
     let globalLogSpace: GlobalLogSpace
     private let isClosed = Atomic(false)
 
@@ -41,10 +43,10 @@ public final class DataDirectory: Sendable {
         var descriptors: [String: Int32] = [:]
         var snapshots: [String: Int32] = [:]
         var global: [Int32] = []
+        var segments: GlobalSegments?
         do {
-            for name in ["global.log", "global.checkpoint"] {
-                global.append(try Self.openFile(path + "/" + name, in: path))
-            }
+            global.append(try Self.openFile(path + "/global.checkpoint", in: path))
+            segments = try Self.openGlobalSegments(path)
             try Self.makeDirectory(path + "/aggregates")
             for model in models {
                 descriptors[model] = try Self.openDirectory(path + "/aggregates/" + model)
@@ -52,16 +54,17 @@ public final class DataDirectory: Sendable {
             }
         } catch {
             (Array(descriptors.values) + Array(snapshots.values) + global).forEach { _ = Glibc.close($0) }
+            segments?.close()
             Self.unlock(lock, path)
             throw error
         }
         lockDescriptor = lock
         modelDescriptors = descriptors
         snapshotDescriptors = snapshots
-        globalLogDescriptor = global[0]
-        checkpointDescriptor = global[1]
-        var globalLogInfo = stat()
-        globalLogSpace = GlobalLogSpace(fileSize: fstat(global[0], &globalLogInfo) == 0 ? Int(globalLogInfo.st_size) : 0)
+        checkpointDescriptor = global[0]
+        globalSegments = segments!
+        var activeInfo = stat()
+        globalLogSpace = GlobalLogSpace(fileSize: fstat(segments!.active.descriptor, &activeInfo) == 0 ? Int(activeInfo.st_size) : 0)
     }
 
     deinit {
@@ -81,7 +84,7 @@ public final class DataDirectory: Sendable {
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         modelDescriptors.values.forEach { _ = Glibc.close($0) }
         snapshotDescriptors.values.forEach { _ = Glibc.close($0) }
-        _ = Glibc.close(globalLogDescriptor)
+        globalSegments.close()
         _ = Glibc.close(checkpointDescriptor)
         Self.unlock(lockDescriptor, path)
     }
@@ -131,8 +134,63 @@ public final class DataDirectory: Sendable {
         }
     }
 
-    /// The path of the global log, for messages.
-    public var globalLogPath: String { path + "/global.log" }
+    /// The path of the global log's directory, for messages.
+    public var globalLogPath: String { path + "/global" }
+
+    /// The path of the segment file starting at position `first`.
+    public func globalSegmentPath(first: UInt64) -> String {
+        globalSegments.path(of: first)
+    }
+
+    /// Opens `global/` (creating it, with an empty first segment, for a new directory) and its
+    /// newest segment. A `global.log` left by a build without segments becomes the first segment
+    /// (it is renamed; its bytes are the same format).
+    /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if both `global.log` and segments
+    ///   exist, or a segment's file name is not in order with the others.
+    private static func openGlobalSegments(_ path: String) throws -> GlobalSegments {
+        let folder = path + "/global"
+        let legacy = path + "/global.log"
+        var firsts = try segmentFirsts(in: folder)
+        if access(legacy, F_OK) == 0 {
+            guard firsts.isEmpty else {
+                throw StorageError.corrupt(path: legacy, offset: 0, reason: "both global.log and segments in global/ exist: restore the data directory from one backup")
+            }
+            try makeDirectory(folder)
+            let target = folder + "/" + GlobalSegment.fileName(first: 1)
+            guard rename(legacy, target) == 0 else { throw StorageError.io(operation: "rename", path: legacy, errno: errno) }
+            try syncDirectory(folder)
+            try syncDirectory(path)
+            firsts = [1]
+        }
+        try makeDirectory(folder)
+        let directory = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        guard directory >= 0 else { throw StorageError.io(operation: "open", path: folder, errno: errno) }
+        do {
+            if firsts.isEmpty { firsts = [1] }
+            let active = try openFile(folder + "/" + GlobalSegment.fileName(first: firsts[firsts.count - 1]), in: folder)
+            return GlobalSegments(path: folder, directoryDescriptor: directory, firsts: firsts, activeDescriptor: active)
+        } catch {
+            Glibc.close(directory)
+            throw error
+        }
+    }
+
+    /// The first positions of the segment files in `folder`, sorted; none if it does not exist.
+    static func segmentFirsts(in folder: String) throws -> [UInt64] {
+        guard let stream = opendir(folder) else {
+            guard errno == ENOENT else { throw StorageError.io(operation: "open", path: folder, errno: errno) }
+            return []
+        }
+        defer { closedir(stream) }
+        var firsts: [UInt64] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let first = GlobalSegment.first(ofFileName: name) {
+                firsts.append(first)
+            }
+        }
+        return firsts.sorted()
+    }
 
     /// Opens (creating, and making its entry durable, if needed) the file at `path` in `directory`.
     private static func openFile(_ path: String, in directory: String) throws -> Int32 {

@@ -1,8 +1,8 @@
 import Dispatch
 import Synchronization
 
-/// The zero-filled space kept in `global.log` ahead of its logical end, and the serial queue that
-/// writes it.
+/// The zero-filled space kept in the active global segment ahead of its logical end, and the
+/// serial queue that writes it.
 ///
 /// An `fdatasync` after a write that grows a file must also write the file's new size and block
 /// map; into blocks that already hold data it writes only the data (a third less time per commit
@@ -40,6 +40,8 @@ final class GlobalLogSpace: Sendable {
         var backgroundFillQueued = false
         var failing = false
         var closed = false
+        /// Counts the segments the space has moved to: a background fill of an earlier one stops.
+        var segment = 0
     }
 
     private let state: Mutex<State>
@@ -67,6 +69,15 @@ final class GlobalLogSpace: Sendable {
     /// end up to `end` is zero.
     func reset(to end: Int) {
         state.withLock { $0.zeroedEnd = end }
+    }
+
+    /// Moves the space to a new, empty segment: ``zeroedEnd`` is 0 and a background fill of the
+    /// previous segment stops at its next piece. Called on the fill queue (``serially(_:)``).
+    func startSegment() {
+        state.withLock { state in
+            state.zeroedEnd = 0
+            state.segment += 1
+        }
     }
 
     /// Moves the space's end to `end` if it lies beyond it: where a piece of zeros became durable,
@@ -97,10 +108,15 @@ final class GlobalLogSpace: Sendable {
     /// without waiting for it, one piece per queue item: `piece` writes one and returns whether
     /// another is to follow, which is then queued behind whatever was queued meanwhile. The fill
     /// ends, and another may be claimed, once `piece` returns false or the space is closed.
+    /// A fill stops, too, once the space has moved to another segment (``startSegment()``).
     func fillInBackground(_ piece: @escaping @Sendable () -> Bool) {
+        fillInBackground(segment: state.withLock { $0.segment }, piece)
+    }
+
+    private func fillInBackground(segment: Int, _ piece: @escaping @Sendable () -> Bool) {
         queue.async {
-            if !self.isClosed, piece() {
-                self.fillInBackground(piece)
+            if !self.isClosed, self.state.withLock({ $0.segment }) == segment, piece() {
+                self.fillInBackground(segment: segment, piece)
             } else {
                 self.state.withLock { $0.backgroundFillQueued = false }
             }

@@ -44,7 +44,7 @@ public struct LogChecker {
         public var kind: Kind
 
         public var description: String {
-            let subject = aggregate.map { "aggregate \($0)" } ?? (path.hasSuffix("/global.log") ? "global log" : "a name no aggregate has")
+            let subject = aggregate.map { "aggregate \($0)" } ?? (path.contains("/global/") ? "global log" : "a name no aggregate has")
             let snapshot = "snapshot of \(aggregate.map { "aggregate \($0)" } ?? "a name no aggregate has")"
             return switch kind {
             case .tornTail(let bytes):
@@ -175,11 +175,31 @@ public struct LogChecker {
         report.findings.append(Finding(path: path, aggregate: key, offset: 0, kind: .deletedSnapshot(reason: problem)))
     }
 
-    /// Verifies the global log, cutting a torn tail with `repair`, and indexes what verifies.
+    /// Verifies the global log's segments, cutting a torn tail of the active one with `repair`,
+    /// and indexes what verifies. (Their index files are derived: start-up rebuilds a bad one.)
     private func checkGlobalLog(repair: Bool, into report: inout Report) throws -> CheckedGlobalLog {
-        let path = directory.globalLogPath
-        let (bytes, length) = try verify(path, .positions, .preallocated, repair: repair, into: &report)
-        return try CheckedGlobalLog(bytes, validLength: length, path: path)
+        var global = CheckedGlobalLog()
+        let segments = directory.globalSegments.segments
+        for (index, segment) in segments.enumerated() {
+            let path = directory.globalSegmentPath(first: segment.first)
+            let isActive = index == segments.count - 1
+            guard global.last + 1 == segment.first else {
+                report.findings.append(Finding(path: path, aggregate: nil, offset: 0, kind: .corrupt(
+                    reason: "the segment starts at position \(segment.first) but the global log before it ends at position \(global.last)"
+                )))
+                break
+            }
+            let (bytes, length, tail) = try verify(path, .positions, .preallocated, after: segment.first - 1, repair: repair && isActive, into: &report)
+            try global.append(bytes, validLength: length, path: path)
+            if !isActive, tail != .clean {
+                if case .torn(let offset) = tail {
+                    report.findings.removeLast()
+                    report.findings.append(Finding(path: path, aggregate: nil, offset: offset, kind: .corrupt(reason: "a sealed segment ends in a torn record, and the next segment follows it")))
+                }
+                break
+            }
+        }
+        return global
     }
 
     /// Verifies a log whose name maps to no aggregate, as the global log is verified.
@@ -193,14 +213,15 @@ public struct LogChecker {
         _ path: String,
         _ sequencing: LogScan.Sequencing,
         _ layout: LogScan.Layout,
+        after: UInt64 = 0,
         repair: Bool,
         into report: inout Report
-    ) throws -> (bytes: [UInt8], validLength: Int) {
+    ) throws -> (bytes: [UInt8], validLength: Int, tail: LogScan.Tail) {
         let descriptor = open(path, (repair ? O_RDWR : O_RDONLY) | O_CLOEXEC)
         guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
         defer { close(descriptor) }
         let bytes = try Self.read(descriptor, path)
-        let scan = bytes.withUnsafeBytes { LogScan($0, sequencing: sequencing, layout: layout) }
+        let scan = bytes.withUnsafeBytes { LogScan($0, sequencing: sequencing, layout: layout, after: after) { _ in } }
         report.logs += 1
         report.records += scan.recordCount
         switch scan.tail {
@@ -218,7 +239,7 @@ public struct LogChecker {
         case .torn(let offset):
             report.findings.append(Finding(path: path, aggregate: nil, offset: offset, kind: .tornTail(bytes: bytes.count - offset)))
         }
-        return (bytes, scan.validLength)
+        return (bytes, scan.validLength, scan.tail)
     }
 
     /// Cross-checks the log of `key` in `folder` (which may not exist) against `global`, and

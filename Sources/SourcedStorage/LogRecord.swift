@@ -50,16 +50,16 @@ public enum LogRecord {
         precondition((1...maximumEventCount).contains(header.eventCount) && header.firstVersion > 0)
         let start = buffer.count
         buffer.reserveCapacity(start + headerSize + payload.count)
-        appendLittleEndian(UInt32(payload.count), to: &buffer)
-        appendLittleEndian(formatVersion, to: &buffer)
-        appendLittleEndian(UInt16(header.eventCount), to: &buffer)
-        appendLittleEndian(header.firstVersion, to: &buffer)
-        appendLittleEndian(header.position, to: &buffer)
-        appendLittleEndian(header.timestamp, to: &buffer)
+        buffer.appendLE(UInt32(payload.count))
+        buffer.appendLE(formatVersion)
+        buffer.appendLE(UInt16(header.eventCount))
+        buffer.appendLE(header.firstVersion)
+        buffer.appendLE(header.position)
+        buffer.appendLE(header.timestamp)
         var crc = CRC32C()
         buffer.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[start...])) }
         crc.update(payload)
-        appendLittleEndian(crc.value, to: &buffer)
+        buffer.appendLE(crc.value)
         buffer.append(contentsOf: payload)
     }
 
@@ -105,8 +105,12 @@ public enum LogRecord {
         return .record(header, payload: payloadStart..<(payloadStart + length))
     }
 
-    private static func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to buffer: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }
+}
+
+extension [UInt8] {
+    /// Appends `value`'s bytes, little-endian.
+    mutating func appendLE<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
     }
 }
 

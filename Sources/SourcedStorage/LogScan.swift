@@ -65,7 +65,8 @@ public struct LogScan: Sendable {
     /// Records are handed over as they are verified, before the tail is known: a caller that folds
     /// them must discard its result when ``tail`` turns out ``Tail/corrupt(offset:reason:)``.
     /// With `after`, `bytes` are the part of an aggregate log after the record of that version
-    /// (the first record must start at version `after + 1`).
+    /// (the first record must start at version `after + 1`), or a global log segment after the
+    /// record at that position.
     public init(
         _ bytes: UnsafeRawBufferPointer,
         sequencing: Sequencing = .versions,
@@ -73,7 +74,10 @@ public struct LogScan: Sendable {
         after: UInt64 = 0,
         onRecord: (Entry) throws -> Void
     ) rethrows {
-        version = after
+        switch sequencing {
+        case .versions: version = after
+        case .positions: position = after
+        }
         var offset = 0
         while offset < bytes.count {
             let problem: String

@@ -53,17 +53,17 @@ public struct SnapshotFile: Hashable, Sendable {
         precondition(name.count <= Int(UInt16.max) && state.count <= Int(UInt32.max) && version > 0)
         var bytes = Self.magic
         bytes.reserveCapacity(Self.headerSize + name.count + state.count + 4)
-        Self.append(Self.formatVersion, to: &bytes)
-        Self.append(UInt16(name.count), to: &bytes)
-        Self.append(UInt32(state.count), to: &bytes)
-        Self.append(Int64(stateVersion), to: &bytes)
-        Self.append(version, to: &bytes)
-        Self.append(UInt64(logLength), to: &bytes)
-        Self.append(UInt64(recordOffset), to: &bytes)
-        Self.append(position, to: &bytes)
+        bytes.appendLE(Self.formatVersion)
+        bytes.appendLE(UInt16(name.count))
+        bytes.appendLE(UInt32(state.count))
+        bytes.appendLE(Int64(stateVersion))
+        bytes.appendLE(version)
+        bytes.appendLE(UInt64(logLength))
+        bytes.appendLE(UInt64(recordOffset))
+        bytes.appendLE(position)
         bytes.append(contentsOf: name)
         bytes.append(contentsOf: state)
-        Self.append(CRC32C.checksum(bytes), to: &bytes)
+        bytes.appendLE(CRC32C.checksum(bytes))
         return bytes
     }
 
@@ -115,9 +115,5 @@ public struct SnapshotFile: Hashable, Sendable {
         guard header.lastVersion == version, header.position == position else {
             throw .logDisagrees("the record at offset \(recordOffset) ends at version \(header.lastVersion), position \(header.position), not version \(version), position \(position)")
         }
-    }
-
-    private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 }

@@ -91,7 +91,8 @@ struct Daemon {
                     ioThreads: settings.ioThreads,
                     threads: settings.threads,
                     subscriptionBuffer: settings.subscriptionBuffer,
-                    handlers: projections
+                    handlers: projections,
+                    globalSegmentSize: settings.segmentSize
                 ),
                 logger: logger,
                 onFatal: { error in shutdown.fire(.storageFailed(error.description)) }

@@ -14,6 +14,7 @@ struct DaemonSettings: Sendable {
     /// `nil`: no bound on the aggregates' estimated memory.
     var maximumMemory: Int?
     var snapshotInterval: Int
+    var segmentSize: Int
     var idleTimeout: Duration
     var checkpointInterval: Duration
     var sync: SyncMode
@@ -58,6 +59,10 @@ struct DaemonSettings: Sendable {
         maximumAggregates = try setting(flags.maxAggregates, "max-aggregates", default: 100_000, valid: positive) { Int($0) }
         let memory = try setting(flags.maxMemory, "max-memory", default: "", valid: { (ByteCount.parse($0) ?? 0) > 0 }) { $0 }
         maximumMemory = ByteCount.parse(memory)
+        let segment = try setting(flags.segmentSize, "segment-size", default: "16MiB", valid: {
+            (ByteCount.parse($0) ?? 0) >= AggregateStore.Configuration.minimumGlobalSegmentSize
+        }) { $0 }
+        segmentSize = ByteCount.parse(segment)!
         snapshotInterval = try setting(flags.snapshotEvery, "snapshot-every", default: 1000, valid: { $0 >= 0 }) { Int($0) }
         idleTimeout = .seconds(try setting(flags.idleTimeout, "idle-timeout", default: 300, valid: seconds) { Double($0) })
         let syncName = try setting(flags.sync, "sync", default: "always", valid: { SyncMode(rawValue: $0) != nil }) { $0 }

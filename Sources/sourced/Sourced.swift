@@ -37,6 +37,9 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Most memory live aggregates may take by their estimate (each state's encoded size when last measured, plus the events folded in since, plus 700 bytes; see docs/operations.md); the least recently used idle ones are evicted beyond. Accepts suffixes: 64MiB, 1GiB, 500MB. (env: SOURCED_MAX_MEMORY; default: no bound but --max-aggregates)")
     var maxMemory: String?
 
+    @Option(help: "Length past which the global log goes on in a new segment file in DATA_DIR/global; start-up reads the newest segment in full, so this bounds its time and memory. Accepts suffixes: 16MiB, 1GiB; at least 4096 bytes. (env: SOURCED_SEGMENT_SIZE; default: 16MiB)")
+    var segmentSize: String?
+
     @Option(help: "Events between two snapshots of an aggregate's state (written in the background; also when an aggregate whose log grew is evicted); 0 writes none. (env: SOURCED_SNAPSHOT_EVERY; default: 1000)")
     var snapshotEvery: Int?
 

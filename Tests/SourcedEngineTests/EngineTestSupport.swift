@@ -12,7 +12,8 @@ extension Engine {
         maximumMemory: Int? = nil,
         snapshotInterval: Int = 1000,
         idleTimeout: Duration = .seconds(60),
-        systemCalls: SystemCalls = .posix
+        systemCalls: SystemCalls = .posix,
+        segmentSize: Int = AggregateStore.Configuration.defaultGlobalSegmentSize
     ) async throws -> Engine {
         try await Engine.start(
             Configuration(
@@ -23,7 +24,8 @@ extension Engine {
                 idleTimeout: idleTimeout,
                 maximumOpenFiles: 64,
                 ioThreads: 8,
-                systemCalls: systemCalls
+                systemCalls: systemCalls,
+                globalSegmentSize: segmentSize
             )
         )
     }

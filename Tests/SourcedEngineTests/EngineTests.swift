@@ -77,7 +77,7 @@ import Testing
         let snapshot = try await engine.snapshot(Counter.self, id: id("ghost"))
         #expect(snapshot.version == 0 && snapshot.state == nil)
         await engine.shutdown()
-        #expect(directory.allFiles() == ["data/LOCK", "data/global.checkpoint", "data/global.log"])
+        #expect(directory.allFiles() == ["data/LOCK", "data/global.checkpoint", "data/global/00000000000000000001.log"])
     }
 
     @Test func expectedVersionIsChecked() async throws {
@@ -122,7 +122,7 @@ import Testing
         }
         await engine.shutdown()
         let files = directory.allFiles()
-        let dataFiles: Set = ["data/LOCK", "data/global.checkpoint", "data/global.log"]
+        let dataFiles: Set = ["data/LOCK", "data/global.checkpoint", "data/global/00000000000000000001.log"]
         #expect(files.count == ids.count + dataFiles.count)
         #expect(files.allSatisfy { dataFiles.contains($0) || $0.hasPrefix("data/aggregates/counter/") })
         #expect(Set(files).count == files.count)

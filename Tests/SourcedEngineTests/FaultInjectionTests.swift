@@ -99,7 +99,7 @@ final class FaultPlan: Sendable {
     }
 
     func files() throws -> [[UInt8]] {
-        try [contents(of: directory.file("data/global.log")), contents(of: logPath(directory, "counter", "c1"))]
+        try [contents(of: directory.file("data/global/00000000000000000001.log")), contents(of: logPath(directory, "counter", "c1"))]
     }
 
     /// A write that fails (fully, after a short write, or for lack of space) is rolled back:
@@ -257,7 +257,7 @@ final class FaultPlan: Sendable {
     func runningOutOfFileDescriptorsFailsTheRequestOnly(opensBefore: Int) async throws {
         let engine = try await start()
         _ = try await engine.execute(Counter.self, id: id("c0"), commands: [.create])
-        let global = try contents(of: directory.file("data/global.log"))
+        let global = try contents(of: directory.file("data/global/00000000000000000001.log"))
         plan.arm(.open, errno: EMFILE, skip: opensBefore)
         await #expect {
             try await engine.execute(Counter.self, id: id("c1"), commands: [.create])
@@ -266,7 +266,7 @@ final class FaultPlan: Sendable {
             return message.contains("Too many open files")
         }
         #expect(engine.fatalError == nil)
-        #expect(try contents(of: directory.file("data/global.log")) == global, "nothing was committed")
+        #expect(try contents(of: directory.file("data/global/00000000000000000001.log")) == global, "nothing was committed")
         #expect(try await engine.execute(Counter.self, id: id("c1"), commands: [.create]).version == 1)
         await engine.shutdown()
     }

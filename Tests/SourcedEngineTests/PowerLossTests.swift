@@ -75,7 +75,7 @@ import Testing
     /// How many chains up to `position` the global log holds that their aggregates' logs lack.
     func chainsMissingFromAggregateLogs(upTo position: UInt64) throws -> Int {
         var missing = 0
-        let global = try contents(of: directory.file("data/global.log"))
+        let global = try contents(of: directory.file("data/global/00000000000000000001.log"))
         var chains: [CommittedChain] = []
         _ = try global.withUnsafeBytes { buffer in
             try LogScan(buffer, sequencing: .positions, layout: .preallocated) { entry in

@@ -17,7 +17,7 @@ import Testing
             _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.increment])
         }
         await engine.shutdown()
-        let global = try contents(of: directory.file("data/global.log"))
+        let global = try contents(of: directory.file("data/global/00000000000000000001.log"))
         let scan = global.withUnsafeBytes { LogScan($0, sequencing: .positions, layout: .preallocated) }
         #expect(scan.tail == .clean && scan.recordCount == 3)
         #expect(global.count == 1 << 20 && scan.validLength < global.count, "records, then zeros")
@@ -32,6 +32,6 @@ import Testing
         subscription.cancel()
         #expect(positions == [1, 2, 3, 4])
         await engine.shutdown()
-        #expect(try contents(of: directory.file("data/global.log")).count == 1 << 20)
+        #expect(try contents(of: directory.file("data/global/00000000000000000001.log")).count == 1 << 20)
     }
 }

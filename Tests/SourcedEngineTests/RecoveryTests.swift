@@ -105,7 +105,7 @@ import Testing
         var engine = try await Engine.start(in: directory)
         _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.create])
         await engine.shutdown()
-        let global = directory.file("data/global.log")
+        let global = directory.file("data/global/00000000000000000001.log")
         try write(try contents(of: global) + [1, 2, 3, 4, 5], to: global)
         engine = try await Engine.start(in: directory)
         #expect(try await engine.execute(Counter.self, id: id("c1"), commands: [.increment]).position == 2)
@@ -118,7 +118,7 @@ import Testing
         _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.create])
         _ = try await engine.execute(Counter.self, id: id("c1"), commands: [.increment])
         await engine.shutdown()
-        let global = directory.file("data/global.log")
+        let global = directory.file("data/global/00000000000000000001.log")
         let complete = try contents(of: global)
         let firstRecord = complete.withUnsafeBytes { buffer -> Int in
             guard case .record(_, let payload) = LogRecord.read(buffer, at: 0) else { return 0 }

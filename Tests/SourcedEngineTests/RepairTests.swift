@@ -109,7 +109,7 @@ import Testing
     func damageNoIntactCopyCoversMakesOnlyThatAggregateCorrupt(record: Int) async throws {
         let log = try await writeCounter()
         // c9's chains from `record` on are the global log's last ones: cut them off with it.
-        let global = directory.file("data/global.log")
+        let global = directory.file("data/global/00000000000000000001.log")
         let globalBytes = try contents(of: global)
         var keep = 0
         _ = globalBytes.withUnsafeBytes { buffer in

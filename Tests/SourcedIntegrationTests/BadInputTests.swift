@@ -78,7 +78,7 @@ import Testing
         await client.close()
         #expect(await daemon.stop() == 0)
         let files = daemon.directory.allFiles().filter { $0.hasPrefix("data/") }
-        let dataFiles: Set = ["data/LOCK", "data/global.checkpoint", "data/global.log"]
+        let dataFiles: Set = ["data/LOCK", "data/global.checkpoint", "data/global/00000000000000000001.log"]
         #expect(files.count == ids.count + dataFiles.count)
         #expect(files.allSatisfy { dataFiles.contains($0) || $0.hasPrefix("data/aggregates/counter/") })
     }

@@ -61,7 +61,7 @@ import Testing
         try FileManager.default.removeItem(atPath: log("deleted"))
         try write(Array(original["behind"]![..<starts["behind"]![2]]), to: log("behind"))
         try flip("lost", record: 2)
-        let global = data + "/global.log"
+        let global = data + "/global/00000000000000000001.log"
         let globalBytes = try contents(of: global)
         try write(Array(globalBytes[..<Self.recordStarts(globalBytes).last!]), to: global)
         try write([UInt8](repeating: 0, count: 12), to: data + "/global.checkpoint")

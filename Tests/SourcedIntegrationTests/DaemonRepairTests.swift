@@ -94,7 +94,7 @@ import Testing
     @Test func damageNoIntactCopyHoldsMakesOnlyThatAggregateCorrupt() async throws {
         let (directory, data) = try await prepare(Self.victimAndOther)
         // Cut the global log after position 2 (victim's first chain); the checkpoint before it.
-        let global = data + "/global.log"
+        let global = data + "/global/00000000000000000001.log"
         let globalBytes = try contents(of: global)
         let first = Int(globalBytes.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }) + 36
         let second = first + Int(globalBytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: first, as: UInt32.self) }) + 36

@@ -94,7 +94,7 @@ struct RecordFold: LogFold {
             #expect(try await store.replay(key, into: RecordFold(), repairingFrom: ChainsInMemory(chains)).version == 3)
             #expect(try contents(of: path) == log.bytes)
         }
-        #expect(directory.allFiles() == ["LOCK", "aggregates/counter/c1.log", "aggregates/counter/c1.log.torn-\(log.starts[2])", "global.checkpoint", "global.log"])
+        #expect(directory.allFiles() == ["LOCK", "aggregates/counter/c1.log", "aggregates/counter/c1.log.torn-\(log.starts[2])", "global.checkpoint", "global/00000000000000000001.log"])
     }
 
     @Test func aMissingLogIsRebuiltOnlyIfTheGlobalLogHoldsItsAggregate() async throws {
@@ -102,12 +102,12 @@ struct RecordFold: LogFold {
         try await withStore { store in
             let empty = try await store.replay(key, into: RecordFold(), repairingFrom: ChainsInMemory([]))
             #expect(empty.version == 0 && empty.fold.versions.isEmpty)
-            #expect(directory.allFiles() == ["LOCK", "global.checkpoint", "global.log"], "no file is created for nothing")
+            #expect(directory.allFiles() == ["LOCK", "global.checkpoint", "global/00000000000000000001.log"], "no file is created for nothing")
             let rebuilt = try await store.replay(key, into: RecordFold(), repairingFrom: ChainsInMemory(chains))
             #expect(rebuilt.version == 2 && rebuilt.restoredChains == 2)
         }
         #expect(try contents(of: path) == aggregateLog(of: chains).bytes)
-        #expect(directory.allFiles() == ["LOCK", "aggregates/counter/c1.log", "global.checkpoint", "global.log"])
+        #expect(directory.allFiles() == ["LOCK", "aggregates/counter/c1.log", "global.checkpoint", "global/00000000000000000001.log"])
     }
 
     @Test func damageNoCopyCoversIsReportedAndLeftAlone() async throws {

@@ -10,7 +10,7 @@ import Testing
 /// The global log kept zero-filled ahead of its records (`GlobalLogSpace`).
 @Suite struct GlobalLogSpaceTests {
     let directory = TemporaryDirectory("space")
-    var globalLog: String { directory.file("global.log") }
+    var globalLog: String { directory.file("global/00000000000000000001.log") }
 
     /// Opens a store on the test's directory, runs `body`, then closes the directory (which waits
     /// for a fill in progress).
@@ -48,8 +48,8 @@ import Testing
 
     @Test func aNewStoreStartsWithOneMinimumExtensionOfZeros() async throws {
         try await withStore { store in
-            let replay = try await store.replayGlobalLog(into: RecordFold())
-            #expect(replay.length == 0 && replay.fold.positions.isEmpty)
+            let replay = try await store.recoveredGlobalLog()
+            #expect(replay.length == 0 && replay.positions.isEmpty)
         }
         #expect(try fileEnd(after: 0) == (1 << 20, true))
     }
@@ -62,10 +62,10 @@ import Testing
         try write(file, to: globalLog)
         let (logger, messages) = RecordingLogHandler.logger()
         try await withStore(logger: logger) { store in
-            let replay = try await store.replayGlobalLog(into: RecordFold())
-            #expect(replay.fold.positions == [1, 2, 3, 4, 5])
+            let replay = try await store.recoveredGlobalLog()
+            #expect(replay.positions == [1, 2, 3, 4, 5])
             #expect(replay.length == log.bytes.count)
-            #expect(try await store.readGlobal(0..<replay.length) == log.bytes)
+            #expect(replay.bytes == log.bytes)
         }
         #expect(messages.messages(atLeast: .notice).isEmpty)
         #expect(try contents(of: globalLog) == file, "the space was enough: untouched")
@@ -76,19 +76,19 @@ import Testing
         let first = Array(log.bytes[..<log.starts[3]])
         let second = Array(log.bytes[log.starts[3]...])
         try await withStore { store in
-            let replay = try await store.replayGlobalLog(into: RecordFold())
-            try store.commitGlobal(first, at: replay.length)
+            _ = try await store.recoveredGlobalLog()
+            try store.commitGlobalRecords(first)
         }
         #expect(try fileEnd(after: first.count) == (1 << 20, true))
         try await withStore { store in
-            let replay = try await store.replayGlobalLog(into: RecordFold())
-            #expect(replay.fold.positions == [1, 2, 3] && replay.length == first.count)
-            try store.commitGlobal(second, at: replay.length)
+            let replay = try await store.recoveredGlobalLog()
+            #expect(replay.positions == [1, 2, 3] && replay.length == first.count)
+            try store.commitGlobalRecords(second)
         }
         try await withStore { store in
-            let replay = try await store.replayGlobalLog(into: RecordFold())
-            #expect(replay.fold.positions == [1, 2, 3, 4, 5, 6] && replay.length == log.bytes.count)
-            #expect(try await store.readGlobal(0..<replay.length) == log.bytes)
+            let replay = try await store.recoveredGlobalLog()
+            #expect(replay.positions == [1, 2, 3, 4, 5, 6] && replay.length == log.bytes.count)
+            #expect(replay.bytes == log.bytes)
         }
         #expect(try fileEnd(after: log.bytes.count) == (1 << 20, true))
     }
@@ -102,9 +102,9 @@ import Testing
         try write(file, to: globalLog)
         let (logger, messages) = RecordingLogHandler.logger()
         try await withStore(logger: logger) { store in
-            let replay = try await store.replayGlobalLog(into: RecordFold())
-            #expect(replay.fold.positions == [1, 2] && replay.length == log.starts[2])
-            try store.commitGlobal(Array(log.bytes[log.starts[2]...]), at: replay.length)
+            let replay = try await store.recoveredGlobalLog()
+            #expect(replay.positions == [1, 2] && replay.length == log.starts[2])
+            try store.commitGlobalRecords(Array(log.bytes[log.starts[2]...]))
         }
         #expect(messages.messages(atLeast: .warning) == ["cutting off torn tail of log"])
         let bytes = try contents(of: globalLog)
@@ -120,7 +120,7 @@ import Testing
         try write(file, to: globalLog)
         try await withStore { store in
             await #expect(throws: StorageError.corrupt(path: globalLog, offset: log.bytes.count, reason: "unknown record format 0")) {
-                try await store.replayGlobalLog(into: RecordFold())
+                try await store.recoveredGlobalLog()
             }
         }
         #expect(try contents(of: globalLog) == file)
@@ -134,8 +134,8 @@ import Testing
         try write(log.bytes + zeros, to: globalLog)
         let (logger, messages) = RecordingLogHandler.logger()
         try await withStore(logger: logger) { store in
-            let replay = try await store.replayGlobalLog(into: RecordFold())
-            #expect(replay.fold.positions == [1, 2] && replay.length == log.bytes.count)
+            let replay = try await store.recoveredGlobalLog()
+            #expect(replay.positions == [1, 2] && replay.length == log.bytes.count)
         }
         #expect(messages.messages(atLeast: .warning) == ["cutting off torn tail of log"])
         #expect(try fileEnd(after: log.bytes.count) == (log.bytes.count + (1 << 20), true))
@@ -157,11 +157,11 @@ import Testing
         func end(_ cut: Int) -> Int { cut < log.starts.count ? log.starts[cut] : log.bytes.count }
         for restart in 0..<2 {
             try await withStore(chunkSize: chunk) { store in
-                let replay = try await store.replayGlobalLog(into: RecordFold())
+                let replay = try await store.recoveredGlobalLog()
                 #expect(replay.length == (restart == 0 ? 0 : log.bytes.count))
                 guard restart == 0 else { return }
                 for (from, to) in zip(cuts, cuts.dropFirst()) {
-                    try store.commitGlobal(Array(log.bytes[end(from)..<end(to)]), at: end(from))
+                    try store.commitGlobalRecords(Array(log.bytes[end(from)..<end(to)]))
                 }
             }
             let file = try fileEnd(after: log.bytes.count)
@@ -169,8 +169,8 @@ import Testing
             #expect(scanGlobal(try contents(of: globalLog)).tail == .clean)
         }
         try await withStore(chunkSize: chunk) { store in
-            let replay = try await store.replayGlobalLog(into: RecordFold())
-            #expect(replay.fold.positions == Array(1...60) && replay.length == log.bytes.count)
+            let replay = try await store.recoveredGlobalLog()
+            #expect(replay.positions == Array(1...60) && replay.length == log.bytes.count)
         }
     }
 
@@ -178,11 +178,11 @@ import Testing
     @Test func commitsIntoTheSpaceSyncOnceEach() async throws {
         let log = makeGlobalLog(records: 10)
         try await withStore { store in
-            _ = try await store.replayGlobalLog(into: RecordFold())
+            _ = try await store.recoveredGlobalLog()
             let before = store.syncCount
             for index in 0..<10 {
                 let end = index + 1 < 10 ? log.starts[index + 1] : log.bytes.count
-                try store.commitGlobal(Array(log.bytes[log.starts[index]..<end]), at: log.starts[index])
+                try store.commitGlobalRecords(Array(log.bytes[log.starts[index]..<end]))
             }
             #expect(store.syncCount - before == 10)
         }
@@ -195,20 +195,20 @@ import Testing
         let faults = StorageFaults()
         let log = makeGlobalLog(records: 3)
         try await withStore(systemCalls: faults.systemCalls) { store in
-            _ = try await store.replayGlobalLog(into: RecordFold())
-            try store.commitGlobal(Array(log.bytes[..<log.starts[2]]), at: 0)
+            _ = try await store.recoveredGlobalLog()
+            try store.commitGlobalRecords(Array(log.bytes[..<log.starts[2]]))
             let before = try contents(of: globalLog)
             faults.recordWriteFailure.withLock { $0 = (EIO, partial) }
             await #expect(throws: StorageError.io(operation: "write", path: globalLog, errno: EIO)) {
-                try store.commitGlobal(Array(log.bytes[log.starts[2]...]), at: log.starts[2])
+                try store.commitGlobalRecords(Array(log.bytes[log.starts[2]...]))
             }
             #expect(try contents(of: globalLog) == before)
             #expect(store.fatalError == nil)
-            try store.commitGlobal(Array(log.bytes[log.starts[2]...]), at: log.starts[2])
+            try store.commitGlobalRecords(Array(log.bytes[log.starts[2]...]))
         }
         try await withStore { store in
-            let replay = try await store.replayGlobalLog(into: RecordFold())
-            #expect(replay.fold.positions == [1, 2, 3] && replay.length == log.bytes.count)
+            let replay = try await store.recoveredGlobalLog()
+            #expect(replay.positions == [1, 2, 3] && replay.length == log.bytes.count)
         }
     }
 
@@ -220,25 +220,25 @@ import Testing
         let (logger, messages) = RecordingLogHandler.logger()
         let log = makeGlobalLog(records: 8)
         try await withStore(chunkSize: 4096, systemCalls: faults.systemCalls, logger: logger) { store in
-            _ = try await store.replayGlobalLog(into: RecordFold())
+            _ = try await store.recoveredGlobalLog()
             for index in 0..<4 {
-                try store.commitGlobal(Array(log.bytes[log.starts[index]..<log.starts[index + 1]]), at: log.starts[index])
+                try store.commitGlobalRecords(Array(log.bytes[log.starts[index]..<log.starts[index + 1]]))
             }
             #expect(try fileEnd(after: log.starts[4]).size == log.starts[4], "no zeros: the file grew with the records")
             faults.zeroWriteErrno.store(0, ordering: .relaxed)
             for index in 4..<8 {
                 let end = index + 1 < 8 ? log.starts[index + 1] : log.bytes.count
-                try store.commitGlobal(Array(log.bytes[log.starts[index]..<end]), at: log.starts[index])
+                try store.commitGlobalRecords(Array(log.bytes[log.starts[index]..<end]))
             }
         }
         let warnings = messages.messages(atLeast: .warning)
-        #expect(warnings == ["cannot keep global.log zero-filled ahead; commits grow the file instead, with slower syncs"])
-        #expect(messages.messages(atLeast: .notice).contains("global.log is zero-filled ahead again"))
+        #expect(warnings == ["cannot keep the global log zero-filled ahead; commits grow the file instead, with slower syncs"])
+        #expect(messages.messages(atLeast: .notice).contains("the global log is zero-filled ahead again"))
         let file = try fileEnd(after: log.bytes.count)
         #expect(file.zeroFilled && file.size > log.bytes.count)
         try await withStore { store in
-            let replay = try await store.replayGlobalLog(into: RecordFold())
-            #expect(replay.fold.positions == Array(1...8))
+            let replay = try await store.recoveredGlobalLog()
+            #expect(replay.positions == Array(1...8))
         }
     }
 
@@ -249,17 +249,17 @@ import Testing
         let fatal = Mutex<StorageError?>(nil)
         let log = makeGlobalLog(records: 20)
         try await withStore(chunkSize: 256, systemCalls: faults.systemCalls, onFatal: { error in fatal.withLock { $0 = error } }) { store in
-            _ = try await store.replayGlobalLog(into: RecordFold())
+            _ = try await store.recoveredGlobalLog()
             let syncs = faults.syncCalls.load(ordering: .relaxed)
             faults.syncFailure.withLock { $0 = EIO }
             // 20 records do not fit into 256 bytes of space: the commit fills first.
             await #expect(throws: StorageError.syncFailed(path: globalLog, errno: EIO)) {
-                try store.commitGlobal(log.bytes, at: 0)
+                try store.commitGlobalRecords(log.bytes)
             }
             #expect(faults.syncCalls.load(ordering: .relaxed) == syncs + 1, "never retried")
             #expect(fatal.withLock { $0 } == .syncFailed(path: globalLog, errno: EIO))
             #expect(throws: StorageError.self) {
-                try store.commitGlobal(log.bytes, at: 0)
+                try store.commitGlobalRecords(log.bytes)
             }
         }
         let bytes = try contents(of: globalLog)
@@ -272,8 +272,8 @@ import Testing
     func withoutSyncsOrChunksTheFileEndsWithItsRecords(sync: SyncMode, chunkSize: Int) async throws {
         let log = makeGlobalLog(records: 3)
         try await withStore(sync: sync, chunkSize: chunkSize) { store in
-            _ = try await store.replayGlobalLog(into: RecordFold())
-            try store.commitGlobal(log.bytes, at: 0)
+            _ = try await store.recoveredGlobalLog()
+            try store.commitGlobalRecords(log.bytes)
         }
         #expect(try contents(of: globalLog) == log.bytes)
     }
@@ -283,8 +283,8 @@ import Testing
     @Test func theOfflineCheckAcceptsThePreallocatedLog() async throws {
         let log = makeGlobalLog(records: 4)
         try await withStore { store in
-            _ = try await store.replayGlobalLog(into: RecordFold())
-            try store.commitGlobal(log.bytes, at: 0)
+            _ = try await store.recoveredGlobalLog()
+            try store.commitGlobalRecords(log.bytes)
         }
         // The aggregate log the global records belong to (counter c1, versions 1–4).
         let chains = try log.bytes.withUnsafeBytes { buffer in
@@ -313,5 +313,26 @@ import Testing
             Issue.record("expected a torn tail, found \(findings)")
             return
         }
+    }
+}
+
+extension AggregateStore {
+    /// Recovers the global log as start-up does and reads back what it holds.
+    func recoveredGlobalLog() async throws -> (positions: [UInt64], length: Int, bytes: [UInt8]) {
+        _ = try await recoverGlobalLog(checkpoint: 0)
+        var bytes: [UInt8] = []
+        var positions: [UInt64] = []
+        while case let chains = try globalChains(after: positions.last ?? 0), !chains.isEmpty {
+            for chain in chains {
+                chain.appendGlobalRecord(to: &bytes)
+                positions.append(chain.position)
+            }
+        }
+        return (positions, bytes.count, bytes)
+    }
+
+    /// Commits whole global records, numbered from the first one's position.
+    func commitGlobalRecords(_ records: [UInt8]) throws {
+        try commitGlobal(records, first: records.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self) })
     }
 }

@@ -24,7 +24,7 @@ import Testing
         chains.forEach { $0.appendGlobalRecord(to: &global) }
         let data = try DataDirectory(path: directory.path, models: ["counter"])
         defer { data.close() }
-        try write(global, to: data.globalLogPath)
+        try write(global, to: data.globalSegmentPath(first: 1))
         try write(aggregateLog(of: c1).bytes, to: directory.file("aggregates/counter/c1.log"))
         try write(aggregateLog(of: [chains[2]]).bytes, to: directory.file("aggregates/counter/c2.log"))
         return try LogChecker(data).run(repair: repair)

@@ -40,9 +40,11 @@ public func contents(of path: String) throws -> [UInt8] {
     Array(try Data(contentsOf: URL(fileURLWithPath: path)))
 }
 
-/// Replaces the file at `path` with `bytes`.
+/// Replaces the file at `path` with `bytes`, creating its directory if needed.
 public func write(_ bytes: [UInt8], to path: String) throws {
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    let url = URL(fileURLWithPath: path)
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try Data(bytes).write(to: url)
 }
 
 /// Waits until `condition` holds, checking every few milliseconds, and fails after `timeout`.
