@@ -58,6 +58,11 @@ final class CheckpointTracker: Sendable {
         }
     }
 
+    /// The position the durable checkpoint records.
+    var saved: UInt64 {
+        state.withLock { $0.saved }
+    }
+
     /// Makes the aggregate logs written since the last call durable, then records the checkpoint
     /// durably if it advanced since it was last saved. Rounds must not overlap.
     func save(_ store: AggregateStore) async throws {

@@ -52,6 +52,12 @@ public final class Engine: Sendable {
         /// The length past which the global log goes on in a new segment file (see
         /// ``AggregateStore/Configuration/globalSegmentSize``).
         public var globalSegmentSize: Int
+        /// Retention: the bytes of global log to keep; `nil` keeps everything. Beyond it, after
+        /// each checkpoint, the oldest segments that every aggregate log and handler checkpoint
+        /// has durably passed are deleted (``AggregateStore/dropGlobalSegments(endingBy:keepingBytes:)``).
+        /// What is deleted is the second copy of those chains: damage to an aggregate log there
+        /// can no longer be repaired, and subscribers cannot read them.
+        public var globalRetentionBytes: Int?
 
         public init(
             dataDirectory: String,
@@ -68,7 +74,8 @@ public final class Engine: Sendable {
             subscriptionBuffer: Int = 10_000,
             handlers: [any EventHandler] = [],
             systemCalls: SystemCalls = .posix,
-            globalSegmentSize: Int = AggregateStore.Configuration.defaultGlobalSegmentSize
+            globalSegmentSize: Int = AggregateStore.Configuration.defaultGlobalSegmentSize,
+            globalRetentionBytes: Int? = nil
         ) {
             self.dataDirectory = dataDirectory
             self.models = models
@@ -85,6 +92,7 @@ public final class Engine: Sendable {
             self.handlers = handlers
             self.systemCalls = systemCalls
             self.globalSegmentSize = globalSegmentSize
+            self.globalRetentionBytes = globalRetentionBytes
         }
     }
 
@@ -225,11 +233,20 @@ public final class Engine: Sendable {
             }
         }
         let checkpointInterval = configuration.checkpointInterval
+        let retention = configuration.globalRetentionBytes
         maintenance = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: checkpointInterval)
                 guard !Task.isCancelled else { break }
                 try? await committer.checkpoint.save(store)
+                if let retention {
+                    let bound = handlers.reduce(committer.checkpoint.saved) { min($0, $1.saved) }
+                    do {
+                        try await store.dropGlobalSegments(endingBy: bound, keepingBytes: retention)
+                    } catch {
+                        logger.warning("cannot drop global segments by retention", metadata: ["error": "\(error)"])
+                    }
+                }
             }
         }
     }

@@ -45,7 +45,7 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             self = .outcomeUnknown(error.description)
         case .recordTooLarge:
             self = .tooLarge(error.description)
-        case .io, .stopped, .shutDown, .locked:
+        case .io, .stopped, .shutDown, .locked, .positionDropped:
             self = .unavailable(error.description)
         }
     }

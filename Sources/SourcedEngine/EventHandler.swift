@@ -42,6 +42,8 @@ final class HandlerRunner: Sendable {
     private let store: AggregateStore
     private let committer: GlobalCommitter
     private let progress: Mutex<HandlerStatus>
+    /// The position of the handler's durable checkpoint: global segments up to it may be dropped.
+    private let savedPosition = Mutex<UInt64>(0)
     private let task = Mutex<Task<Void, Never>?>(nil)
     /// The subscription feeding the handler, and whether the runner is stopping.
     private let feed = Mutex<(subscription: Subscription?, stopping: Bool)>((nil, false))
@@ -57,12 +59,18 @@ final class HandlerRunner: Sendable {
         progress.withLock { $0 }
     }
 
+    /// The position the handler's saved checkpoint records: it never needs chains up to there again.
+    var saved: UInt64 {
+        savedPosition.withLock { $0 }
+    }
+
     /// Restores the handler and starts feeding it.
     func start() async throws {
         let saved = try await store.readHandlerState(handler.name)
         try await handler.restore(saved?.state)
         let position = min(saved?.position ?? 0, committer.lastPosition)
         progress.withLock { $0.position = position }
+        savedPosition.withLock { $0 = position }
         task.withLock { $0 = Task { await self.run(from: position) } }
     }
 
@@ -98,7 +106,7 @@ final class HandlerRunner: Sendable {
                     }
                 }
                 break
-            } catch is SubscriptionError {
+            } catch SubscriptionError.fellBehind {
                 continue
             } catch {
                 progress.withLock { $0.failure = "\(error)" }
@@ -125,6 +133,7 @@ final class HandlerRunner: Sendable {
 
     private func checkpoint(_ position: UInt64) async throws {
         try await store.writeHandlerState(handler.name, position: position, state: try await handler.save())
+        savedPosition.withLock { $0 = max($0, position) }
     }
 }
 

@@ -101,8 +101,13 @@ public final class Subscription: Sendable {
             }
             return
         }
-        let chains = try await store.readGlobalChains(after: position)
-        state.withLock { $0.deliver(chains) }
+        do {
+            let chains = try await store.readGlobalChains(after: position)
+            state.withLock { $0.deliver(chains) }
+        } catch StorageError.positionDropped(let earliest) {
+            end()
+            throw SubscriptionError.positionDropped(earliest: earliest)
+        }
     }
 
     private func end() {
@@ -116,15 +121,20 @@ public final class Subscription: Sendable {
 }
 
 /// Why a subscription ended.
-public enum SubscriptionError: Error, Sendable, CustomStringConvertible {
+public enum SubscriptionError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The subscriber read more slowly than chains were committed and more than `limit` chains
     /// waited for it. Subscribe again from `resumeFrom` to continue without a gap.
     case fellBehind(resumeFrom: UInt64, limit: Int)
+    /// The chains after the subscription's position were dropped by retention; the global log
+    /// begins at `earliest`.
+    case positionDropped(earliest: UInt64)
 
     public var description: String {
         switch self {
         case .fellBehind(let position, let limit):
             "fell behind by more than \(limit) chains; subscribe again with \"from\": \(position) to resume"
+        case .positionDropped(let earliest):
+            "the global log no longer holds the positions asked for: retention dropped them; the earliest position left is \(earliest) (subscribe with \"from\": \(earliest - 1) or later)"
         }
     }
 }

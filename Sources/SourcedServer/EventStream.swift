@@ -22,10 +22,12 @@ struct EventStream: Sendable {
             guard let chain = try await subscription.next() else { return nil }
             return Self.lines(chain)
         } catch let error as SubscriptionError {
-            guard case .fellBehind(let resumeFrom, _) = error else { return nil }
-            let failure = ProtocolError(
-                .fellBehind, error.description, details: ["resume_from": .integer(Int64(clamping: resumeFrom))]
-            )
+            let failure = switch error {
+            case .fellBehind(let resumeFrom, _):
+                ProtocolError(.fellBehind, error.description, details: ["resume_from": .integer(Int64(clamping: resumeFrom))])
+            case .positionDropped(let earliest):
+                ProtocolError(.positionDropped, error.description, details: ["earliest": .integer(Int64(clamping: earliest))])
+            }
             subscription.cancel()
             return [Reply.failure(failure, req: nil)]
         } catch {

@@ -259,10 +259,17 @@ extension AggregateStore {
         try withSegment(first) { try readAll($0, directory.globalSegmentPath(first: first)) }
     }
 
-    /// Runs `body` with the segment file starting at `first` open for reading.
-    private func withSegment<Result>(_ first: UInt64, _ body: (Int32) throws -> Result) throws -> Result {
+    /// Runs `body` with the segment file starting at `first` open for reading. With `dropped`,
+    /// a file that no longer exists because retention dropped it meanwhile throws
+    /// ``StorageError/positionDropped(earliest:)``.
+    private func withSegment<Result>(_ first: UInt64, dropped: GlobalSegments? = nil, _ body: (Int32) throws -> Result) throws -> Result {
         let descriptor = openat(directory.globalSegments.directoryDescriptor, GlobalSegment.fileName(first: first), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: directory.globalSegmentPath(first: first), errno: errno) }
+        guard descriptor >= 0 else {
+            if errno == ENOENT, let dropped, dropped.earliest > first {
+                throw StorageError.positionDropped(earliest: dropped.earliest)
+            }
+            throw StorageError.io(operation: "open", path: directory.globalSegmentPath(first: first), errno: errno)
+        }
         defer { close(descriptor) }
         return try body(descriptor)
     }
@@ -276,9 +283,11 @@ extension AggregateStore {
     ///   (start-up verified only the active segment), or an I/O error.
     public func globalChains(after position: UInt64, budget: Int = 1 << 20) throws -> [CommittedChain] {
         try checkRunning()
-        guard let plan = directory.globalSegments.plan(after: position) else { return [] }
+        let global = directory.globalSegments
+        guard position + 1 >= global.earliest else { throw StorageError.positionDropped(earliest: global.earliest) }
+        guard let plan = global.plan(after: position) else { return [] }
         let path = directory.globalSegmentPath(first: plan.segment)
-        return try withSegment(plan.segment) { descriptor in
+        return try withSegment(plan.segment, dropped: global) { descriptor in
             var offset = plan.offset
             var chunk = budget
             while offset < plan.end {
@@ -301,11 +310,11 @@ extension AggregateStore {
     }
 
     /// The chains of `key` that the global log holds at positions in `positions`, in order,
-    /// read piece by piece: only one piece is held in memory, with the chains found. Blocking:
-    /// call it on an I/O thread.
+    /// read piece by piece: only one piece is held in memory, with the chains found (none of
+    /// those retention dropped). Blocking: call it on an I/O thread.
     public func globalChains(of key: AggregateKey, in positions: ClosedRange<UInt64>) throws -> [CommittedChain] {
         var found: [CommittedChain] = []
-        var position = positions.lowerBound - 1
+        var position = max(positions.lowerBound, directory.globalSegments.earliest) - 1
         while position < positions.upperBound {
             let chains = try globalChains(after: position)
             guard let last = chains.last else { break }
@@ -313,6 +322,37 @@ extension AggregateStore {
             position = last.position
         }
         return found
+    }
+
+    /// Retention: deletes the oldest sealed segments while the global log takes more than `keep`
+    /// bytes, among those whose chains every aggregate log and handler checkpoint has durably
+    /// passed (ending at or before `bound`); never the active segment or the newest sealed one.
+    /// Each is deleted with its index file, then `global/` is synced, oldest first, so that a
+    /// crash leaves the log contiguous. Readers of a dropped position get
+    /// ``StorageError/positionDropped(earliest:)``; repairs find no chains there.
+    /// - Returns: how many segments were deleted.
+    @discardableResult
+    public func dropGlobalSegments(endingBy bound: UInt64, keepingBytes keep: Int) async throws -> Int {
+        try await run {
+            try self.checkRunning()
+            let global = self.directory.globalSegments
+            let dropped = global.dropOldest(endingBy: bound, keeping: keep)
+            for first in dropped {
+                for name in [GlobalSegment.indexFileName(first: first), GlobalSegment.fileName(first: first)]
+                where unlinkat(global.directoryDescriptor, name, 0) != 0 && errno != ENOENT {
+                    throw StorageError.io(operation: "delete", path: global.path + "/" + name, errno: errno)
+                }
+                if self.configuration.sync != .none {
+                    try self.sync(global.directoryDescriptor, global.path, fullSync: true)
+                }
+            }
+            if !dropped.isEmpty {
+                self.logger.notice("dropped global segments by retention", metadata: [
+                    "segments": "\(dropped.count)", "earliest_position": "\(global.earliest)",
+                ])
+            }
+            return dropped.count
+        }
     }
 
     /// The position of the last durable chain, 0 if there is none.

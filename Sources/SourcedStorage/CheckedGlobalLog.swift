@@ -5,7 +5,9 @@ import SourcedCore
 /// logs (``LogChecker``).
 struct CheckedGlobalLog: GlobalLogCopy {
     private var segments: [[UInt8]] = []
-    /// Where the record of position `p` starts, at index `p - 1`: its segment and offset.
+    /// The first position held: later than 1 once retention dropped segments.
+    private(set) var first: UInt64 = 1
+    /// Where the record of position `p` starts, at index `p - first`: its segment and offset.
     private var offsets: [(segment: Int, offset: Int)] = []
     /// The positions of each aggregate's chains, in order.
     private(set) var positions: [AggregateKey: [UInt64]] = [:]
@@ -14,7 +16,10 @@ struct CheckedGlobalLog: GlobalLogCopy {
     /// ``LogScan`` verified.
     /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` for a record whose payload names no
     ///   aggregate.
-    mutating func append(_ bytes: [UInt8], validLength: Int, path: String) throws {
+    mutating func append(_ bytes: [UInt8], validLength: Int, path: String, first: UInt64) throws {
+        if segments.isEmpty {
+            self.first = first
+        }
         let segment = segments.count
         segments.append(bytes)
         try bytes.withUnsafeBytes { buffer in
@@ -31,12 +36,12 @@ struct CheckedGlobalLog: GlobalLogCopy {
     }
 
     /// The position of the last verified record.
-    var last: UInt64 { UInt64(offsets.count) }
+    var last: UInt64 { first + UInt64(offsets.count) - 1 }
 
     /// The chain at `position`, if the log holds it.
     func chain(at position: UInt64) -> CommittedChain? {
-        guard position >= 1, position <= last else { return nil }
-        let (segment, offset) = offsets[Int(position) - 1]
+        guard position >= first, position <= last else { return nil }
+        let (segment, offset) = offsets[Int(position - first)]
         return segments[segment].withUnsafeBytes { buffer in
             guard case .record(let header, let payload) = LogRecord.read(buffer, at: offset) else { return nil }
             return try? CommittedChain(header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[payload]))

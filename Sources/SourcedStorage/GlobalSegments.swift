@@ -55,6 +55,28 @@ final class GlobalSegments: Sendable {
         state.withLock { ($0.segments[$0.segments.count - 1], $0.activeDescriptor) }
     }
 
+    /// The first position the log holds (later than 1 once retention dropped segments).
+    var earliest: UInt64 {
+        state.withLock { $0.segments[0].first }
+    }
+
+    /// Removes the oldest segments from the list, while more than `keep` bytes are left in all,
+    /// among those that end at or before `bound`; never the active segment or the newest sealed
+    /// one (whose newest position table start-up reads).
+    /// - Returns: the first positions of the segments removed, whose files the caller deletes.
+    func dropOldest(endingBy bound: UInt64, keeping keep: Int) -> [UInt64] {
+        state.withLock { state in
+            var total = state.segments.reduce(0) { $0 + $1.length }
+            var count = 0
+            while count < state.segments.count - 2, total > keep, state.segments[count].last <= bound {
+                total -= state.segments[count].length
+                count += 1
+            }
+            defer { state.segments.removeFirst(count) }
+            return state.segments.prefix(count).map(\.first)
+        }
+    }
+
     /// The position of the last durable record, 0 if there is none.
     var last: UInt64 {
         state.withLock { $0.segments[$0.segments.count - 1].last }

@@ -183,14 +183,14 @@ public struct LogChecker {
         for (index, segment) in segments.enumerated() {
             let path = directory.globalSegmentPath(first: segment.first)
             let isActive = index == segments.count - 1
-            guard global.last + 1 == segment.first else {
+            guard index == 0 || global.last + 1 == segment.first else {
                 report.findings.append(Finding(path: path, aggregate: nil, offset: 0, kind: .corrupt(
                     reason: "the segment starts at position \(segment.first) but the global log before it ends at position \(global.last)"
                 )))
                 break
             }
             let (bytes, length, tail) = try verify(path, .positions, .preallocated, after: segment.first - 1, repair: repair && isActive, into: &report)
-            try global.append(bytes, validLength: length, path: path)
+            try global.append(bytes, validLength: length, path: path, first: segment.first)
             if !isActive, tail != .clean {
                 if case .torn(let offset) = tail {
                     report.findings.removeLast()
@@ -289,6 +289,8 @@ public struct LogChecker {
     /// or `nil` if it agrees byte for byte.
     private static func disagreement(_ record: AggregateLogSurvey.Record, of key: AggregateKey, in bytes: [UInt8], with global: CheckedGlobalLog) -> String? {
         let position = record.header.position
+        // Retention dropped the global log's copy: nothing to compare with.
+        guard position >= global.first else { return nil }
         guard let chain = global.chain(at: position) else {
             return "its position \(position) lies beyond the global log, which ends at position \(global.last)"
         }

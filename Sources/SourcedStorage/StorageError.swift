@@ -20,6 +20,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case recordTooLarge(bytes: Int, limit: Int)
     /// The store is shutting down.
     case shutDown
+    /// Chains were asked for that retention dropped from the global log; it begins at `earliest`.
+    case positionDropped(earliest: UInt64)
 
     public var description: String {
         switch self {
@@ -39,6 +41,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             "the events of one chain take \(bytes) bytes; at most \(limit) fit in one record"
         case .shutDown:
             "storage is shut down"
+        case .positionDropped(let earliest):
+            "the global log no longer holds those positions (dropped by retention); it begins at position \(earliest)"
         }
     }
 

@@ -29,6 +29,9 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
     /// A subscriber read more slowly than events were committed and was disconnected; the error's
     /// `resume_from` is the position to subscribe from again to continue without a gap.
     case fellBehind = "fell_behind"
+    /// (subscriptions only) Retention (`--retain-global`) dropped the positions asked for; the
+    /// error's `earliest` is the first position the global log still holds.
+    case positionDropped = "position_dropped"
     /// The connecting user is not in the daemon's allow-list (`--allow-uid`, `--allow-gid`).
     case forbidden
     /// A bug in sourced; please report it.

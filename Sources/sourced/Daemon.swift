@@ -92,7 +92,8 @@ struct Daemon {
                     threads: settings.threads,
                     subscriptionBuffer: settings.subscriptionBuffer,
                     handlers: projections,
-                    globalSegmentSize: settings.segmentSize
+                    globalSegmentSize: settings.segmentSize,
+                    globalRetentionBytes: settings.retainGlobal
                 ),
                 logger: logger,
                 onFatal: { error in shutdown.fire(.storageFailed(error.description)) }

@@ -15,6 +15,8 @@ struct DaemonSettings: Sendable {
     var maximumMemory: Int?
     var snapshotInterval: Int
     var segmentSize: Int
+    /// `nil`: the global log keeps every segment.
+    var retainGlobal: Int?
     var idleTimeout: Duration
     var checkpointInterval: Duration
     var sync: SyncMode
@@ -63,6 +65,8 @@ struct DaemonSettings: Sendable {
             (ByteCount.parse($0) ?? 0) >= AggregateStore.Configuration.minimumGlobalSegmentSize
         }) { $0 }
         segmentSize = ByteCount.parse(segment)!
+        let retain = try setting(flags.retainGlobal, "retain-global", default: "", valid: { (ByteCount.parse($0) ?? 0) > 0 }) { $0 }
+        retainGlobal = ByteCount.parse(retain)
         snapshotInterval = try setting(flags.snapshotEvery, "snapshot-every", default: 1000, valid: { $0 >= 0 }) { Int($0) }
         idleTimeout = .seconds(try setting(flags.idleTimeout, "idle-timeout", default: 300, valid: seconds) { Double($0) })
         let syncName = try setting(flags.sync, "sync", default: "always", valid: { SyncMode(rawValue: $0) != nil }) { $0 }

@@ -40,6 +40,9 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Length past which the global log goes on in a new segment file in DATA_DIR/global; start-up reads the newest segment in full, so this bounds its time and memory. Accepts suffixes: 16MiB, 1GiB; at least 4096 bytes. (env: SOURCED_SEGMENT_SIZE; default: 16MiB)")
     var segmentSize: String?
 
+    @Option(help: "Retention, off by default: keep about this much global log (suffixes as for --segment-size), deleting the oldest segments that every aggregate log and handler has durably passed. What is deleted is the second copy those aggregate logs are repaired from, and subscribers can no longer read it (position_dropped). (env: SOURCED_RETAIN_GLOBAL; default: keep everything)")
+    var retainGlobal: String?
+
     @Option(help: "Events between two snapshots of an aggregate's state (written in the background; also when an aggregate whose log grew is evicted); 0 writes none. (env: SOURCED_SNAPSHOT_EVERY; default: 1000)")
     var snapshotEvery: Int?
 

@@ -13,7 +13,8 @@ extension Engine {
         snapshotInterval: Int = 1000,
         idleTimeout: Duration = .seconds(60),
         systemCalls: SystemCalls = .posix,
-        segmentSize: Int = AggregateStore.Configuration.defaultGlobalSegmentSize
+        segmentSize: Int = AggregateStore.Configuration.defaultGlobalSegmentSize,
+        retention: Int? = nil
     ) async throws -> Engine {
         try await Engine.start(
             Configuration(
@@ -25,7 +26,8 @@ extension Engine {
                 maximumOpenFiles: 64,
                 ioThreads: 8,
                 systemCalls: systemCalls,
-                globalSegmentSize: segmentSize
+                globalSegmentSize: segmentSize,
+                globalRetentionBytes: retention
             )
         )
     }

@@ -50,4 +50,34 @@ import Testing
         await engine.shutdown()
         #expect(try contents(of: logPath(directory, "counter", "c7")).prefix(original.count) == original[...])
     }
+
+    /// With retention, segments every aggregate log has passed are deleted after a checkpoint:
+    /// subscribers from before get `positionDropped`, from after read on; every aggregate still
+    /// loads; a lost log whose copy was dropped is corrupt, not restarted at version 0.
+    @Test func retentionDropsPassedSegmentsAndSaysWhatIsGone() async throws {
+        var engine = try await Engine.start(in: directory, segmentSize: 4096, retention: 3 * 4096)
+        try await writeCounters(engine)
+        let segments = { directory.allFiles().filter { $0.hasPrefix("data/global/") && $0.hasSuffix(".log") } }
+        try await waitUntil { segments().count <= 4 && !segments().contains("data/global/00000000000000000001.log") }
+        let earliest = GlobalSegment.first(ofFileName: String(segments()[0].dropFirst("data/global/".count)))!
+        let early = try engine.subscribe(after: 0)
+        await #expect(throws: SubscriptionError.positionDropped(earliest: earliest)) {
+            _ = try await early.next()
+        }
+        let late = try engine.subscribe(after: earliest - 1)
+        #expect(try await late.next()?.position == earliest)
+        late.cancel()
+        await engine.shutdown()
+
+        try FileManager.default.removeItem(atPath: logPath(directory, "counter", "c7"))
+        engine = try await Engine.start(in: directory, segmentSize: 4096, retention: 3 * 4096)
+        #expect(try await engine.snapshot(Counter.self, id: id("c8")).version == 11)
+        await #expect {
+            try await engine.snapshot(Counter.self, id: id("c7"))
+        } throws: { error in
+            guard case EngineError.corrupt = error else { return false }
+            return true
+        }
+        await engine.shutdown()
+    }
 }

@@ -262,3 +262,60 @@ import Testing
         #expect(report.logs == files().filter { $0.hasSuffix(".log") }.count + 5)
     }
 }
+
+/// Retention: the oldest sealed segments deleted on request, and what readers, start-up and
+/// `sourced check` make of a global log that begins later than position 1.
+@Suite struct GlobalRetentionTests {
+    let segments = GlobalSegmentsTests()
+
+    @Test func droppedSegmentsAreGoneForReadersAndTheRestServesAsBefore() async throws {
+        try await segments.withStore { store in
+            _ = try await store.recoverGlobalLog(checkpoint: 0)
+            try segments.commit(1000, to: store)
+            // Nothing past the bound goes, whatever the size.
+            #expect(try await store.dropGlobalSegments(endingBy: 0, keepingBytes: 0) == 0)
+            let dropped = try await store.dropGlobalSegments(endingBy: 1000, keepingBytes: 3 * GlobalSegmentsTests.segmentSize)
+            #expect(dropped > 5)
+            #expect(try await store.dropGlobalSegments(endingBy: 1000, keepingBytes: 3 * GlobalSegmentsTests.segmentSize) == 0)
+        }
+        let logs = segments.files().filter { $0.hasSuffix(".log") }
+        #expect(logs.count >= 2 && logs.count <= 4, "about 3 segments' worth kept, never the newest sealed one: \(logs)")
+        #expect(!segments.files().contains(GlobalSegment.fileName(first: 1)))
+        #expect(segments.files().filter { $0.hasSuffix(".index") }.count == logs.count - 1, "index files go with their segments")
+        let earliest = GlobalSegment.first(ofFileName: logs[0])!
+        try await segments.withStore { store in
+            let recovery = try await store.recoverGlobalLog(checkpoint: 1000)
+            #expect(recovery.last == 1000 && recovery.segments == logs.count)
+            #expect(recovery.newest == GlobalSegmentsTests.expectedNewest(through: 1000), "the newest table kept them all")
+            #expect(throws: StorageError.positionDropped(earliest: earliest)) {
+                try store.globalChains(after: earliest - 2)
+            }
+            var chains: [CommittedChain] = []
+            while case let next = try store.globalChains(after: chains.last?.position ?? earliest - 1), !next.isEmpty {
+                chains += next
+            }
+            #expect(chains == GlobalSegmentsTests.chains(earliest...1000))
+            // A repair finds no chains where the copy was dropped.
+            let key = GlobalSegmentsTests.keys[0]
+            #expect(try store.globalChains(of: key, in: 1...1000) == chains.filter { $0.key == key })
+        }
+    }
+
+    /// `sourced check` compares each aggregate log with what is left and reports nothing for the
+    /// records whose copy was dropped.
+    @Test func theOfflineCheckOfARetainedLogIsClean() async throws {
+        try await segments.withStore { store in
+            _ = try await store.recoverGlobalLog(checkpoint: 0)
+            try segments.commit(500, to: store)
+            try await store.dropGlobalSegments(endingBy: 500, keepingBytes: 2 * GlobalSegmentsTests.segmentSize)
+        }
+        let chains = GlobalSegmentsTests.chains(1...500)
+        for key in GlobalSegmentsTests.keys {
+            try write(aggregateLog(of: chains.filter { $0.key == key }).bytes, to: segments.directory.file("aggregates/counter/\(key.id.rawValue).log"))
+        }
+        let data = try DataDirectory(path: segments.directory.path, models: ["counter"])
+        defer { data.close() }
+        let report = try LogChecker(data).run(repair: false)
+        #expect(report.isClean, "\(report.findings)")
+    }
+}
