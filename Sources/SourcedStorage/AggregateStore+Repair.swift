@@ -5,12 +5,25 @@ import SourcedCore
 /// Loading an aggregate log, repaired from the global log first where it needs it.
 extension AggregateStore {
     /// ``replay(_:into:repairingFrom:)`` on the calling I/O thread.
+    ///
+    /// A log that verifies to its end and reaches the global log's newest chain is read piece by
+    /// piece (``foldInPieces(_:_:from:to:after:into:)``); only one that needs a repair is read
+    /// whole, as the repair works on its bytes.
     func replayNow<Fold: LogFold>(_ key: AggregateKey, into fold: Fold, repairingFrom copy: any GlobalLogCopy) throws -> Replay<Fold> {
         try checkRunning()
         let path = directory.logPath(of: key)
         return try descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
-            let bytes = try descriptor.map { try self.readAll($0, path) } ?? []
             let newest = copy.newestPosition(of: key)
+            if let descriptor {
+                let pieces = try self.foldInPieces(descriptor, path, from: 0, to: try self.fileSize(descriptor, path), after: 0, into: fold)
+                if pieces.clean, newest.map({ $0 <= pieces.position }) ?? true {
+                    return Replay(
+                        fold: pieces.fold, version: pieces.version, length: pieces.end, restoredChains: 0,
+                        lastRecordOffset: pieces.lastRecordOffset ?? 0, position: pieces.position
+                    )
+                }
+            }
+            let bytes = try descriptor.map { try self.readAll($0, path) } ?? []
             let (folded, scan) = try self.fold(bytes, .versions, into: fold, path)
             if scan.tail == .clean, newest.map({ $0 <= scan.position }) ?? true {
                 return Replay(fold: folded, version: scan.version, length: scan.validLength, restoredChains: 0, lastRecordOffset: scan.lastRecordOffset, position: scan.position)

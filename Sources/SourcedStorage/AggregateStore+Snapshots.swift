@@ -72,33 +72,28 @@ extension AggregateStore {
             throw SnapshotRejection.stateVersion(found: snapshot.stateVersion, expected: codec.stateVersion)
         }
         let path = directory.logPath(of: key)
-        let (covered, after) = try descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
+        let pieces = try descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
             guard let descriptor else { throw SnapshotRejection.logDisagrees("the log is missing") }
-            var info = stat()
-            guard fstat(descriptor, &info) == 0 else { throw StorageError.io(operation: "stat", path: path, errno: errno) }
-            guard Int(info.st_size) >= snapshot.logLength else {
-                throw SnapshotRejection.logDisagrees("the log ends at offset \(info.st_size), before the snapshot's offset \(snapshot.logLength)")
+            let size = try self.fileSize(descriptor, path)
+            guard size >= snapshot.logLength else {
+                throw SnapshotRejection.logDisagrees("the log ends at offset \(size), before the snapshot's offset \(snapshot.logLength)")
             }
-            return (
-                try self.read(descriptor, path, snapshot.recordOffset..<snapshot.logLength),
-                try self.read(descriptor, path, snapshot.logLength..<Int(info.st_size))
-            )
+            try snapshot.verifyCoveredRecord(try self.read(descriptor, path, snapshot.recordOffset..<snapshot.logLength))
+            let restored: Fold
+            do {
+                restored = try codec.restore(snapshot.state)
+            } catch {
+                throw SnapshotRejection.undecodable("\(error)")
+            }
+            return try self.foldInPieces(descriptor, path, from: snapshot.logLength, to: size, after: snapshot.version, into: restored)
         }
-        try snapshot.verifyCoveredRecord(covered)
-        let restored: Fold
-        do {
-            restored = try codec.restore(snapshot.state)
-        } catch {
-            throw SnapshotRejection.undecodable("\(error)")
-        }
-        let (folded, scan) = try fold(after, .versions, after: snapshot.version, into: restored, path)
-        let position = scan.recordCount > 0 ? scan.position : snapshot.position
-        guard scan.tail == .clean, copy.newestPosition(of: key).map({ $0 <= position }) ?? true else {
+        let position = pieces.lastRecordOffset == nil ? snapshot.position : pieces.position
+        guard pieces.clean, copy.newestPosition(of: key).map({ $0 <= position }) ?? true else {
             throw SnapshotRejection.logDisagrees("the log after the snapshot is damaged or incomplete; it is replayed and repaired in full")
         }
         return Replay(
-            fold: folded, version: scan.version, length: snapshot.logLength + scan.validLength, restoredChains: 0,
-            lastRecordOffset: scan.recordCount > 0 ? snapshot.logLength + scan.lastRecordOffset : snapshot.recordOffset,
+            fold: pieces.fold, version: pieces.version, length: pieces.end, restoredChains: 0,
+            lastRecordOffset: pieces.lastRecordOffset ?? snapshot.recordOffset,
             position: position, snapshot: .used(version: snapshot.version, logLength: snapshot.logLength, stateBytes: snapshot.state.count)
         )
     }

@@ -222,11 +222,11 @@ public final class AggregateStore: Sendable {
         return try descriptors.withDescriptor(for: key, open: { try self.openLog(key, create: false) }) { descriptor in
             let path = self.directory.logPath(of: key)
             guard let descriptor else { throw StorageError.io(operation: "open", path: path, errno: ENOENT) }
-            let (fold, scan) = try self.fold(try self.readAll(descriptor, path, length: length), .versions, into: fold, path)
-            guard scan.tail == .clean, scan.validLength == length else {
-                throw StorageError.corrupt(path: path, offset: scan.validLength, reason: "acknowledged records no longer verify")
+            let pieces = try self.foldInPieces(descriptor, path, from: 0, to: length, after: 0, into: fold)
+            guard pieces.clean, pieces.end == length else {
+                throw StorageError.corrupt(path: path, offset: pieces.end, reason: "acknowledged records no longer verify")
             }
-            return fold
+            return pieces.fold
         }
     }
 
@@ -366,14 +366,16 @@ public final class AggregateStore: Sendable {
         return created
     }
 
-    /// Scans `bytes`, handing each valid record to `fold`.
+    /// Scans `bytes`, handing each valid record to `fold`; `base` is where `bytes` start in the
+    /// file at `path`, for the offset of an error.
     func fold<Fold: LogFold>(
         _ bytes: [UInt8],
         _ sequencing: LogScan.Sequencing,
         _ layout: LogScan.Layout = .appendOnly,
         after version: UInt64 = 0,
         into fold: Fold,
-        _ path: String
+        _ path: String,
+        base: Int = 0
     ) throws -> (Fold, LogScan) {
         var fold = fold
         var recordOffset = 0
@@ -386,8 +388,15 @@ public final class AggregateStore: Sendable {
             }
             return (fold, scan)
         } catch {
-            throw StorageError.corrupt(path: path, offset: recordOffset, reason: "undecodable events: \(error)")
+            throw StorageError.corrupt(path: path, offset: base + recordOffset, reason: "undecodable events: \(error)")
         }
+    }
+
+    /// The size of the file open as `descriptor`.
+    func fileSize(_ descriptor: Int32, _ path: String) throws -> Int {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw StorageError.io(operation: "stat", path: path, errno: errno) }
+        return Int(info.st_size)
     }
 
     /// Reads the file, or its first `length` bytes.

@@ -54,6 +54,32 @@ struct RecordFold: LogFold {
         #expect(try contents(of: path) == log.bytes)
     }
 
+    /// A log of several pieces, with a record larger than a piece: read piece by piece, every
+    /// record comes back; damage near its end is still found and repaired (read whole).
+    @Test func aLongLogIsReadInPiecesAndDamageInALaterPieceIsRepaired() async throws {
+        var chains = makeChains(40_000)
+        let big = Array("[{\"type\":\"incremented\",\"count\":20000,\"note\":\"\(String(repeating: "x", count: 3 << 20))\"}]".utf8)
+        chains[19_999] = CommittedChain(position: chains[19_999].position, key: key, firstVersion: 20_000, eventCount: 1, timestamp: 1, events: big)
+        let log = aggregateLog(of: chains)
+        #expect(log.bytes.count > 4 * AggregateStore.pieceSize)
+        try write(log.bytes, to: path)
+        try await withStore { store in
+            let replay = try await store.replay(key, into: RecordFold(), repairingFrom: ChainsInMemory(chains))
+            #expect(replay.fold.versions == Array(1...40_000))
+            #expect(replay.length == log.bytes.count && replay.lastRecordOffset == log.starts[39_999] && replay.position == 400_000)
+            let read = try await store.read(key, length: log.starts[30_000], into: RecordFold())
+            #expect(read.versions == Array(1...30_000))
+        }
+        var damaged = log.bytes
+        damaged[log.starts[39_000] + 40] ^= 1
+        try write(damaged, to: path)
+        try await withStore { store in
+            let replay = try await store.replay(key, into: RecordFold(), repairingFrom: ChainsInMemory(chains))
+            #expect(replay.fold.versions == Array(1...40_000) && replay.restoredChains == 1)
+        }
+        #expect(try contents(of: path) == log.bytes)
+    }
+
     /// A damaged record in the middle: the log is rewritten beside and renamed over, the old file
     /// kept whole, and the repair logged; later reads see the new file.
     @Test func aDamagedRecordIsRewrittenFromTheGlobalLogAndTheOldFileKept() async throws {
