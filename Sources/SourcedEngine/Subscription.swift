@@ -52,15 +52,25 @@ public final class Subscription: Sendable {
     /// The next chain that passes the filter; `nil` once ``cancel()`` was called.
     /// - Throws: ``SubscriptionError``.
     public func next() async throws -> CommittedChain? {
+        try await nextChains(maximum: 1)?.first
+    }
+
+    /// The next chains that pass the filter, at least one and at most `maximum`, as many as are
+    /// read or committed already: a reader that handles chains in batches pays one wait per
+    /// batch. `nil` once ``cancel()`` was called.
+    /// - Throws: ``SubscriptionError``.
+    public func nextChains(maximum: Int) async throws -> [CommittedChain]? {
         while true {
-            let (chain, phase) = state.withLock { state -> (CommittedChain?, Phase) in
-                guard !state.pending.isEmpty else { return (nil, state.phase) }
-                let chain = state.pending.removeFirst()
-                state.position = chain.position
-                return (chain, state.phase)
+            let (chains, phase) = state.withLock { state -> ([CommittedChain], Phase) in
+                guard let last = state.pending.prefix(maximum).last else { return ([], state.phase) }
+                let taken = Array(state.pending.prefix(maximum))
+                state.pending.removeFirst(taken.count)
+                state.position = last.position
+                return (taken, state.phase)
             }
-            if let chain {
-                if filter(chain) { return chain }
+            if !chains.isEmpty {
+                let passed = chains.filter(filter)
+                if !passed.isEmpty { return passed }
                 continue
             }
             switch phase {

@@ -391,21 +391,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Streams a subscription's events until it ends (it fell behind, the client left, or the
     /// daemon stops), then closes the connection. Each batch of lines is written and flushed
-    /// before the next is taken, so a client that does not read holds one batch in the daemon
-    /// and falls behind.
+    /// (one write) before the next is taken, so a client that does not read holds one batch in
+    /// the daemon and falls behind.
     private func startStreaming(_ stream: EventStream) {
         let channel = context.channel
         Task {
             while let lines = await stream.nextLines() {
-                for line in lines.dropLast() {
-                    channel.write(line, promise: nil)
-                }
-                if let last = lines.last {
-                    do {
-                        try await channel.writeAndFlush(last).get()
-                    } catch {
-                        stream.subscription.cancel()
-                    }
+                do {
+                    try await channel.writeAndFlush(lines).get()
+                } catch {
+                    stream.subscription.cancel()
                 }
             }
             try? await channel.writeAndFlush(ByteBuffer()).get()

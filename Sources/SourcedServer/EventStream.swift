@@ -15,12 +15,23 @@ struct EventStream: Sendable {
         self.subscription = subscription
     }
 
-    /// The lines of the next committed chain that passes the filter, or `nil` when the stream
-    /// ends; after a final error line the stream also ends.
-    func nextLines() async -> [ByteBuffer]? {
+    /// Chains turned into lines at once: a catching-up subscriber gets them in writes of this
+    /// many chains.
+    static let batch = 256
+
+    /// The lines of the next committed chains that pass the filter (as many as are ready, up to
+    /// ``batch``), in one buffer, or `nil` when the stream ends; after a final error line the
+    /// stream also ends.
+    func nextLines() async -> ByteBuffer? {
         do {
-            guard let chain = try await subscription.next() else { return nil }
-            return Self.lines(chain)
+            guard let chains = try await subscription.nextChains(maximum: Self.batch) else { return nil }
+            var buffer = ByteBuffer()
+            for chain in chains {
+                for line in Self.lines(chain) {
+                    buffer.writeImmutableBuffer(line)
+                }
+            }
+            return buffer
         } catch let error as SubscriptionError {
             let failure = switch error {
             case .fellBehind(let resumeFrom, _):
@@ -29,11 +40,11 @@ struct EventStream: Sendable {
                 ProtocolError(.positionDropped, error.description, details: ["earliest": .integer(Int64(clamping: earliest))])
             }
             subscription.cancel()
-            return [Reply.failure(failure, req: nil)]
+            return Reply.failure(failure, req: nil)
         } catch {
             let failure = ProtocolError(.unavailable, "subscription ended: \(error)")
             subscription.cancel()
-            return [Reply.failure(failure, req: nil)]
+            return Reply.failure(failure, req: nil)
         }
     }
 

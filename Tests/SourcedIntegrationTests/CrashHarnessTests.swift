@@ -115,6 +115,8 @@ import Testing
             await client.close()
         }
         #expect(await daemon.stop() == 0)
+        let segments = directory.allFiles().filter { $0.hasPrefix("data/global/") && $0.hasSuffix(".log") }.count
+        print("crash harness, sync \(sync): \(cycles) cycles, \(verifiedPosition) positions in \(segments) global segments")
     }
 
     /// Clients until the daemon dies: counter increments, and money moved out and back in one
