@@ -32,7 +32,8 @@ final class Aggregate<Model: AggregateModel>: LiveAggregate {
         guard let state = durable.state, durable.version > 0 else { return nil }
         let file = SnapshotFile(
             model: key.model, stateVersion: Model.stateVersion, version: durable.version, logLength: durableLength,
-            recordOffset: durableRecordOffset, position: durablePosition, state: []
+            recordOffset: durableRecordOffset, position: durablePosition, state: [],
+            commands: commands.encoded(through: durable.version)
         )
         return (durable.version, {
             var file = file
@@ -44,6 +45,7 @@ final class Aggregate<Model: AggregateModel>: LiveAggregate {
     override func forgetUndurable() {
         super.forgetUndurable()
         head = durable
+        commands.forget(after: durable.version)
     }
 
     override func failWaitingReads(_ error: EngineError) {

@@ -13,6 +13,9 @@ public struct Commit<Model: AggregateModel>: Sendable {
     /// The events as the JSON array the logs hold: the bytes the engine wrote, for a reply to
     /// reuse instead of encoding the events again. Empty for a chain that recorded nothing.
     public var encodedEvents: [UInt8] = []
+    /// Whether this is the outcome of an earlier request with the same command id, not decided
+    /// again: its version, position and events are the original's, its state the aggregate's now.
+    public var duplicate = false
 
     /// The version of the chain's first event.
     public var firstVersion: UInt64 { version - UInt64(events.count) + 1 }

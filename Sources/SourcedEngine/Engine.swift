@@ -58,6 +58,9 @@ public final class Engine: Sendable {
         /// What is deleted is the second copy of those chains: damage to an aggregate log there
         /// can no longer be repaired, and subscribers cannot read them.
         public var globalRetentionBytes: Int?
+        /// How many command ids each aggregate remembers: a repeat of one of its last this many
+        /// `command_id`s gets the original outcome (``CommandWindow``); 0 turns ids off.
+        public var commandWindow: Int
 
         public init(
             dataDirectory: String,
@@ -75,7 +78,8 @@ public final class Engine: Sendable {
             handlers: [any EventHandler] = [],
             systemCalls: SystemCalls = .posix,
             globalSegmentSize: Int = AggregateStore.Configuration.defaultGlobalSegmentSize,
-            globalRetentionBytes: Int? = nil
+            globalRetentionBytes: Int? = nil,
+            commandWindow: Int = 32
         ) {
             self.dataDirectory = dataDirectory
             self.models = models
@@ -93,6 +97,7 @@ public final class Engine: Sendable {
             self.systemCalls = systemCalls
             self.globalSegmentSize = globalSegmentSize
             self.globalRetentionBytes = globalRetentionBytes
+            self.commandWindow = commandWindow
         }
     }
 
@@ -221,7 +226,8 @@ public final class Engine: Sendable {
             let capacity = configuration.maximumAggregates / loops.count + (index < configuration.maximumAggregates % loops.count ? 1 : 0)
             return Shard(
                 index: index, loop: loop, capacity: max(capacity, 1), store: store, committer: committer, counters: counters,
-                snapshots: snapshots, memoryBudget: configuration.maximumMemory.map { $0 / loops.count } ?? .max
+                snapshots: snapshots, memoryBudget: configuration.maximumMemory.map { $0 / loops.count } ?? .max,
+                commandWindow: configuration.commandWindow
             )
         }
         self.shards = shards
@@ -273,10 +279,11 @@ public final class Engine: Sendable {
         _ model: Model.Type,
         id: AggregateID,
         commands: [Model.Command],
-        expecting expected: UInt64? = nil
+        expecting expected: UInt64? = nil,
+        commandID: String? = nil
     ) async throws(EngineError) -> Commit<Model> {
         try await onShard(Model.self, id) { shard, key, done in
-            shard.execute(Model.self, key: key, commands: commands, expecting: expected, done)
+            shard.execute(Model.self, key: key, commands: commands, expecting: expected, commandID: commandID.map { Array($0.utf8) }, done)
         }
     }
 

@@ -21,6 +21,8 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Storage failed while making the command durable: it may or may not have been recorded.
     /// The engine accepts no further writes; restart it so recovery can run.
     case outcomeUnknown(String)
+    /// The request's command id was accepted before for another command on this aggregate.
+    case commandIDReused(String)
 
     public var description: String {
         switch self {
@@ -32,7 +34,8 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             rejection.reason
         case .wrongVersion(let expected, let actual):
             "expected version \(expected), but the aggregate is at version \(actual)"
-        case .tooLarge(let message), .corrupt(let message), .unavailable(let message), .outcomeUnknown(let message):
+        case .tooLarge(let message), .corrupt(let message), .unavailable(let message), .outcomeUnknown(let message),
+             .commandIDReused(let message):
             message
         }
     }

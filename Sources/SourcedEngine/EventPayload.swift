@@ -70,9 +70,14 @@ enum EventPayload {
 /// Rebuilds a model's state from its log.
 struct StateFold<Model: AggregateModel>: LogFold {
     var state: Model.State?
+    /// The command ids of the chains folded, the newest the window holds.
+    var commands: CommandWindow
 
     mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) throws {
         try EventPayload.forEach(Model.Event.self, in: payload, header: header) { state = Model.evolve(state, with: $0) }
+        if let stamp = header.command {
+            commands.record(stamp, firstVersion: header.firstVersion, eventCount: header.eventCount, position: header.position)
+        }
     }
 }
 

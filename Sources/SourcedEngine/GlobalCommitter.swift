@@ -78,7 +78,7 @@ final class GlobalCommitter: @unchecked Sendable {
                 chain.position = position
                 chain.appendGlobalRecord(to: &bytes)
                 let offset = batch.offsets[chainIndex]
-                let end = offset + LogRecord.headerSize + chain.events.count
+                let end = offset + chain.aggregateRecordLength
                 // Chains of one aggregate in one commit are contiguous in its log: one append.
                 if let index = appendOf[chain.key], appendEnds[index] == offset {
                     appendEnds[index] = end

@@ -37,6 +37,8 @@ class LiveAggregate {
     var snapshotVersion: UInt64 = 0
     /// The version from which the next periodic snapshot is due.
     var nextSnapshot = UInt64.max
+    /// The command ids last accepted, decided chains included; set by the load.
+    var commands = CommandWindow(capacity: 0)
     /// The estimate of its memory beyond ``overhead``: the encoded size of the state when last
     /// measured (by a load from a snapshot, or a snapshot written), and the bytes of the events
     /// folded in since (recorded or replayed).

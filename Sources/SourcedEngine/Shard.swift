@@ -59,6 +59,8 @@ public final class Shard: @unchecked Sendable {
     /// learnt of the failure, since they may build on the failed chains.
     private var generation: UInt64 = 0
     private var drained: [EventLoopPromise<Void>] = []
+    /// How many command ids each aggregate remembers (``CommandWindow``).
+    private let commandWindow: Int
 
     init(
         index: Int,
@@ -68,9 +70,11 @@ public final class Shard: @unchecked Sendable {
         committer: GlobalCommitter,
         counters: EngineCounters,
         snapshots: SnapshotWriter?,
-        memoryBudget: Int
+        memoryBudget: Int,
+        commandWindow: Int
     ) {
         precondition(capacity > 0)
+        self.commandWindow = commandWindow
         self.index = index
         self.loop = loop
         self.capacity = capacity
@@ -89,11 +93,17 @@ public final class Shard: @unchecked Sendable {
     /// `Model` must be the engine's model of `key.model`, and `key` one this shard holds
     /// (``Engine/shard(for:)``). With `expected`, the chain fails with
     /// ``EngineError/wrongVersion(expected:actual:)`` unless the aggregate is at that version.
+    ///
+    /// With `commandID` (1–128 bytes), a chain the aggregate's ``CommandWindow`` remembers under
+    /// that id is not decided again: if its commands were the same, `done` gets its outcome
+    /// (``Commit/duplicate``) once it is durable; if not, ``EngineError/commandIDReused(_:)``.
+    /// A chain that records events keeps the id in its records.
     public func execute<Model: AggregateModel>(
         _ model: Model.Type,
         key: AggregateKey,
         commands: [Model.Command],
         expecting expected: UInt64?,
+        commandID: [UInt8]? = nil,
         _ done: @escaping (Result<Commit<Model>, EngineError>) -> Void
     ) {
         loop.assertInEventLoop()
@@ -104,7 +114,7 @@ public final class Shard: @unchecked Sendable {
                 self.release(aggregate)
                 return done(.failure(error))
             }
-            self.decide(commands, expected, on: aggregate, done)
+            self.decide(commands, expected, commandID, on: aggregate, done)
         }
     }
 
@@ -181,9 +191,30 @@ public final class Shard: @unchecked Sendable {
     private func decide<Model: AggregateModel>(
         _ commands: [Model.Command],
         _ expected: UInt64?,
+        _ commandID: [UInt8]?,
         on aggregate: Aggregate<Model>,
         _ done: @escaping (Result<Commit<Model>, EngineError>) -> Void
     ) {
+        var stamp: CommandStamp?
+        if let commandID, commandWindow > 0 {
+            let fingerprint: UInt64
+            do {
+                fingerprint = FNV1a.hash(try EventPayload.encode(commands))
+            } catch {
+                release(aggregate)
+                return done(.failure(.unavailable("cannot encode the commands: \(error)")))
+            }
+            if let original = aggregate.commands.entry(for: commandID) {
+                guard original.fingerprint == fingerprint else {
+                    release(aggregate)
+                    return done(.failure(.commandIDReused(
+                        "command id \"\(String(decoding: commandID, as: UTF8.self))\" was accepted before for other commands (versions \(original.firstVersion)–\(original.lastVersion)); give a new command a new id"
+                    )))
+                }
+                return answerDuplicate(original, on: aggregate, done)
+            }
+            stamp = CommandStamp(id: commandID, fingerprint: fingerprint)
+        }
         let head = aggregate.head
         if let expected, expected != head.version {
             release(aggregate)
@@ -208,27 +239,35 @@ public final class Shard: @unchecked Sendable {
         }
         let payload: [UInt8]
         do {
-            payload = try encode(decided.events, of: aggregate.key)
+            payload = try encode(decided.events, of: aggregate.key, stamp: stamp)
         } catch {
             release(aggregate)
             return done(.failure(error))
         }
         commit.encodedEvents = payload
         aggregate.head = Snapshot(version: commit.version, state: commit.state)
-        let offset = aggregate.logEnd
-        aggregate.logEnd += LogRecord.headerSize + payload.count
-        aggregate.inFlight += 1
-        batch.append(CommittedChain(
+        let chain = CommittedChain(
             position: 0, key: aggregate.key, firstVersion: head.version + 1,
-            eventCount: decided.events.count, timestamp: Self.now(), events: payload
-        ))
+            eventCount: decided.events.count, timestamp: Self.now(), events: payload, command: stamp
+        )
+        if let stamp {
+            aggregate.commands.record(stamp, firstVersion: chain.firstVersion, eventCount: chain.eventCount, position: 0)
+        }
+        let offset = aggregate.logEnd
+        let recordLength = chain.aggregateRecordLength
+        aggregate.logEnd += recordLength
+        aggregate.inFlight += 1
+        batch.append(chain)
         offsets.append(offset)
         completions.append { result in
             aggregate.inFlight -= 1
             switch result {
             case .success(let position):
+                if stamp != nil {
+                    aggregate.commands.committed(firstVersion: chain.firstVersion, at: position)
+                }
                 aggregate.durable = Snapshot(version: commit.version, state: commit.state)
-                aggregate.durableLength = offset + LogRecord.headerSize + payload.count
+                aggregate.durableLength = offset + recordLength
                 aggregate.durableRecordOffset = offset
                 aggregate.durablePosition = position
                 self.account(aggregate, state: aggregate.stateBytes, events: aggregate.eventBytes + payload.count)
@@ -252,8 +291,38 @@ public final class Shard: @unchecked Sendable {
         scheduleSubmit()
     }
 
-    /// The chain's events as the JSON payload of its records.
-    private func encode<Event: Codable>(_ events: [Event], of key: AggregateKey) throws(EngineError) -> [UInt8] {
+    /// Answers a repeat of the command id of `original` with its outcome, once it is durable: its
+    /// version and position, its events read back from the log, and the durable state now.
+    private func answerDuplicate<Model: AggregateModel>(
+        _ original: CommandWindow.Entry,
+        on aggregate: Aggregate<Model>,
+        _ done: @escaping (Result<Commit<Model>, EngineError>) -> Void
+    ) {
+        whenDurable(aggregate, version: original.lastVersion) { result in
+            guard case .success(let snapshot) = result else {
+                self.release(aggregate)
+                return done(result.map { _ in Commit(version: 0, position: 0, events: [], state: nil) })
+            }
+            let versions = original.firstVersion..<(original.lastVersion + 1)
+            self.store.read(aggregate.key, length: aggregate.durableLength, into: EventRangeFold<Model>(versions: versions), on: self.loop)
+                .assumeIsolated().whenComplete { read in
+                    self.release(aggregate)
+                    done(read.mapError { EngineError($0) }.flatMap { fold in
+                        let events = fold.events.map(\.event)
+                        guard events.count == original.eventCount, let encoded = try? EventPayload.encode(events) else {
+                            return .failure(.corrupt("the log of \(aggregate.key) no longer holds versions \(original.firstVersion)–\(original.lastVersion) of a command it accepted"))
+                        }
+                        var commit = Commit<Model>(version: original.lastVersion, position: original.position, events: events, state: snapshot.state)
+                        commit.encodedEvents = encoded
+                        commit.duplicate = true
+                        return .success(commit)
+                    })
+                }
+        }
+    }
+
+    /// The chain's events as the JSON payload of its records (with `stamp` beside them).
+    private func encode<Event: Codable>(_ events: [Event], of key: AggregateKey, stamp: CommandStamp?) throws(EngineError) -> [UInt8] {
         guard events.count <= LogRecord.maximumEventCount else {
             throw .tooLarge("a chain may record at most \(LogRecord.maximumEventCount) events; this one records \(events.count)")
         }
@@ -264,7 +333,7 @@ public final class Shard: @unchecked Sendable {
             throw .unavailable("cannot encode events: \(error)")
         }
         // The global record adds the model and id to the payload; both must fit.
-        let limit = LogRecord.maximumPayloadSize - 4 - key.model.utf8.count - key.id.rawValue.utf8.count
+        let limit = LogRecord.maximumPayloadSize - 4 - key.model.utf8.count - key.id.rawValue.utf8.count - (stamp?.encodedSize ?? 0)
         guard payload.count <= limit else {
             throw EngineError(StorageError.recordTooLarge(bytes: payload.count, limit: limit))
         }
@@ -386,7 +455,11 @@ public final class Shard: @unchecked Sendable {
         guard case .unloaded = aggregate.phase, aggregate.inFlight == 0, !aggregate.waiting.isEmpty else { return }
         aggregate.phase = .loading
         counters.loads.increment()
-        store.replay(aggregate.key, into: StateFold<Model>(), repairingFrom: committer, snapshots: StateFold<Model>.snapshots, on: loop)
+        let window = CommandWindow(capacity: commandWindow)
+        store.replay(
+            aggregate.key, into: StateFold<Model>(commands: window), repairingFrom: committer,
+            snapshots: StateFold<Model>.snapshots(commandWindow: commandWindow), on: loop
+        )
             .assumeIsolated().whenComplete { result in
             var failure: EngineError?
             switch result {
@@ -397,6 +470,7 @@ public final class Shard: @unchecked Sendable {
                 aggregate.logEnd = replay.length
                 aggregate.durableRecordOffset = replay.lastRecordOffset
                 aggregate.durablePosition = replay.position
+                aggregate.commands = replay.fold.commands
                 aggregate.phase = .ready
                 self.loaded(aggregate, replay.snapshot)
             case .failure(let error):

@@ -3,10 +3,14 @@ import SourcedStorage
 
 /// A model's state in snapshot files: the JSON its `Codable` conformance writes.
 extension StateFold {
-    /// Restores the fold from a snapshot of `Model`'s current state version.
-    static var snapshots: SnapshotCodec<Self> {
-        SnapshotCodec(model: Model.name, stateVersion: Model.stateVersion) { bytes in
-            StateFold(state: try JSONNodeDecoder().decode(Model.State.self, from: bytes))
+    /// Restores the fold from a snapshot of `Model`'s current state version, remembering up to
+    /// `commandWindow` command ids.
+    static func snapshots(commandWindow: Int) -> SnapshotCodec<Self> {
+        SnapshotCodec(model: Model.name, stateVersion: Model.stateVersion) { snapshot in
+            StateFold(
+                state: try JSONNodeDecoder().decode(Model.State.self, from: snapshot.state),
+                commands: try CommandWindow(capacity: commandWindow, decoding: snapshot.commands)
+            )
         }
     }
 

@@ -13,11 +13,12 @@ struct AggregateRequestRunner: AggregateRequestVisitor {
 
     func execute<Model: AggregateModel>(_ request: ExecuteRequest<Model>) {
         let (key, req, reply) = (request.key, req, reply)
-        shard.execute(Model.self, key: key, commands: request.commands, expecting: request.expected) { result in
+        shard.execute(Model.self, key: key, commands: request.commands, expecting: request.expected, commandID: request.commandID) { result in
             switch result {
             case .success(let commit):
                 reply(Reply.commit(
-                    key: key, version: commit.version, position: commit.position, events: commit.encodedEvents, state: commit.state, req: req
+                    key: key, version: commit.version, position: commit.position, events: commit.encodedEvents, state: commit.state,
+                    duplicate: commit.duplicate, req: req
                 ))
             case .failure(let error):
                 reply(Reply.failure(ProtocolError(error), req: req))

@@ -21,6 +21,8 @@ extension ProtocolError {
             self.init(.unavailable, error.description)
         case .outcomeUnknown:
             self.init(.outcomeUnknown, error.description)
+        case .commandIDReused:
+            self.init(.commandIDReused, error.description)
         }
     }
 }

@@ -65,11 +65,12 @@ public struct AggregateLogSurvey: Sendable {
             case .record(let header, _):
                 conflict = Conflict(offset: offset, reason: "version \(header.firstVersion) follows version \(version)")
                 return
-            case .unsupportedFormat(let format) where Self.verifiesAsCurrentFormat(bytes, at: offset):
-                problem = "record format field reads \(format) in a record of format \(LogRecord.formatVersion)"
             case .unsupportedFormat(let format):
-                conflict = Conflict(offset: offset, reason: "record format \(format) is newer than this build reads; run a newer sourced")
-                return
+                guard let current = Self.currentFormat(bytes, at: offset) else {
+                    conflict = Conflict(offset: offset, reason: "record format \(format) is newer than this build reads; run a newer sourced")
+                    return
+                }
+                problem = "record format field reads \(format) in a record of format \(current)"
             case .truncated:
                 problem = "record runs past the end of the file"
             case .invalid(let reason):
@@ -82,14 +83,16 @@ public struct AggregateLogSurvey: Sendable {
         }
     }
 
-    /// Whether the record at `offset`, whose format field names a newer format, verifies when
-    /// the field reads the current one: a current record whose format field was damaged, not a
-    /// newer build's record (which is never repaired).
-    private static func verifiesAsCurrentFormat(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Bool {
+    /// The format this build reads that the record at `offset`, whose format field names a newer
+    /// format, verifies as: a current record whose format field was damaged, not a newer build's
+    /// record (which is never repaired); `nil` if none.
+    private static func currentFormat(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt16? {
         let length = Int(bytes.loadLE(UInt32.self, at: offset))
-        guard length <= LogRecord.maximumPayloadSize, bytes.count - offset - LogRecord.headerSize >= length else { return false }
+        guard length <= LogRecord.maximumPayloadSize, bytes.count - offset - LogRecord.headerSize >= length else { return nil }
         var record = Array(bytes[offset..<(offset + LogRecord.headerSize + length)])
-        withUnsafeBytes(of: LogRecord.formatVersion.littleEndian) { record.replaceSubrange(4..<6, with: $0) }
-        return record.withUnsafeBytes { if case .record = LogRecord.read($0, at: 0) { true } else { false } }
+        return LogRecord.formatVersions.first { format in
+            withUnsafeBytes(of: format.littleEndian) { record.replaceSubrange(4..<6, with: $0) }
+            return record.withUnsafeBytes { if case .record = LogRecord.read($0, at: 0) { true } else { false } }
+        }
     }
 }

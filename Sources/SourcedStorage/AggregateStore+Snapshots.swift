@@ -81,7 +81,7 @@ extension AggregateStore {
             try snapshot.verifyCoveredRecord(try self.read(descriptor, path, snapshot.recordOffset..<snapshot.logLength))
             let restored: Fold
             do {
-                restored = try codec.restore(snapshot.state)
+                restored = try codec.restore(snapshot)
             } catch {
                 throw SnapshotRejection.undecodable("\(error)")
             }

@@ -14,9 +14,14 @@ public struct CommittedChain: Hashable, Sendable {
     public var timestamp: Int64
     /// The events: a JSON array of `{"type": ..., ...}` objects, as in the aggregate's log.
     public var events: [UInt8]
+    /// The client's command id and the command's fingerprint, if it gave an id.
+    public var command: CommandStamp?
 
     /// The version of the chain's last event.
     public var lastVersion: UInt64 { firstVersion + UInt64(eventCount) - 1 }
+
+    /// The bytes of the chain's record in its aggregate's log.
+    public var aggregateRecordLength: Int { LogRecord.headerSize + (command?.encodedSize ?? 0) + events.count }
 
     /// The chain's record in its aggregate's log.
     public func appendAggregateRecord(to buffer: inout [UInt8]) {
@@ -35,7 +40,8 @@ public struct CommittedChain: Hashable, Sendable {
             eventCount: eventCount,
             firstVersion: firstVersion,
             position: position,
-            timestamp: timestamp
+            timestamp: timestamp,
+            command: command
         )
     }
 
@@ -48,15 +54,17 @@ public struct CommittedChain: Hashable, Sendable {
         eventCount = header.eventCount
         timestamp = header.timestamp
         events = Array(payload[decoded.events])
+        command = header.command
     }
 
-    public init(position: UInt64, key: AggregateKey, firstVersion: UInt64, eventCount: Int, timestamp: Int64, events: [UInt8]) {
+    public init(position: UInt64, key: AggregateKey, firstVersion: UInt64, eventCount: Int, timestamp: Int64, events: [UInt8], command: CommandStamp? = nil) {
         self.position = position
         self.key = key
         self.firstVersion = firstVersion
         self.eventCount = eventCount
         self.timestamp = timestamp
         self.events = events
+        self.command = command
     }
 }
 

@@ -27,7 +27,7 @@ struct GlobalSegmentScan: LogFold {
 
     mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) throws {
         let offset = segment.length
-        segment.append(position: header.position, offset: offset, end: offset + LogRecord.headerSize + header.payloadLength)
+        segment.append(position: header.position, offset: offset, end: offset + header.recordLength)
         if recordsNewest {
             try table.record(payload: payload, position: header.position)
         }

@@ -143,7 +143,7 @@ public struct LogScan: Sendable {
     static func firstRecord(in bytes: UnsafeRawBufferPointer, after offset: Int, field: Int, atLeast next: UInt64) -> Int? {
         var candidate = offset + 1
         while bytes.count - candidate >= LogRecord.headerSize {
-            if bytes.loadLE(UInt16.self, at: candidate + 4) == LogRecord.formatVersion,
+            if LogRecord.formatVersions.contains(bytes.loadLE(UInt16.self, at: candidate + 4)),
                bytes.loadLE(UInt64.self, at: candidate + field) >= next,
                case .record = LogRecord.read(bytes, at: candidate)
             {

@@ -92,13 +92,10 @@ public struct NewestPositionTable: Sendable {
 
     /// FNV-1a, 64 bits, over the model's length (one byte: names are short), the model, the id.
     private static func slot(model: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer) -> Int {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        func mix(_ byte: UInt8) {
-            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3
-        }
-        mix(UInt8(truncatingIfNeeded: model.count))
-        for byte in model { mix(byte) }
-        for byte in id { mix(byte) }
-        return Int(bitPattern: UInt(hash))
+        var hash = FNV1a()
+        hash.combine(UInt8(truncatingIfNeeded: model.count))
+        hash.combine(model)
+        hash.combine(id)
+        return Int(bitPattern: UInt(hash.value))
     }
 }

@@ -5,10 +5,11 @@ public struct SnapshotCodec<Fold: LogFold>: Sendable {
     public var model: String
     /// The state version a usable snapshot carries.
     public var stateVersion: Int
-    /// The fold as of the snapshot, from its encoded state; throws if the state does not decode.
-    public var restore: @Sendable ([UInt8]) throws -> Fold
+    /// The fold as of the snapshot, from its encoded state and command ids; throws if they do
+    /// not decode.
+    public var restore: @Sendable (SnapshotFile) throws -> Fold
 
-    public init(model: String, stateVersion: Int, restore: @escaping @Sendable ([UInt8]) throws -> Fold) {
+    public init(model: String, stateVersion: Int, restore: @escaping @Sendable (SnapshotFile) throws -> Fold) {
         self.model = model
         self.stateVersion = stateVersion
         self.restore = restore

@@ -22,8 +22,14 @@ public struct SnapshotFile: Hashable, Sendable {
     public var position: UInt64
     /// The state, as the model's coder encodes it (JSON).
     public var state: [UInt8]
+    /// The engine's window of recent command ids at ``version``, opaque here; empty if none
+    /// (then the file is written in format 1).
+    public var commands: [UInt8]
 
-    public init(model: String, stateVersion: Int, version: UInt64, logLength: Int, recordOffset: Int, position: UInt64, state: [UInt8]) {
+    public init(
+        model: String, stateVersion: Int, version: UInt64, logLength: Int, recordOffset: Int, position: UInt64,
+        state: [UInt8], commands: [UInt8] = []
+    ) {
         self.model = model
         self.stateVersion = stateVersion
         self.version = version
@@ -31,12 +37,15 @@ public struct SnapshotFile: Hashable, Sendable {
         self.recordOffset = recordOffset
         self.position = position
         self.state = state
+        self.commands = commands
     }
 
     /// The file's first 8 bytes: `SRCDSNAP`.
     static let magic: [UInt8] = Array("SRCDSNAP".utf8)
-    /// The snapshot format this build writes and reads.
+    /// The snapshot format of a file without command ids; format 2 adds them after the state.
     public static let formatVersion: UInt16 = 1
+    /// The newest snapshot format this build reads.
+    static let commandsFormatVersion: UInt16 = 2
     /// Bytes before the model name.
     static let headerSize = 56
     /// What follows a log's file name in its snapshot's: `c1.log` → `c1.log.snap`.
@@ -52,8 +61,8 @@ public struct SnapshotFile: Hashable, Sendable {
         let name = Array(model.utf8)
         precondition(name.count <= Int(UInt16.max) && state.count <= Int(UInt32.max) && version > 0)
         var bytes = Self.magic
-        bytes.reserveCapacity(Self.headerSize + name.count + state.count + 4)
-        bytes.appendLE(Self.formatVersion)
+        bytes.reserveCapacity(Self.headerSize + name.count + state.count + commands.count + 8)
+        bytes.appendLE(commands.isEmpty ? Self.formatVersion : Self.commandsFormatVersion)
         bytes.appendLE(UInt16(name.count))
         bytes.appendLE(UInt32(state.count))
         bytes.appendLE(Int64(stateVersion))
@@ -63,6 +72,10 @@ public struct SnapshotFile: Hashable, Sendable {
         bytes.appendLE(position)
         bytes.append(contentsOf: name)
         bytes.append(contentsOf: state)
+        if !commands.isEmpty {
+            bytes.appendLE(UInt32(commands.count))
+            bytes.append(contentsOf: commands)
+        }
         bytes.appendLE(CRC32C.checksum(bytes))
         return bytes
     }
@@ -82,10 +95,15 @@ public struct SnapshotFile: Hashable, Sendable {
                 checksum: buffer.loadLE(UInt32.self, at: bytes.count - 4)
             )
         }
-        guard fields.format == Self.formatVersion else {
-            throw .malformed("snapshot format \(fields.format) is not the format \(Self.formatVersion) this build reads")
+        guard (Self.formatVersion...Self.commandsFormatVersion).contains(fields.format) else {
+            throw .malformed("snapshot format \(fields.format) is newer than the formats 1–2 this build reads")
         }
-        guard bytes.count == Self.headerSize + fields.nameLength + fields.stateLength + 4 else {
+        let stateEnd = Self.headerSize + fields.nameLength + fields.stateLength
+        var commandsLength = 0
+        if fields.format == Self.commandsFormatVersion, bytes.count >= stateEnd + 8 {
+            commandsLength = 4 + Int(bytes.withUnsafeBytes { $0.loadLE(UInt32.self, at: stateEnd) })
+        }
+        guard bytes.count == stateEnd + commandsLength + 4, fields.format == Self.formatVersion || commandsLength > 4 else {
             throw .malformed("its length \(bytes.count) does not match its header (a torn or truncated write)")
         }
         guard CRC32C.checksum(bytes[..<(bytes.count - 4)]) == fields.checksum else {
@@ -101,7 +119,8 @@ public struct SnapshotFile: Hashable, Sendable {
         logLength = Int(fields.logLength)
         recordOffset = Int(fields.recordOffset)
         position = fields.position
-        state = Array(bytes[nameEnd..<(bytes.count - 4)])
+        state = Array(bytes[nameEnd..<stateEnd])
+        commands = commandsLength > 0 ? Array(bytes[(stateEnd + 4)..<(stateEnd + commandsLength)]) : []
     }
 
     /// Checks that `log`, the bytes of the log from ``recordOffset`` to ``logLength``, is the

@@ -32,6 +32,9 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
     /// (subscriptions only) Retention (`--retain-global`) dropped the positions asked for; the
     /// error's `earliest` is the first position the global log still holds.
     case positionDropped = "position_dropped"
+    /// The request's `command_id` was accepted before, on this aggregate, for a different command
+    /// chain. Nothing was written; use a fresh id for a new command.
+    case commandIDReused = "command_id_reused"
     /// The connecting user is not in the daemon's allow-list (`--allow-uid`, `--allow-gid`).
     case forbidden
     /// A bug in sourced; please report it.

@@ -7,6 +7,9 @@ public struct ExecuteRequest<Model: AggregateModel>: AggregateRequest {
     public let commands: [Model.Command]
     /// Run only if the aggregate is at this version (`expect`); `nil` for any version.
     public let expected: UInt64?
+    /// The client's id for the command (`command_id`, 1–128 bytes of UTF-8): a repeat gets the
+    /// original outcome instead of running again.
+    public let commandID: [UInt8]?
 
     public func accept<Visitor: AggregateRequestVisitor>(_ visitor: Visitor) -> Visitor.Result {
         visitor.execute(self)

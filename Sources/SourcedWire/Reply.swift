@@ -72,6 +72,7 @@ public enum Reply {
         position: UInt64,
         events: [UInt8],
         state: some Encodable,
+        duplicate: Bool = false,
         req: [UInt8]?
     ) -> ByteBuffer {
         var writer = JSONWriter(minimumCapacity: 128 + events.count + (req?.count ?? 0))
@@ -100,6 +101,10 @@ public enum Reply {
             try writer.write(encoding: state)
         } catch {
             return failure(ProtocolError(.internal, "cannot encode the reply: \(error)"), req: req)
+        }
+        if duplicate {
+            writer.writeKey("duplicate")
+            writer.write(true)
         }
         writer.endObject()
         return finish(&writer.bytes, req: req)

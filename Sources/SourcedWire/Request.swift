@@ -56,6 +56,7 @@ public struct Request: Sendable {
 
     private enum Field: String, CodingKey {
         case op, model, id, command, commands, expect, from, limit, projection
+        case commandID = "command_id"
     }
 
     /// The request object's members, decoded with the rules of `Decodable`: a missing or `null`
@@ -120,6 +121,18 @@ public struct Request: Sendable {
         }
     }
 
+    /// The `command_id` of an `execute`, if it has one: the same rules as ids (1–128 bytes of
+    /// UTF-8 without control characters).
+    private static func commandID(_ fields: Fields) throws -> [UInt8]? {
+        guard let raw = try fields.decodeIfPresent(String.self, .commandID) else { return nil }
+        do {
+            _ = try AggregateID(raw)
+        } catch {
+            throw ProtocolError(.badRequest, "invalid command_id: \(error.reason.dropFirst("id ".count)); give 1 to \(AggregateID.maximumByteCount) bytes without control characters")
+        }
+        return Array(raw.utf8)
+    }
+
     private static func aggregateID(_ raw: String) throws(ProtocolError) -> AggregateID {
         do {
             return try AggregateID(raw)
@@ -137,7 +150,10 @@ public struct Request: Sendable {
         switch op {
         case "execute":
             let expected = try fields.decodeIfPresent(UInt64.self, .expect)
-            return ExecuteRequest<Model>(key: AggregateKey(model: Model.name, id: id), commands: try commands(Model.self, fields), expected: expected)
+            return ExecuteRequest<Model>(
+                key: AggregateKey(model: Model.name, id: id), commands: try commands(Model.self, fields), expected: expected,
+                commandID: try commandID(fields)
+            )
         case "get":
             return GetRequest<Model>(key: AggregateKey(model: Model.name, id: id))
         default:

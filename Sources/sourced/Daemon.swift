@@ -93,7 +93,8 @@ struct Daemon {
                     subscriptionBuffer: settings.subscriptionBuffer,
                     handlers: projections,
                     globalSegmentSize: settings.segmentSize,
-                    globalRetentionBytes: settings.retainGlobal
+                    globalRetentionBytes: settings.retainGlobal,
+                    commandWindow: settings.commandWindow
                 ),
                 logger: logger,
                 onFatal: { error in shutdown.fire(.storageFailed(error.description)) }

@@ -17,6 +17,7 @@ struct DaemonSettings: Sendable {
     var segmentSize: Int
     /// `nil`: the global log keeps every segment.
     var retainGlobal: Int?
+    var commandWindow: Int
     var idleTimeout: Duration
     var checkpointInterval: Duration
     var sync: SyncMode
@@ -67,6 +68,7 @@ struct DaemonSettings: Sendable {
         segmentSize = ByteCount.parse(segment)!
         let retain = try setting(flags.retainGlobal, "retain-global", default: "", valid: { (ByteCount.parse($0) ?? 0) > 0 }) { $0 }
         retainGlobal = ByteCount.parse(retain)
+        commandWindow = try setting(flags.commandWindow, "command-window", default: 32, valid: { (0...100_000).contains($0) }) { Int($0) }
         snapshotInterval = try setting(flags.snapshotEvery, "snapshot-every", default: 1000, valid: { $0 >= 0 }) { Int($0) }
         idleTimeout = .seconds(try setting(flags.idleTimeout, "idle-timeout", default: 300, valid: seconds) { Double($0) })
         let syncName = try setting(flags.sync, "sync", default: "always", valid: { SyncMode(rawValue: $0) != nil }) { $0 }

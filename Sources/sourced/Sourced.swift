@@ -43,6 +43,9 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Retention, off by default: keep about this much global log (suffixes as for --segment-size), deleting the oldest segments that every aggregate log and handler has durably passed. What is deleted is the second copy those aggregate logs are repaired from, and subscribers can no longer read it (position_dropped). (env: SOURCED_RETAIN_GLOBAL; default: keep everything)")
     var retainGlobal: String?
 
+    @Option(help: "Command ids remembered per aggregate: a repeat of one of an aggregate's last N command_ids gets the original outcome instead of running again (36 bytes each, only for aggregates that receive ids); 0 turns command ids off. (env: SOURCED_COMMAND_WINDOW; default: 32)")
+    var commandWindow: Int?
+
     @Option(help: "Events between two snapshots of an aggregate's state (written in the background; also when an aggregate whose log grew is evicted); 0 writes none. (env: SOURCED_SNAPSHOT_EVERY; default: 1000)")
     var snapshotEvery: Int?
 

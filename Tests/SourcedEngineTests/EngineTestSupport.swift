@@ -14,7 +14,8 @@ extension Engine {
         idleTimeout: Duration = .seconds(60),
         systemCalls: SystemCalls = .posix,
         segmentSize: Int = AggregateStore.Configuration.defaultGlobalSegmentSize,
-        retention: Int? = nil
+        retention: Int? = nil,
+        commandWindow: Int = 32
     ) async throws -> Engine {
         try await Engine.start(
             Configuration(
@@ -27,7 +28,8 @@ extension Engine {
                 ioThreads: 8,
                 systemCalls: systemCalls,
                 globalSegmentSize: segmentSize,
-                globalRetentionBytes: retention
+                globalRetentionBytes: retention,
+                commandWindow: commandWindow
             )
         )
     }

@@ -32,6 +32,30 @@ import Testing
         #expect(record.map { String($0, radix: 16).leftPadded(to: 2) }.joined() == golden)
     }
 
+    /// Format 2: the same record with a command id ("a1", fingerprint 0x0102030405060708) before
+    /// the events, as `docs/storage-format.md` gives it (computed independently in Python).
+    @Test func encodesTheDocumentedBytesOfAStampedRecord() {
+        var header = Self.header
+        header.command = CommandStamp(id: Array("a1".utf8), fingerprint: 0x0102_0304_0506_0708)
+        var record: [UInt8] = []
+        LogRecord.append(header, payload: Self.payload, to: &record)
+        let golden = "2d000000020001000300000000000000000000000000000000401e18240a0600c43ac843"
+            + "0261310807060504030201"
+            + "5b7b2274797065223a22696e6372656d656e746564222c22636f756e74223a327d5d"
+        #expect(record.map { String($0, radix: 16).leftPadded(to: 2) }.joined() == golden)
+        // Read back: the stamp in the header, the payload range holding the events only.
+        let result = record.withUnsafeBytes { LogRecord.read($0, at: 0) }
+        #expect(result == .record(header, payload: (record.count - Self.payload.count)..<record.count))
+        #expect(header.recordLength == record.count)
+        for index in record.indices {
+            var damaged = record
+            damaged[index] ^= 0x10
+            if case .record = damaged.withUnsafeBytes({ LogRecord.read($0, at: 0) }) {
+                Issue.record("a flipped byte \(index) of a stamped record went undetected")
+            }
+        }
+    }
+
     @Test func readsBackWhatItWrote() {
         var bytes: [UInt8] = [0xAA, 0xBB]
         LogRecord.append(Self.header, payload: Self.payload, to: &bytes)

@@ -69,9 +69,9 @@ func scan(_ bytes: [UInt8]) -> LogScan {
     @Test func aNewerRecordFormatIsNeverCutOff() {
         let log = makeLog(records: 2)
         var newer = log.bytes
-        newer[log.starts[1] + 4] = 2
+        newer[log.starts[1] + 4] = 3
         guard case .corrupt(let offset, let reason) = scan(newer).tail else {
-            Issue.record("a format-2 record was not refused")
+            Issue.record("a format-3 record was not refused")
             return
         }
         #expect(offset == log.starts[1] && reason.contains("newer"))

@@ -97,13 +97,12 @@ enum Fixtures {
 
     /// Writes counters straight into a data directory the way the engine would have written them,
     /// one command (one event) per chain: each event gets a record in the counter's log and one
-    /// in `global.log` with the same global position, and `global.checkpoint` covers them all, so
+    /// in the global log with the same global position, and `global.checkpoint` covers them all, so
     /// an engine started on the directory has nothing to recover.
     final class DirectWriter {
         let store: AggregateStore
         private let pool: NIOThreadPool
         private(set) var position: UInt64 = 0
-        private var globalLength = 0
 
         init(directory: String) async throws {
             pool = NIOThreadPool(numberOfThreads: 2)
@@ -149,18 +148,17 @@ enum Fixtures {
                 // (the commit point), then the aggregate records.
                 // On the I/O pool: these calls block.
                 let appends = [AggregateStore.AggregateAppend(key: key, records: aggregateRecords, offset: length)]
-                let (store, globalOffset, records) = (store, globalLength, globalRecords)
+                let (store, first, records) = (store, position - (last - version), globalRecords)
                 try await pool.runIfActive {
                     let logs = try store.holdLogs(for: appends)
                     do {
-                        try store.commitGlobal(records, at: globalOffset)
+                        try store.commitGlobal(records, first: first)
                     } catch {
                         store.release(logs)
                         throw error
                     }
                     if let failure = store.appendAggregates(appends, into: logs).failure { throw failure }
                 }
-                globalLength += globalRecords.count
                 length += aggregateRecords.count
                 version = last + 1
             }
@@ -219,7 +217,7 @@ enum Fixtures {
         await engine.shutdown()
         let key = AggregateKey(model: Counter.name, id: probe)
         let local = try records(in: "\(directory)/aggregates/counter/probe.log", sequencing: .versions)
-        let global = try records(in: "\(directory)/global.log", sequencing: .positions)
+        let global = try records(in: "\(directory)/global/\(GlobalSegment.fileName(first: 1))", sequencing: .positions)
         guard local.count == 12, global.count == 12 else {
             throw BenchmarkFailure("probe: expected 12 records, found \(local.count) and \(global.count)")
         }
