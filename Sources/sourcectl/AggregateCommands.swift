@@ -17,7 +17,14 @@ struct Exec: AsyncParsableCommand {
             ("Deposit into an account", "sourcectl exec account a1 deposit amount=100"),
             ("Open and fund an account atomically", "sourcectl exec account a1 open owner=ada + deposit amount=100"),
             ("Only if still at version 3", "sourcectl exec counter c1 increment --expect 3"),
-        ])
+            ("Retry a command by hand, safely", "sourcectl exec account a1 deposit amount=100 --command-id 5f0c1e2a-9d2b-4c83-a1f4-0b7e3d7c2a11"),
+        ]) + "\n\n" + """
+            Every command is sent with a command id (a fresh UUID unless --command-id gives one). \
+            If the daemon cannot be reached, the connection is lost, or it answers unavailable or \
+            outcome_unknown, the command is sent again with the same id, up to --retries times with \
+            growing pauses (0.1 s doubling to 5 s): the daemon runs it at most once, and a repeat it \
+            already ran is answered with the original outcome ("duplicate" on the ok line).
+            """
     )
 
     @OptionGroup var connection: ConnectionOptions
@@ -34,6 +41,15 @@ struct Exec: AsyncParsableCommand {
     @Option(help: "Fail with wrong_version unless the aggregate is at this version.")
     var expect: UInt64?
 
+    @Option(help: "The command's id (1–128 bytes): a repeat of an id the aggregate accepted gets the original outcome. Default: a fresh UUID.")
+    var commandId: String?
+
+    @Option(help: "How many times to send the command again after a lost connection, unavailable or outcome_unknown.")
+    var retries = 8
+
+    @Flag(help: "Send the command once, without retrying.")
+    var noRetry = false
+
     func validate() throws {
         _ = try Self.parseChain(command)
     }
@@ -43,15 +59,34 @@ struct Exec: AsyncParsableCommand {
         var request: JSONValue = ["op": "execute", "model": .string(model), "id": .string(id)]
         if commands.count == 1 { request["command"] = commands[0] } else { request["commands"] = .array(commands) }
         if let expect { request["expect"] = .integer(expect) }
-        let reply = try await connection.call(request)
+        request["command_id"] = .string(commandId ?? UUID().uuidString.lowercased())
+        let reply = try await send(request)
         guard !connection.json else { return }
         let out = Terminal.standardOutput
-        var rows = [[out.paint("ok", .green), "\(model) \(id)", "version \(reply["version"]?.text ?? "?")"]]
+        let duplicate = reply["duplicate"] == true ? " (duplicate: it had run before)" : ""
+        var rows = [[out.paint("ok", .green), "\(model) \(id)", "version \(reply["version"]?.text ?? "?")\(duplicate)"]]
         for event in reply["events"]?.arrayValue ?? [] {
             rows.append(["", event["type"]?.stringValue ?? "?", event.fieldsText])
         }
         rows.append(["", "state", reply["state"]?.text ?? "null"])
         out.write(Terminal.table(rows))
+    }
+
+    /// Sends `request`, again after a retryable failure, with growing pauses, until it is
+    /// answered or the retries are spent.
+    private func send(_ request: JSONValue) async throws -> JSONValue {
+        var pause = Duration.milliseconds(100)
+        var attempt = 0
+        while true {
+            do {
+                return try await connection.call(request, retrying: !noRetry && attempt < retries)
+            } catch let failure as CommandFailure where failure.retryable && !noRetry && attempt < retries {
+                attempt += 1
+                Terminal.standardError.write("\(failure.message); sending it again with the same command id (\(attempt) of \(retries))\n")
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(5))
+            }
+        }
     }
 
     /// Parses `COMMAND [FIELD=VALUE ...] [+ COMMAND ...]` into command objects.

@@ -30,19 +30,20 @@ struct ConnectionOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandFailure(
                 message: "is sourced running? socket \(path) not found (start it with scripts/start, or pass --socket)",
-                status: .unavailable
+                status: .unavailable, retryable: true
             )
         }
         do {
             return try await SourcedConnection.connect(to: path)
         } catch {
-            throw CommandFailure(message: "\(error)", status: .unavailable)
+            throw CommandFailure(message: "\(error)", status: .unavailable, retryable: true)
         }
     }
 
     /// Sends one request and returns its reply line and parsed reply; a failed reply becomes a
-    /// ``CommandFailure`` with the matching exit status (after printing it with `--json`).
-    func call(_ request: JSONValue) async throws -> JSONValue {
+    /// ``CommandFailure`` with the matching exit status (after printing it with `--json`, unless
+    /// it is retryable and `retrying`: the caller sends the request again).
+    func call(_ request: JSONValue, retrying: Bool = false) async throws -> JSONValue {
         let connection = try await connect()
         let line: String
         do {
@@ -51,15 +52,18 @@ struct ConnectionOptions: ParsableArguments {
             line = received
         } catch {
             await connection.close()
-            throw CommandFailure(message: "\(error)", status: .unavailable)
+            throw CommandFailure(message: "\(error)", status: .unavailable, retryable: true)
         }
         await connection.close()
         let reply = try SourcedConnection.decode(line)
-        if json {
+        let retryable = [ErrorCode.unavailable.rawValue, ErrorCode.outcomeUnknown.rawValue].contains(reply.errorCode ?? "")
+        if json && !(retrying && retryable) {
             Terminal.standardOutput.write(line + "\n")
         }
         guard reply["ok"] == true else {
-            throw CommandFailure.reply(reply, printed: json)
+            var failure = CommandFailure.reply(reply, printed: json && !(retrying && retryable))
+            failure.retryable = retryable
+            throw failure
         }
         return reply
     }

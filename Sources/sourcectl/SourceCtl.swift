@@ -56,6 +56,9 @@ enum ExitStatus: Int32 {
 struct CommandFailure: Error {
     var message: String
     var status: ExitStatus
+    /// Whether sending the same request again may succeed: the daemon could not be reached, the
+    /// connection was lost, or it answered `unavailable` or `outcome_unknown`.
+    var retryable = false
 }
 
 /// Formats a command's examples for its `--help`.
