@@ -377,14 +377,25 @@ public final class AggregateStore: Sendable {
         _ path: String,
         base: Int = 0
     ) throws -> (Fold, LogScan) {
+        try bytes.withUnsafeBytes { try self.fold($0, sequencing, layout, after: version, into: fold, path, base: base) }
+    }
+
+    /// ``fold(_:_:_:after:into:_:base:)`` of bytes in memory the caller owns.
+    func fold<Fold: LogFold>(
+        _ buffer: UnsafeRawBufferPointer,
+        _ sequencing: LogScan.Sequencing,
+        _ layout: LogScan.Layout = .appendOnly,
+        after version: UInt64 = 0,
+        into fold: Fold,
+        _ path: String,
+        base: Int = 0
+    ) throws -> (Fold, LogScan) {
         var fold = fold
         var recordOffset = 0
         do {
-            let scan = try bytes.withUnsafeBytes { buffer in
-                try LogScan(buffer, sequencing: sequencing, layout: layout, after: version) { entry in
-                    recordOffset = entry.offset
-                    try fold.apply(entry.header, payload: UnsafeRawBufferPointer(rebasing: buffer[entry.payload]))
-                }
+            let scan = try LogScan(buffer, sequencing: sequencing, layout: layout, after: version) { entry in
+                recordOffset = entry.offset
+                try fold.apply(entry.header, payload: UnsafeRawBufferPointer(rebasing: buffer[entry.payload]))
             }
             return (fold, scan)
         } catch {

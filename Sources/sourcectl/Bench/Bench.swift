@@ -70,6 +70,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Prefix of the aggregate ids (default: bench-PID-TIME, fresh each run; with redis: stream).")
     var prefix: String?
 
+    @Flag(help: "Send each command with a command_id of its own (sourced only), to measure what exactly-once costs.")
+    var commandIds = false
+
     func validate() throws {
         guard clients > 0, aggregates > 0, pipeline > 0 else {
             throw ValidationError("--clients, --aggregates and --pipeline must be positive")
@@ -120,7 +123,7 @@ struct Bench: AsyncParsableCommand {
         }
 
         let before = try await Self.statistics(probe)
-        let measured = try await measure(path: path, speaking: .sourced(model: model, ids: ids), quiet: quiet)
+        let measured = try await measure(path: path, speaking: .sourced(model: model, ids: ids, commandIDs: commandIds), quiet: quiet)
         let problems = try await verify(ids, measured.result, path: path)
         let after = try await Self.statistics(probe)
         await probe.close()

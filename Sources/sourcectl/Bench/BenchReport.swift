@@ -70,6 +70,7 @@ struct BenchReport {
         let distribution = options.distribution == .zipf ? "zipf s=\(options.zipfExponent)" : "uniform"
         let keys = options.server == .redis ? "lists" : "aggregates"
         return "\(what), \(options.clients) clients, \(options.aggregates) \(keys) (\(distribution)), pipeline \(options.pipeline)"
+            + (options.commandIds ? ", command ids" : "")
     }
 
     func text(_ terminal: Terminal) -> String {
@@ -111,6 +112,7 @@ struct BenchReport {
             "aggregates": .integer(Int64(options.aggregates)),
             "distribution": .string(options.distribution.rawValue),
             "pipeline": .integer(Int64(options.pipeline)),
+            "command_ids": .bool(options.commandIds),
             "seconds": .double(seconds),
             "commands": .integer(Int64(commands)),
             "events": .integer(Int64(events)),

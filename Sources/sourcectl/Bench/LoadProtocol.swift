@@ -1,5 +1,6 @@
 import SourcedClient
 import SourcedWire
+import Synchronization
 
 /// What ``LoadLoop`` speaks on its connections: the bytes of the request on an aggregate, where a
 /// reply ends in what has arrived, and what a complete reply says. The loop, its timing, its key
@@ -27,11 +28,19 @@ struct LoadProtocol: Sendable {
     let outcome: @Sendable (_ reply: ArraySlice<UInt8>) -> Outcome
 
     /// Sourced's newline-delimited JSON: `model.command(ids[index])` and a newline, the bytes
-    /// `sourcectl bench` has always sent; a reply is one line, acknowledged if it holds `"ok":true`.
-    static func sourced(model: BenchModel, ids: [String]) -> LoadProtocol {
+    /// `sourcectl bench` has always sent (with `commandIDs`, each with a `command_id` of its own,
+    /// numbered across all connections); a reply is one line, acknowledged if it holds `"ok":true`.
+    static func sourced(model: BenchModel, ids: [String], commandIDs: Bool) -> LoadProtocol {
         let acknowledged = Array(#""ok":true"#.utf8)
+        let sequence = Atomic<Int>(0)
         return LoadProtocol(server: "the daemon") { index, bytes in
-            bytes.append(contentsOf: model.command(ids[index]).utf8)
+            let line = model.command(ids[index]).utf8
+            if commandIDs {
+                bytes.append(contentsOf: line.dropLast())
+                bytes.append(contentsOf: #","command_id":"b\#(sequence.add(1, ordering: .relaxed).newValue)"}"#.utf8)
+            } else {
+                bytes.append(contentsOf: line)
+            }
             bytes.append(0x0A)
         } replyLength: { unread in
             unread.firstIndex(of: 0x0A).map { $0 - unread.startIndex + 1 }
