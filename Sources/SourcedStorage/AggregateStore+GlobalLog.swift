@@ -72,7 +72,7 @@ extension AggregateStore {
             let bytes = try isActive ? readAll(global.active.descriptor, path) : readSegment(first)
             bytesRead += bytes.count
             scan.begin(segment: first, recordingNewest: index > tableIndex)
-            let (folded, logScan) = try fold(bytes, .positions, .preallocated, after: first - 1, into: scan, path)
+            let (folded, logScan) = try bytes.withUnsafeBytes { try fold($0, .positions, .preallocated, after: first - 1, into: scan, path) }
             scan = folded
             switch logScan.tail {
             case .clean:

@@ -24,7 +24,7 @@ extension AggregateStore {
                 }
             }
             let bytes = try descriptor.map { try self.readAll($0, path) } ?? []
-            let (folded, scan) = try self.fold(bytes, .versions, into: fold, path)
+            let (folded, scan) = try bytes.withUnsafeBytes { try self.fold($0, .versions, into: fold, path) }
             if scan.tail == .clean, newest.map({ $0 <= scan.position }) ?? true {
                 return Replay(fold: folded, version: scan.version, length: scan.validLength, restoredChains: 0, lastRecordOffset: scan.lastRecordOffset, position: scan.position)
             }
@@ -35,7 +35,7 @@ extension AggregateStore {
                 throw StorageError.corrupt(path: path, offset: offset, reason: reason)
             case .repair(let repair):
                 try self.write(repair, over: bytes, of: key, descriptor: descriptor)
-                let (repaired, rescan) = try self.fold(repair.bytes, .versions, into: fold, path)
+                let (repaired, rescan) = try repair.bytes.withUnsafeBytes { try self.fold($0, .versions, into: fold, path) }
                 return Replay(
                     fold: repaired, version: rescan.version, length: rescan.validLength, restoredChains: repair.restoredChains,
                     lastRecordOffset: rescan.lastRecordOffset, position: rescan.position

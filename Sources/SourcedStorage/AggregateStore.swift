@@ -366,21 +366,8 @@ public final class AggregateStore: Sendable {
         return created
     }
 
-    /// Scans `bytes`, handing each valid record to `fold`; `base` is where `bytes` start in the
-    /// file at `path`, for the offset of an error.
-    func fold<Fold: LogFold>(
-        _ bytes: [UInt8],
-        _ sequencing: LogScan.Sequencing,
-        _ layout: LogScan.Layout = .appendOnly,
-        after version: UInt64 = 0,
-        into fold: Fold,
-        _ path: String,
-        base: Int = 0
-    ) throws -> (Fold, LogScan) {
-        try bytes.withUnsafeBytes { try self.fold($0, sequencing, layout, after: version, into: fold, path, base: base) }
-    }
-
-    /// ``fold(_:_:_:after:into:_:base:)`` of bytes in memory the caller owns.
+    /// Scans `buffer`, handing each valid record to `fold`; `base` is where `buffer` starts in
+    /// the file at `path`, for the offset of an error.
     func fold<Fold: LogFold>(
         _ buffer: UnsafeRawBufferPointer,
         _ sequencing: LogScan.Sequencing,
