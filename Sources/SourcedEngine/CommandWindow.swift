@@ -10,7 +10,7 @@ import SourcedStorage
 /// snapshot, which saves it (``encoded(through:)``).
 struct CommandWindow: Hashable, Sendable {
     struct Entry: Hashable, Sendable {
-        /// ``CommandWindow/hash(of:)`` of the client's id.
+        /// ``CommandStamp/idHash`` of the client's id.
         var id: UInt64
         var fingerprint: UInt64
         var firstVersion: UInt64
@@ -29,24 +29,19 @@ struct CommandWindow: Hashable, Sendable {
         self.capacity = capacity
     }
 
-    /// The hash an id is remembered by.
-    static func hash(of id: [UInt8]) -> UInt64 {
-        FNV1a.hash(id)
-    }
-
-    /// The newest chain accepted under `id`, if the window still holds it.
-    func entry(for id: [UInt8]) -> Entry? {
-        let hash = Self.hash(of: id)
-        return entries.last { $0.id == hash }
+    /// The newest chain accepted under the id whose ``CommandStamp/idHash`` is `idHash`, if the
+    /// window still holds it.
+    func entry(for idHash: UInt64) -> Entry? {
+        entries.last { $0.id == idHash }
     }
 
     /// Remembers a chain, forgetting the oldest beyond the capacity.
-    mutating func record(_ stamp: CommandStamp, firstVersion: UInt64, eventCount: Int, position: UInt64) {
+    mutating func record(idHash: UInt64, fingerprint: UInt64, firstVersion: UInt64, eventCount: Int, position: UInt64) {
         guard capacity > 0 else { return }
         if entries.count >= capacity {
             entries.removeFirst(entries.count - capacity + 1)
         }
-        entries.append(Entry(id: Self.hash(of: stamp.id), fingerprint: stamp.fingerprint, firstVersion: firstVersion, eventCount: eventCount, position: position))
+        entries.append(Entry(id: idHash, fingerprint: fingerprint, firstVersion: firstVersion, eventCount: eventCount, position: position))
     }
 
     /// Records the position of the chain that starts at `version`, once it is committed.

@@ -75,8 +75,11 @@ struct StateFold<Model: AggregateModel>: LogFold {
 
     mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) throws {
         try EventPayload.forEach(Model.Event.self, in: payload, header: header) { state = Model.evolve(state, with: $0) }
-        if let stamp = header.command {
-            commands.record(stamp, firstVersion: header.firstVersion, eventCount: header.eventCount, position: header.position)
+        if let command = header.command {
+            commands.record(
+                idHash: command.idHash, fingerprint: command.fingerprint, firstVersion: header.firstVersion,
+                eventCount: header.eventCount, position: header.position
+            )
         }
     }
 }

@@ -204,7 +204,8 @@ public final class Shard: @unchecked Sendable {
                 release(aggregate)
                 return done(.failure(.unavailable("cannot encode the commands: \(error)")))
             }
-            if let original = aggregate.commands.entry(for: commandID) {
+            stamp = CommandStamp(id: commandID, fingerprint: fingerprint)
+            if let original = aggregate.commands.entry(for: stamp!.idHash) {
                 guard original.fingerprint == fingerprint else {
                     release(aggregate)
                     return done(.failure(.commandIDReused(
@@ -213,7 +214,6 @@ public final class Shard: @unchecked Sendable {
                 }
                 return answerDuplicate(original, on: aggregate, done)
             }
-            stamp = CommandStamp(id: commandID, fingerprint: fingerprint)
         }
         let head = aggregate.head
         if let expected, expected != head.version {
@@ -251,7 +251,9 @@ public final class Shard: @unchecked Sendable {
             eventCount: decided.events.count, timestamp: Self.now(), events: payload, command: stamp
         )
         if let stamp {
-            aggregate.commands.record(stamp, firstVersion: chain.firstVersion, eventCount: chain.eventCount, position: 0)
+            aggregate.commands.record(
+                idHash: stamp.idHash, fingerprint: stamp.fingerprint, firstVersion: chain.firstVersion, eventCount: chain.eventCount, position: 0
+            )
         }
         let offset = aggregate.logEnd
         let recordLength = chain.aggregateRecordLength

@@ -78,7 +78,9 @@ struct CheckedGlobalLog: GlobalLogCopy {
         guard let bytes = reader.read(paths[Int(location.segment)], at: location.offset, length: Int(location.length)) else { return nil }
         return bytes.withUnsafeBytes { buffer in
             guard case .record(let header, let payload) = LogRecord.read(buffer, at: 0) else { return nil }
-            return try? CommittedChain(header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[payload]))
+            return try? CommittedChain(
+                header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[payload]), command: header.command.map { CommandStamp($0, in: buffer) }
+            )
         }
     }
 

@@ -1,3 +1,5 @@
+import SourcedCore
+
 /// What a chain's record keeps of the command that made it, when the client named it with a
 /// `command_id`: the id, and a fingerprint of the command's body, so that a repeat of the id can
 /// be answered with the original outcome and a reuse of the id for another body refused.
@@ -19,17 +21,18 @@ public struct CommandStamp: Hashable, Sendable {
     /// The bytes it takes in a record: `u8 id length | id | u64 fingerprint`.
     public var encodedSize: Int { 9 + id.count }
 
+    /// The hash a ``RecordedCommand`` carries of the id.
+    public var idHash: UInt64 { FNV1a.hash(id) }
+
+    /// The stamp `recorded` locates in `bytes`, the bytes its record was read from.
+    public init(_ recorded: RecordedCommand, in bytes: UnsafeRawBufferPointer) {
+        self.init(id: Array(bytes[recorded.id]), fingerprint: recorded.fingerprint)
+    }
+
     func append(to buffer: inout [UInt8]) {
         buffer.append(UInt8(id.count))
         buffer.append(contentsOf: id)
         buffer.appendLE(fingerprint)
     }
 
-    /// The stamp at the start of `bytes`, `nil` if they hold none.
-    static func read(_ bytes: UnsafeRawBufferPointer) -> CommandStamp? {
-        guard let count = bytes.first.map(Int.init), (1...maximumIDBytes).contains(count), bytes.count >= 9 + count else { return nil }
-        let id = Array(bytes[1..<(1 + count)])
-        guard String(validating: id, as: UTF8.self) != nil else { return nil }
-        return CommandStamp(id: id, fingerprint: bytes.loadLE(UInt64.self, at: 1 + count))
-    }
 }

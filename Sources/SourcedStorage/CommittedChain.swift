@@ -25,13 +25,13 @@ public struct CommittedChain: Hashable, Sendable {
 
     /// The chain's record in its aggregate's log.
     public func appendAggregateRecord(to buffer: inout [UInt8]) {
-        LogRecord.append(header(payloadLength: events.count), payload: events, to: &buffer)
+        LogRecord.append(header(payloadLength: events.count), stamp: command, payload: events, to: &buffer)
     }
 
     /// The chain's record in the global log.
     public func appendGlobalRecord(to buffer: inout [UInt8]) {
         let payload = GlobalPayload.encode(key, events: events)
-        LogRecord.append(header(payloadLength: payload.count), payload: payload, to: &buffer)
+        LogRecord.append(header(payloadLength: payload.count), stamp: command, payload: payload, to: &buffer)
     }
 
     private func header(payloadLength: Int) -> LogRecordHeader {
@@ -40,13 +40,12 @@ public struct CommittedChain: Hashable, Sendable {
             eventCount: eventCount,
             firstVersion: firstVersion,
             position: position,
-            timestamp: timestamp,
-            command: command
+            timestamp: timestamp
         )
     }
 
-    /// The chain held by a global-log record.
-    public init(_ header: LogRecordHeader, globalPayload payload: UnsafeRawBufferPointer) throws {
+    /// The chain held by a global-log record, with `command`, its stamp (``CommandStamp/init(_:in:)``).
+    public init(_ header: LogRecordHeader, globalPayload payload: UnsafeRawBufferPointer, command: CommandStamp?) throws {
         let decoded = try GlobalPayload.decode(payload)
         position = header.position
         key = decoded.key
@@ -54,7 +53,7 @@ public struct CommittedChain: Hashable, Sendable {
         eventCount = header.eventCount
         timestamp = header.timestamp
         events = Array(payload[decoded.events])
-        command = header.command
+        self.command = command
     }
 
     public init(position: UInt64, key: AggregateKey, firstVersion: UInt64, eventCount: Int, timestamp: Int64, events: [UInt8], command: CommandStamp? = nil) {
@@ -80,7 +79,8 @@ extension CommittedChain {
                 switch LogRecord.read(buffer, at: used) {
                 case .record(let header, let payload):
                     do {
-                        chains.append(try CommittedChain(header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[payload])))
+                        let command = header.command.map { CommandStamp($0, in: buffer) }
+                        chains.append(try CommittedChain(header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[payload]), command: command))
                     } catch {
                         throw StorageError.corrupt(path: path, offset: offset + used, reason: "\(error)")
                     }

@@ -14,10 +14,11 @@ public struct LogRecordHeader: Hashable, Sendable {
     public var position: UInt64
     /// When the chain was decided (wall clock, not monotonic), in microseconds since the Unix epoch.
     public var timestamp: Int64
-    /// The client's command id and the command's fingerprint, if it gave one (record format 2).
-    public var command: CommandStamp?
+    /// Where the record's command stamp lies, if it has one (record format 2). Only ``LogRecord/read(_:at:)``
+    /// sets it; ``LogRecord/append(_:stamp:payload:to:)`` takes the stamp itself.
+    public var command: RecordedCommand?
 
-    public init(payloadLength: Int, eventCount: Int, firstVersion: UInt64, position: UInt64 = 0, timestamp: Int64, command: CommandStamp? = nil) {
+    public init(payloadLength: Int, eventCount: Int, firstVersion: UInt64, position: UInt64 = 0, timestamp: Int64, command: RecordedCommand? = nil) {
         self.payloadLength = payloadLength
         self.eventCount = eventCount
         self.firstVersion = firstVersion
@@ -30,7 +31,7 @@ public struct LogRecordHeader: Hashable, Sendable {
     public var lastVersion: UInt64 { firstVersion + UInt64(eventCount) - 1 }
 
     /// The bytes the whole record takes: header, stamp and payload.
-    public var recordLength: Int { LogRecord.headerSize + (command?.encodedSize ?? 0) + payloadLength }
+    public var recordLength: Int { LogRecord.headerSize + (command.map { 9 + $0.id.count } ?? 0) + payloadLength }
 }
 
 /// Encodes and decodes log records.
@@ -57,21 +58,22 @@ public enum LogRecord {
 
     static let checksumOffset = 32
 
-    /// Appends one complete record for `payload` to `buffer`.
-    public static func append(_ header: LogRecordHeader, payload: [UInt8], to buffer: inout [UInt8]) {
-        let stampSize = header.command?.encodedSize ?? 0
+    /// Appends one complete record for `payload` to `buffer`: of format 2 with `stamp`, else of
+    /// format 1 (`header.command` is not read).
+    public static func append(_ header: LogRecordHeader, stamp command: CommandStamp? = nil, payload: [UInt8], to buffer: inout [UInt8]) {
+        let stampSize = command?.encodedSize ?? 0
         precondition(header.payloadLength == payload.count && stampSize + payload.count <= maximumPayloadSize)
         precondition((1...maximumEventCount).contains(header.eventCount) && header.firstVersion > 0)
         let start = buffer.count
         buffer.reserveCapacity(start + headerSize + stampSize + payload.count)
         buffer.appendLE(UInt32(stampSize + payload.count))
-        buffer.appendLE(header.command == nil ? formatVersion : stampedFormatVersion)
+        buffer.appendLE(command == nil ? formatVersion : stampedFormatVersion)
         buffer.appendLE(UInt16(header.eventCount))
         buffer.appendLE(header.firstVersion)
         buffer.appendLE(header.position)
         buffer.appendLE(header.timestamp)
         var stamp: [UInt8] = []
-        header.command?.append(to: &stamp)
+        command?.append(to: &stamp)
         var crc = CRC32C()
         buffer.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[start...])) }
         crc.update(stamp)
@@ -113,12 +115,12 @@ public enum LogRecord {
         guard crc.value == bytes.loadLE(UInt32.self, at: offset + checksumOffset) else {
             return .invalid("checksum mismatch")
         }
-        var command: CommandStamp?
+        var command: RecordedCommand?
         if format == stampedFormatVersion {
-            command = CommandStamp.read(UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<(payloadStart + length)]))
+            command = RecordedCommand(bytes, at: payloadStart, end: payloadStart + length)
             guard command != nil else { return .invalid("record of format 2 holds no valid command id") }
         }
-        let eventsStart = payloadStart + (command?.encodedSize ?? 0)
+        let eventsStart = payloadStart + (command.map { 9 + $0.id.count } ?? 0)
         let header = LogRecordHeader(
             payloadLength: payloadStart + length - eventsStart,
             eventCount: eventCount,

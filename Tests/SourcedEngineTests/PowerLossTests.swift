@@ -79,7 +79,7 @@ import Testing
         var chains: [CommittedChain] = []
         _ = try global.withUnsafeBytes { buffer in
             try LogScan(buffer, sequencing: .positions, layout: .preallocated) { entry in
-                chains.append(try CommittedChain(entry.header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[entry.payload])))
+                chains.append(try CommittedChain(entry.header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[entry.payload]), command: nil))
             }
         }
         for chain in chains where chain.position <= position {

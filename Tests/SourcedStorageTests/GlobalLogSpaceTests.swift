@@ -290,7 +290,7 @@ import Testing
         let chains = try log.bytes.withUnsafeBytes { buffer in
             try log.starts.map { start in
                 guard case .record(let header, let payload) = LogRecord.read(buffer, at: start) else { throw CancellationError() }
-                return try CommittedChain(header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[payload]))
+                return try CommittedChain(header, globalPayload: UnsafeRawBufferPointer(rebasing: buffer[payload]), command: nil)
             }
         }
         let aggregateLogPath = self.directory.file("aggregates/counter/c1.log")

@@ -35,18 +35,22 @@ import Testing
     /// Format 2: the same record with a command id ("a1", fingerprint 0x0102030405060708) before
     /// the events, as `docs/storage-format.md` gives it (computed independently in Python).
     @Test func encodesTheDocumentedBytesOfAStampedRecord() {
-        var header = Self.header
-        header.command = CommandStamp(id: Array("a1".utf8), fingerprint: 0x0102_0304_0506_0708)
+        let stamp = CommandStamp(id: Array("a1".utf8), fingerprint: 0x0102_0304_0506_0708)
         var record: [UInt8] = []
-        LogRecord.append(header, payload: Self.payload, to: &record)
+        LogRecord.append(Self.header, stamp: stamp, payload: Self.payload, to: &record)
         let golden = "2d000000020001000300000000000000000000000000000000401e18240a0600c43ac843"
             + "0261310807060504030201"
             + "5b7b2274797065223a22696e6372656d656e746564222c22636f756e74223a327d5d"
         #expect(record.map { String($0, radix: 16).leftPadded(to: 2) }.joined() == golden)
         // Read back: the stamp in the header, the payload range holding the events only.
-        let result = record.withUnsafeBytes { LogRecord.read($0, at: 0) }
-        #expect(result == .record(header, payload: (record.count - Self.payload.count)..<record.count))
+        guard case .record(let header, let payload) = record.withUnsafeBytes({ LogRecord.read($0, at: 0) }) else {
+            Issue.record("the stamped record does not read back")
+            return
+        }
+        #expect(header.command?.id == 37..<39 && header.command?.idHash == stamp.idHash && header.command?.fingerprint == stamp.fingerprint)
+        #expect(payload == (record.count - Self.payload.count)..<record.count && header.payloadLength == Self.payload.count)
         #expect(header.recordLength == record.count)
+        #expect(record.withUnsafeBytes { CommandStamp(header.command!, in: $0) } == stamp)
         for index in record.indices {
             var damaged = record
             damaged[index] ^= 0x10
