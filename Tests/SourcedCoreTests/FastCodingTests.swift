@@ -21,6 +21,9 @@ import Testing
         for count in [0, 1, -1, Int.min, Int.max] {
             #expect(fast(Counter.State(count: count)) == (try codable(Counter.State(count: count))))
         }
+        for command in [Counter.Command.create, .increment] {
+            #expect(fast(command) == (try codable(TaggedCoding(command))))
+        }
     }
 
     @Test func accountCodersMatchCodable() throws {
@@ -29,6 +32,11 @@ import Testing
         events += owners.map { .opened(owner: $0) }
         for event in events {
             #expect(fast(event) == (try codable(TaggedCoding(event))))
+        }
+        var commands: [Account.Command] = [.close, .deposit(amount: 5), .withdraw(amount: -3), .deposit(amount: .max)]
+        commands += owners.map { .open(owner: $0) }
+        for command in commands {
+            #expect(fast(command) == (try codable(TaggedCoding(command))))
         }
         for owner in owners {
             let state = Account.State(owner: owner, balance: Int.min, closed: true)

@@ -17,6 +17,30 @@ extension Account.State: JSONWritable {
     }
 }
 
+extension Account.Command: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.writeKey("type")
+        switch self {
+        case .open(let owner):
+            writer.write("open")
+            writer.writeKey("owner")
+            writer.write(owner)
+        case .deposit(let amount):
+            writer.write("deposit")
+            writer.writeKey("amount")
+            writer.write(amount)
+        case .withdraw(let amount):
+            writer.write("withdraw")
+            writer.writeKey("amount")
+            writer.write(amount)
+        case .close:
+            writer.write("close")
+        }
+        writer.endObject()
+    }
+}
+
 extension Account.Event: JSONWritable {
     public func write(to writer: inout JSONWriter) {
         writer.beginObject()

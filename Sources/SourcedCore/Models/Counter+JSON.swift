@@ -29,6 +29,15 @@ extension Counter.Event: JSONWritable {
     }
 }
 
+extension Counter.Command: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.writeKey("type")
+        writer.write(self == .create ? "create" : "increment")
+        writer.endObject()
+    }
+}
+
 extension Counter.Command: JSONReadable {
     public init?(reading object: JSONEnvelope) {
         switch object.field(String.self, "type") {
