@@ -18,6 +18,8 @@ public final class SourcedConnection {
     public enum Failure: Error, CustomStringConvertible {
         /// Nothing listens at the path.
         case cannotConnect(path: String, reason: String)
+        /// The socket's permissions do not let this user connect.
+        case permissionDenied(path: String)
         /// The daemon closed the connection before replying.
         case closed
         /// No reply came in time.
@@ -29,6 +31,8 @@ public final class SourcedConnection {
             switch self {
             case .cannotConnect(let path, let reason):
                 "cannot connect to sourced at \(path): \(reason); is sourced running? (start it with scripts/start, or pass --socket)"
+            case .permissionDenied(let path):
+                "permission denied on socket \(path): its owner and its group may connect (ls -l \(path) shows them); run as a member of that group"
             case .closed:
                 "sourced closed the connection"
             case .timedOut(let timeout):
@@ -70,6 +74,8 @@ public final class SourcedConnection {
                 .connect(unixDomainSocketPath: path)
                 .get()
             return SourcedConnection(channel, lines: collector.withLockedValue { $0! })
+        } catch let error as IOError where error.errnoCode == EACCES {
+            throw Failure.permissionDenied(path: path)
         } catch let error as IOError {
             throw Failure.cannotConnect(path: path, reason: String(cString: strerror(error.errnoCode)))
         } catch {

@@ -35,6 +35,11 @@ struct ConnectionOptions: ParsableArguments {
         }
         do {
             return try await SourcedConnection.connect(to: path)
+        } catch let failure as SourcedConnection.Failure {
+            if case .permissionDenied = failure {
+                throw CommandFailure(message: "\(failure)", status: .unavailable)
+            }
+            throw CommandFailure(message: "\(failure)", status: .unavailable, retryable: true)
         } catch {
             throw CommandFailure(message: "\(error)", status: .unavailable, retryable: true)
         }
@@ -76,7 +81,7 @@ extension CommandFailure {
         let message = reply["error"]?["message"]?.stringValue ?? "no message"
         let status: ExitStatus = switch ErrorCode(rawValue: code) {
         case .badRequest, .unknownOp, .unknownModel, .unknownCommand, .invalidID: .usage
-        case .unavailable: .unavailable
+        case .unavailable, .forbidden: .unavailable
         default: .domain
         }
         return CommandFailure(message: printed ? "" : "\(code): \(message)", status: status)

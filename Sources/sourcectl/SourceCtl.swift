@@ -12,8 +12,12 @@ struct SourceCtl: AsyncParsableCommand {
             Finds the daemon's socket like sourced chooses it: --socket, else $SOURCED_SOCKET, else \
             ~/.local/state/sourced/sourced.sock, else /run/sourced/sourced.sock.
 
+            The options --socket and --json may also come before the subcommand \
+            (sourcectl --socket /run/sourced/sourced.sock stats).
+
             Exit status: 0 success, 1 rejected or other domain error, 2 usage error (also unknown \
-            model, command or op, invalid id), 3 cannot connect or daemon unavailable.
+            model, command or op, invalid id), 3 cannot connect, not allowed to (permissions, \
+            forbidden), or daemon unavailable.
             """,
         subcommands: [Exec.self, Get.self, Events.self, Watch.self, Models.self, Stats.self, Ping.self, Bench.self]
     )
@@ -21,7 +25,7 @@ struct SourceCtl: AsyncParsableCommand {
     /// Runs the command, mapping every failure to the documented exit status.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(Self.subcommandFirst(Array(CommandLine.arguments.dropFirst())))
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {
@@ -38,6 +42,29 @@ struct SourceCtl: AsyncParsableCommand {
             }
             exit(withError: error)
         }
+    }
+}
+
+extension SourceCtl {
+    /// `arguments` with the connection options given before the subcommand (`--socket PATH`,
+    /// `--socket=PATH`, `--json`) moved after it, where the subcommand parses them.
+    static func subcommandFirst(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--json" || argument.hasPrefix("--socket=") {
+                leading.append(argument)
+                index += 1
+            } else if argument == "--socket", index + 1 < arguments.count {
+                leading += arguments[index...(index + 1)]
+                index += 2
+            } else {
+                break
+            }
+        }
+        guard !leading.isEmpty, index < arguments.count else { return arguments }
+        return [arguments[index]] + leading + arguments[(index + 1)...]
     }
 }
 
