@@ -70,6 +70,31 @@ import Testing
         #expect(await daemon.stop() == 0)
     }
 
+    /// `--socket` and `--json` may come before the subcommand.
+    @Test func connectionOptionsMayPrecedeTheSubcommand() async throws {
+        let daemon = try await DaemonProcess()
+        let ping = try await ToolRun.run("sourcectl", ["--socket", daemon.socketPath, "ping"], environment: ["NO_COLOR": "1"])
+        #expect(ping.status == 0 && ping.output.contains("pong"), "\(ping.errors)")
+        let get = try await ToolRun.run("sourcectl", ["--json", "--socket=\(daemon.socketPath)", "get", "counter", "x"])
+        #expect(get.status == 0 && get.output.contains(#""version":0"#), "\(get.errors)")
+        #expect(await daemon.stop() == 0)
+    }
+
+    /// `exec` sends a command id; the same id again is answered as a duplicate, not run twice.
+    @Test func execSendsACommandIDAndARepeatIsADuplicate() async throws {
+        let daemon = try await DaemonProcess()
+        _ = try await ctl(daemon, "exec", "counter", "c1", "create")
+        let first = try await ctl(daemon, "exec", "counter", "c1", "increment", "--command-id", "k-1")
+        let again = try await ctl(daemon, "exec", "counter", "c1", "increment", "--command-id", "k-1")
+        #expect(first.status == 0 && !first.output.contains("duplicate"))
+        #expect(again.status == 0 && again.output.contains("version 2 (duplicate: it had run before)"), "\(again.output)")
+        let other = try await ctl(daemon, "exec", "counter", "c1", "create", "--command-id", "k-1")
+        #expect(other.status == 1 && other.errors.contains("command_id_reused"))
+        let state = try await ctl(daemon, "get", "--json", "counter", "c1")
+        #expect(state.output.contains(#""version":2"#), "one increment")
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test func aMissingDaemonExitsThreeWithAdvice() async throws {
         let nowhere = TemporaryDirectory("none").file("s.sock")
         let run = try await ToolRun.run("sourcectl", ["ping"], environment: ["SOURCED_SOCKET": nowhere])
