@@ -60,17 +60,27 @@ struct Daemon {
         return requested
     }
 
-    /// Runs until SIGTERM/SIGINT (success) or a fatal failure.
+    /// Runs until SIGTERM/SIGINT (success) or a fatal failure. SIGHUP, which would kill it by
+    /// default, is logged and otherwise ignored, as Redis does: there is no configuration to
+    /// reload (settings come from flags and the environment at start).
     func run() async -> Outcome {
         signal(SIGPIPE, SIG_IGN)
         let shutdown = Latch<ShutdownReason>()
-        let signals = [SIGTERM, SIGINT].map { number in
+        let logger = self.logger
+        var signals = [SIGTERM, SIGINT].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { @Sendable in shutdown.fire(.signal(number)) }
             source.resume()
             return source
         }
+        signal(SIGHUP, SIG_IGN)
+        let hangUp = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangUp.setEventHandler { @Sendable in
+            logger.notice("SIGHUP ignored: sourced reads its settings only at start; restart it to change them")
+        }
+        hangUp.resume()
+        signals.append(hangUp)
         defer { signals.forEach { $0.cancel() } }
 
         let engine: Engine
