@@ -21,8 +21,9 @@ final class CommitFeed: Sendable {
         state = Mutex(State(last: last))
     }
 
+    /// How many clients' subscriptions are live (in-process handlers are not counted).
     var subscriberCount: Int {
-        state.withLock { $0.subscribers.count }
+        state.withLock { $0.subscribers.values.count(where: \.isClient) }
     }
 
     /// The position of the last published chain.
@@ -44,10 +45,10 @@ final class CommitFeed: Sendable {
 
     /// Registers a subscriber for chains after `position`, if `position` is the last published
     /// one; otherwise returns `nil` and the caller reads on from the log first.
-    func register(after position: UInt64, limit: Int) -> FeedSubscriber? {
+    func register(after position: UInt64, limit: Int, client: Bool) -> FeedSubscriber? {
         state.withLock { state in
             guard state.last == position else { return nil }
-            let subscriber = FeedSubscriber(limit: limit)
+            let subscriber = FeedSubscriber(limit: limit, client: client)
             if state.closed {
                 subscriber.finish()
                 return subscriber
@@ -91,8 +92,12 @@ final class FeedSubscriber: Sendable {
     private let limit: Int
     private let state = Mutex(State())
 
-    init(limit: Int) {
+    /// Whether a client subscribed (`subscribe`), not an in-process handler.
+    let isClient: Bool
+
+    init(limit: Int, client: Bool) {
         self.limit = limit
+        isClient = client
     }
 
     func deliver(_ chains: [CommittedChain]) {

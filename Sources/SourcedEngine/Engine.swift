@@ -357,7 +357,7 @@ public final class Engine: Sendable {
         guard position <= newest else {
             throw .unavailable("position \(position) is beyond the newest position \(newest)")
         }
-        return Subscription(after: position, committer: committer, store: store, limit: configuration.subscriptionBuffer) { chain in
+        return Subscription(after: position, committer: committer, store: store, limit: configuration.subscriptionBuffer, client: true) { chain in
             (model == nil || chain.key.model == model) && (id == nil || chain.key.id == id)
         }
     }

@@ -89,7 +89,7 @@ final class HandlerRunner: Sendable {
         var saved = ContinuousClock.now
         while true {
             // A handler never falls behind for good: if it does, it catches up from the log.
-            let subscription = Subscription(after: position, committer: committer, store: store, limit: 10_000) { _ in true }
+            let subscription = Subscription(after: position, committer: committer, store: store, limit: 10_000, client: false) { _ in true }
             let stopping = feed.withLock { feed in
                 feed.subscription = subscription
                 return feed.stopping

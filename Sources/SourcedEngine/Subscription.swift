@@ -33,13 +33,19 @@ public final class Subscription: Sendable {
     private let committer: GlobalCommitter
     private let store: AggregateStore
     private let limit: Int
+    /// Whether a client's `subscribe` made it (counted in `stats`), not an in-process handler.
+    private let isClient: Bool
     private let filter: @Sendable (CommittedChain) -> Bool
     private let state: Mutex<State>
 
-    init(after position: UInt64, committer: GlobalCommitter, store: AggregateStore, limit: Int, filter: @escaping @Sendable (CommittedChain) -> Bool) {
+    init(
+        after position: UInt64, committer: GlobalCommitter, store: AggregateStore, limit: Int, client: Bool,
+        filter: @escaping @Sendable (CommittedChain) -> Bool
+    ) {
         self.committer = committer
         self.store = store
         self.limit = limit
+        isClient = client
         self.filter = filter
         state = Mutex(State(position: position))
     }
@@ -101,7 +107,7 @@ public final class Subscription: Sendable {
     private func catchUp() async throws {
         let position = self.position
         if committer.lastPosition == position {
-            if let subscriber = committer.feed.register(after: position, limit: limit) {
+            if let subscriber = committer.feed.register(after: position, limit: limit, client: isClient) {
                 let cancelled = state.withLock { state in
                     if case .ended = state.phase { return true }
                     state.phase = .live(subscriber)

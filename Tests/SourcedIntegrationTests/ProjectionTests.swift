@@ -84,6 +84,28 @@ import Testing
 
     /// Projections are opt-in: a daemon started without --projection runs none, says so when
     /// asked, and keeps no handler state; an unknown name is refused at start.
+    /// `stats` counts the clients' subscriptions, not the projection's own feed.
+    @Test func statsCountsSubscribersButNotProjections() async throws {
+        let daemon = try await DaemonProcess(in: TemporaryDirectory("sd"), arguments: ["--projection", "account-balances"])
+        let client = try await LineClient.connect(daemon.socketPath)
+        _ = try await client.request(line: #"{"op":"execute","model":"account","id":"a1","command":{"type":"open","owner":"ada"}}"#)
+        var watchers: [LineClient] = []
+        for _ in 0..<3 {
+            let watcher = try await LineClient.connect(daemon.socketPath)
+            #expect(try await watcher.request(line: #"{"op":"subscribe"}"#)["subscribed"] == true)
+            watchers.append(watcher)
+        }
+        try await waitUntil {
+            let stats = try await client.request(line: #"{"op":"stats"}"#)["stats"]
+            return stats?["handlers"]?.arrayValue?.first?["position"] == 1 && stats?["subscribers"] == 3
+        }
+        for watcher in watchers {
+            await watcher.close()
+        }
+        await client.close()
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test func projectionsRunOnlyWhenNamed() async throws {
         let directory = TemporaryDirectory("sd")
         let daemon = try await DaemonProcess(in: directory)
