@@ -23,6 +23,9 @@ struct Check: AsyncParsableCommand {
             model, state version, and that the log's record at their offset has their version); \
             --repair deletes a bad one, which a load would ignore anyway. Exits 0 when every log verifies and \
             agrees (after repairs), 1 otherwise. Refuses to run while a sourced holds the directory.
+
+            The data directory is sourced's: --data-dir before or after check (sourced --data-dir \
+            /var/lib/sourced check), else $SOURCED_DATA_DIR, else ~/.local/state/sourced/data.
             """
     )
 
