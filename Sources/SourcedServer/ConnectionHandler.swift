@@ -75,6 +75,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var handlingDeferred = false
     /// The client's input ended (or the server stopped reading it); what was read is still served.
     private var inputEnded = false
+    /// Whether the server stopped reading this connection because it shuts down
+    /// (``ServerStopping``), not because the client ended its input.
+    private var serverStopping = false
 
     init(router: RequestRouter, configuration: UnixSocketServer.Configuration, connections: ConnectionTable, logger: Logger) {
         self.router = router
@@ -162,6 +165,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             route(line)
         case .tooLong:
             finish(with: ProtocolError(.tooLarge, "request line exceeds \(configuration.maximumLineBytes) bytes; closing the connection"))
+        case .unterminated where serverStopping:
+            // The daemon stopped reading (shutting down) while a line was still arriving.
+            finish(with: ProtocolError(.unavailable, "sourced is shutting down; the unfinished request was not read, send it again"))
         case .unterminated:
             finish(with: ProtocolError(.badRequest, "the input ended inside a request; end every request with a newline"))
         }
@@ -231,6 +237,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ServerStopping {
+            serverStopping = true
+            return
+        }
         if case .inputClosed = event as? ChannelEvent {
             switch state {
             case .serving, .verifying:

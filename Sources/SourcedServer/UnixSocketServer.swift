@@ -125,6 +125,7 @@ public final class UnixSocketServer: Sendable {
         let open = connections.close()
         serverChannel.close(promise: nil)
         for channel in open {
+            channel.pipeline.fireUserInboundEventTriggered(ServerStopping())
             channel.close(mode: .input, promise: nil)
         }
     }

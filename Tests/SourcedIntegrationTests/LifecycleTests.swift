@@ -48,6 +48,26 @@ import Testing
         #expect(await restarted.stop() == 0)
     }
 
+    /// A line still arriving when SIGTERM stops the reading is `unavailable` (safe to send
+    /// again), not a `bad_request` blaming the client.
+    @Test func aHalfLineAtShutdownIsUnavailable() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await LineClient.connect(daemon.socketPath)
+        try await client.sendRaw(Array(#"{"op":"ping"}"#.utf8) + [0x0A] + Array(#"{"op":"pi"#.utf8))
+        #expect(try await client.readReply()["pong"] == true)
+        // The client's own unfinished line, ended by the client, is its mistake.
+        let ending = try await LineClient.connect(daemon.socketPath)
+        try await ending.sendRaw(Array(#"{"op":"pi"#.utf8))
+        try await ending.finishSending()
+        #expect(try await ending.readReply().errorCode == "bad_request")
+        await ending.close()
+        Glibc.kill(daemon.pid, SIGTERM)
+        let last = try await client.readReply()
+        #expect(last.errorCode == "unavailable", "\(last)")
+        #expect(await daemon.exitStatus() == 0)
+        await client.close()
+    }
+
     /// SIGHUP, which kills a process by default, is logged and ignored: the daemon serves on.
     @Test func sighupIsLoggedAndIgnored() async throws {
         let daemon = try await DaemonProcess()
