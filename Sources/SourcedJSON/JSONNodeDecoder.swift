@@ -104,7 +104,10 @@ private func decodeValue<T: Decodable>(
 private func integer<T: FixedWidthInteger>(_ type: T.Type, _ node: JSONValue, _ path: () -> [any CodingKey]) throws -> T {
     guard case .number(let number) = node else { throw mismatch(type, node, path()) }
     guard let value = number.integer(as: type) else {
-        throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "Number \(number) does not fit in \(type)."))
+        let problem = number.isIntegral
+            ? "\(number) is out of range: an integer from \(T.min) to \(T.max) is expected"
+            : "\(number) is not an integer"
+        throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: problem))
     }
     return value
 }

@@ -28,15 +28,21 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
 
     public var description: String { literal }
 
-    /// The number as a `T` if it is an integer `T` holds exactly: written as one (`42`), or with a
-    /// fraction or exponent that leaves an exact integer below 2^53 in magnitude (`1.0`, `1e3`),
-    /// where a `Double` holds every integer. These are the decoding rules of ``JSONNodeDecoder``.
+    /// The number as a `T` if its exact value is an integer `T` holds: written as one (`42`), or
+    /// with a fraction or exponent that leaves one (`1.0`, `1e3`), judged on the digits as
+    /// written, never through a `Double` (`10.00000000000000000001` is no integer). These are
+    /// the decoding rules of ``JSONNodeDecoder``; ``isIntegral`` tells the two failures apart.
     public func integer<T: FixedWidthInteger>(as type: T.Type) -> T? {
         if let value = T(literal, radix: 10) { return value }
-        if let double = Double(literal), double.rounded() == double, double.magnitude < 0x1p53 {
-            return T(exactly: double)
-        }
-        return nil
+        let value = canonical
+        guard value.exponent >= 0, value.digits.count + value.exponent <= 40 else { return nil }
+        let digits = String(decoding: value.digits, as: UTF8.self) + String(repeating: "0", count: value.digits.isEmpty ? 0 : value.exponent)
+        return T((value.negative ? "-" : "") + (digits.isEmpty ? "0" : digits), radix: 10)
+    }
+
+    /// Whether the exact value is an integer, in any range.
+    public var isIntegral: Bool {
+        canonical.exponent >= 0
     }
 
     /// The nearest `T`, or `nil` if the number is beyond `T`'s range (`1e400` for a `Double`).

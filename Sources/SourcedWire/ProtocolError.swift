@@ -29,14 +29,20 @@ public struct ProtocolError: Error, Sendable {
             self.init(.badRequest, "\(context): field \"\(Self.path(context2.codingPath))\" must be \(Self.jsonType(type))")
         case DecodingError.dataCorrupted(let context2):
             let path = Self.path(context2.codingPath)
-            self.init(.badRequest, path.isEmpty ? "\(context): \(context2.debugDescription)" : "\(context): field \"\(path)\" is invalid")
+            self.init(.badRequest, path.isEmpty ? "\(context): \(context2.debugDescription)" : "\(context): field \"\(path)\": \(context2.debugDescription)")
         default:
             self.init(.badRequest, "\(context): \(error)")
         }
     }
 
     private static func path(_ keys: [any CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        keys.reduce(into: "") { path, key in
+            if let index = key.intValue {
+                path += "[\(index)]"
+            } else {
+                path += (path.isEmpty ? "" : ".") + key.stringValue
+            }
+        }
     }
 
     private static func jsonType(_ type: Any.Type) -> String {

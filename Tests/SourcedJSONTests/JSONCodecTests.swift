@@ -210,8 +210,17 @@ import Testing
         #expect(bytes == Array("prefix:".utf8))
     }
 
+    /// One rule: a number is an integer if its exact value, as written, is one: beyond what a
+    /// `Double` holds too (`9007199254740993.0`), never by rounding (`10.00000000000000000001`).
     @Test func readsWholeNumbersAsIntegersOnlyWhereExact() throws {
-        #expect(try parse("[1.0, 1e2, 2.5, 9007199254740993.0]").arrayValue?.map(\.integerValue) == [1, 100, nil, nil])
-        #expect(throws: DecodingError.self) { try JSONNodeDecoder().decode([Int].self, from: try parse("[9007199254740993.0]")) }
+        #expect(try parse("[1.0, 1e2, 2.5, 9007199254740993.0, 10.00000000000000000001, 1.000e2, -0.0]").arrayValue?.map(\.integerValue)
+            == [1, 100, nil, 9_007_199_254_740_993, nil, 100, 0])
+        #expect(throws: DecodingError.self) { try JSONNodeDecoder().decode([Int].self, from: try parse("[10.00000000000000000001]")) }
+        do {
+            _ = try JSONNodeDecoder().decode([Int].self, from: try parse("[18446744073709551616]"))
+            Issue.record("2^64 decoded as an Int")
+        } catch DecodingError.dataCorrupted(let context) {
+            #expect(context.debugDescription == "18446744073709551616 is out of range: an integer from -9223372036854775808 to 9223372036854775807 is expected")
+        }
     }
 }
