@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
+        .target(name: "SourcedBuildInfo", plugins: ["BuildInfoPlugin"]),
         .target(name: "SourcedJSON"),
         .target(name: "SourcedCore", dependencies: ["SourcedJSON"]),
         .target(
@@ -77,6 +79,7 @@ let package = Package(
             name: "sourced",
             dependencies: [
                 "CLinux",
+                "SourcedBuildInfo",
                 "SourcedCore",
                 "SourcedStorage",
                 "SourcedEngine",
@@ -106,6 +109,7 @@ let package = Package(
             name: "sourcectl",
             dependencies: [
                 "CLinux",
+                "SourcedBuildInfo",
                 "SourcedClient",
                 "SourcedJSON",
                 "SourcedWire",

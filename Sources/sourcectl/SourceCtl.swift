@@ -1,4 +1,5 @@
 import ArgumentParser
+import SourcedBuildInfo
 import Foundation
 import Glibc
 
@@ -19,6 +20,7 @@ struct SourceCtl: AsyncParsableCommand {
             model, command or op, invalid id), 3 cannot connect, not allowed to (permissions, \
             forbidden), or daemon unavailable.
             """,
+        version: BuildInfo.description,
         subcommands: [Exec.self, Get.self, Events.self, Watch.self, Models.self, Stats.self, Ping.self, Bench.self]
     )
 

@@ -2,6 +2,7 @@ import Dispatch
 import Glibc
 import Logging
 import NIOPosix
+import SourcedBuildInfo
 import SourcedCore
 import SourcedEngine
 import SourcedProjections
@@ -132,7 +133,10 @@ struct Daemon {
         let listening = inheritedSocket == nil ? settings.socketPath : "socket from systemd"
         logger.info(
             "ready",
-            metadata: ["socket": "\(listening)", "data": "\(settings.dataDirectory)", "sync": "\(settings.sync.rawValue)"]
+            metadata: [
+                "socket": "\(listening)", "data": "\(settings.dataDirectory)", "sync": "\(settings.sync.rawValue)",
+                "version": "\(BuildInfo.description)",
+            ]
         )
         SystemdNotifier.ready(status: "serving on \(listening)")
         let monitors = Task { await monitor(engine, server) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SourcedBuildInfo
 import CLinux
 import Foundation
 import Logging
@@ -22,6 +23,7 @@ struct Sourced: AsyncParsableCommand {
             (~/.local/state/sourced): no root needed. Under systemd, $STATE_DIRECTORY and \
             $RUNTIME_DIRECTORY are used, and a socket passed by socket activation is adopted.
             """,
+        version: BuildInfo.description,
         subcommands: [Check.self]
     )
 

@@ -70,6 +70,15 @@ import Testing
         #expect(await daemon.stop() == 0)
     }
 
+    /// Both binaries say their version and the commit they were built from.
+    @Test func bothBinariesPrintTheirVersionAndCommit() async throws {
+        for tool in ["sourced", "sourcectl"] {
+            let run = try await ToolRun.run(tool, ["--version"])
+            #expect(run.status == 0)
+            #expect(run.output.hasPrefix("0.5.0 (commit ") && run.output.contains(")") && !run.output.contains("commit )"), "\(tool): \(run.output)")
+        }
+    }
+
     /// `--socket` and `--json` may come before the subcommand.
     @Test func connectionOptionsMayPrecedeTheSubcommand() async throws {
         let daemon = try await DaemonProcess()

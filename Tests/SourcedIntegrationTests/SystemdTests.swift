@@ -28,7 +28,7 @@ import Testing
         let journal = try await DaemonProcess(environment: ["JOURNAL_STREAM": "8:12345"])
         #expect(await journal.stop() == 0)
         let lines = journal.log.split(separator: "\n")
-        #expect(lines.contains("<6>sourced: ready data=\(journal.dataDirectory) socket=\(journal.socketPath) sync=always"))
+        #expect(lines.contains { $0.hasPrefix("<6>sourced: ready data=\(journal.dataDirectory) socket=\(journal.socketPath) sync=always version=0.5.0 (commit ") })
         #expect(lines.contains { $0.hasPrefix("<5>sourced: shutting down") })
         let plain = try await DaemonProcess()
         #expect(await plain.stop() == 0)
