@@ -37,30 +37,3 @@ public enum SystemdNotifier {
         _ = sd_notify(0, state)
     }
 }
-
-/// Sockets passed by systemd socket activation (`LISTEN_FDS`).
-public enum SocketActivation {
-    /// Why an inherited socket cannot be used.
-    public struct Error: Swift.Error, CustomStringConvertible {
-        public var description: String
-    }
-
-    /// The listening Unix stream socket systemd passed, or `nil` if none was passed.
-    ///
-    /// Call early in `main`: it consumes `LISTEN_FDS` (and unsets it for child processes).
-    public static func listeningSocket() throws(Error) -> Int32? {
-        let count = sd_listen_fds(1)
-        guard count > 0 else {
-            if count < 0 { throw Error(description: "cannot read the sockets passed by systemd (LISTEN_FDS): error \(-count)") }
-            return nil
-        }
-        guard count == 1 else {
-            throw Error(description: "systemd passed \(count) sockets; sourced listens on exactly one (check sourced.socket)")
-        }
-        let descriptor = SD_LISTEN_FDS_START
-        guard sd_is_socket_unix(descriptor, Int32(SOCK_STREAM.rawValue), 1, nil, 0) > 0 else {
-            throw Error(description: "the socket systemd passed is not a listening Unix stream socket (use ListenStream=/path)")
-        }
-        return descriptor
-    }
-}

@@ -130,7 +130,7 @@ struct Daemon {
                 shutdown.fire(.serverStopped(error))
             }
         }
-        let listening = inheritedSocket == nil ? settings.socketPath : "socket from systemd"
+        let listening = inheritedSocket.map { "\(SocketActivation.path(of: $0) ?? "unnamed socket") (from systemd)" } ?? settings.socketPath
         logger.info(
             "ready",
             metadata: [

@@ -110,7 +110,13 @@ struct Sourced: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: settings.logLevel) }
-        let daemon = Daemon(settings: settings, inheritedSocket: inherited, logger: Logger(label: "sourced"))
+        let logger = Logger(label: "sourced")
+        if let inherited, socket != nil || ProcessInfo.processInfo.environment["SOURCED_SOCKET"] != nil {
+            logger.warning("--socket (or SOURCED_SOCKET) is ignored: systemd passed the listening socket", metadata: [
+                "ignored": "\(settings.socketPath)", "listening": "\(SocketActivation.path(of: inherited) ?? "unnamed socket")",
+            ])
+        }
+        let daemon = Daemon(settings: settings, inheritedSocket: inherited, logger: logger)
         if case .failure(let reason) = await daemon.run() {
             throw DaemonFailure(reason: reason)
         }

@@ -51,7 +51,8 @@ import Testing
         #expect(reply["ok"] == true && reply["version"] == 1)
         await client.close()
         #expect(await daemon.stop() == 0)
-        #expect(daemon.log.contains("socket from systemd"))
+        #expect(daemon.log.contains("socket=\(directory.file("s.sock")) (from systemd)"), "the ready line names the inherited socket: \(daemon.log)")
+        #expect(daemon.log.contains("--socket (or SOURCED_SOCKET) is ignored: systemd passed the listening socket"), "an explicit --socket is not dropped silently")
     }
 
     /// The shipped units pass `systemd-analyze verify` and rate at most 2.0 on
