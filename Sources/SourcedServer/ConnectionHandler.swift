@@ -24,6 +24,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private enum Slot {
         case waiting
         case ready(ByteBuffer)
+        /// A reply made once every reply before it is written (``RequestRouter/Route/inTurn(_:)``).
+        case inTurn(() -> ByteBuffer)
         /// A subscription's confirmation: once written, the connection only streams its events.
         case stream(ByteBuffer, EventStream)
     }
@@ -179,6 +181,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .reply(let bytes):
             slots.append(.ready(bytes))
             heldBytes += bytes.readableBytes
+            writeReady()
+        case .inTurn(let make):
+            slots.append(.inTurn(make))
             writeReady()
         case .aggregate(let request, let req):
             slots.append(.waiting)
@@ -358,6 +363,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             case .ready(let bytes):
                 heldBytes -= bytes.readableBytes
                 context.write(wrapOutboundOut(bytes), promise: nil)
+            case .inTurn(let make):
+                context.write(wrapOutboundOut(make()), promise: nil)
             case .stream(let confirmation, let stream):
                 context.write(wrapOutboundOut(confirmation), promise: nil)
                 startStreaming(stream)

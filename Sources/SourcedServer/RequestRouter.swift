@@ -14,6 +14,9 @@ struct RequestRouter: Sendable {
     enum Route {
         /// The reply, known at once.
         case reply(ByteBuffer)
+        /// A reply made when its turn to be written comes, after the replies to the requests
+        /// before it on the connection: figures (`stats`) then include what those did.
+        case inTurn(() -> ByteBuffer)
         /// Work inside one aggregate, to run on its shard.
         case aggregate(any AggregateRequest, req: [UInt8]?)
         /// A question to a read model; `parameters` is the whole request object.
@@ -52,7 +55,7 @@ struct RequestRouter: Sendable {
         case .models:
             return .reply(Reply.success(ModelsBody(catalog: engine.configuration.models), req: request.req))
         case .stats:
-            return .reply(Reply.success(members: ["stats": statistics()], req: request.req))
+            return .inTurn { [statistics] in Reply.success(members: ["stats": statistics()], req: request.req) }
         case .ping:
             return .reply(Reply.success(members: ["pong": true], req: request.req))
         case .subscribe(let from, let model, let id):

@@ -47,6 +47,26 @@ import Testing
         _ = await daemon.stop()
     }
 
+    /// A `stats` pipelined behind an `execute` on one connection sees what the execute did.
+    @Test func pipelinedStatsSeeTheCommandsBeforeThem() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await LineClient.connect(daemon.socketPath)
+        var lines: [UInt8] = []
+        for index in 0..<20 {
+            lines += Array(#"{"op":"execute","model":"counter","id":"p\#(index)","command":{"type":"create"}}"#.utf8) + [0x0A]
+            lines += Array(#"{"op":"stats"}"#.utf8) + [0x0A]
+        }
+        try await client.sendRaw(lines)
+        for index in 0..<20 {
+            let executed = try await client.readReply()
+            let stats = try await client.readReply()
+            let position = try #require(executed["position"]?.integerValue)
+            #expect((stats["stats"]?["position"]?.integerValue ?? 0) >= position, "pair \(index)")
+        }
+        await client.close()
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test func modelsStatsAndPingAnswer() async throws {
         let daemon = try await DaemonProcess()
         let client = try await LineClient.connect(daemon.socketPath)
