@@ -58,6 +58,7 @@ let package = Package(
             name: "SourcedServer",
             dependencies: [
                 "CLinux",
+                "SourcedBuildInfo",
                 "SourcedCore",
                 "SourcedEngine",
                 "SourcedJSON",

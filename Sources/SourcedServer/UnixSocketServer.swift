@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import NIOCore
 import NIOPosix
+import SourcedBuildInfo
 import SourcedEngine
 import SourcedJSON
 import SourcedProjections
@@ -166,6 +167,8 @@ public final class UnixSocketServer: Sendable {
             "connections_refused": .integer(Int64(connections.refused)),
             "sync": .string(engine.configuration.sync.rawValue),
             "uptime_seconds": .integer(uptime.components.seconds),
+            "version": .string(BuildInfo.description),
+            "rss_bytes": ProcessMemory.residentBytes.map { .integer(Int64($0)) } ?? .null,
         ]
     }
 }

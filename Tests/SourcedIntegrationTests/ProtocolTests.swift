@@ -83,6 +83,9 @@ import Testing
             #expect(stats[key]?.integerValue != nil, "stats.\(key)")
         }
         #expect(stats["commands"] == 1 && stats["connections"] == 1 && stats["live_aggregates"] == 1)
+        #expect(stats["version"]?.stringValue?.hasPrefix("0.5.0 (commit ") == true)
+        let rss = try #require(stats["rss_bytes"]?.integerValue)
+        #expect(rss > 1 << 20 && rss < 4 << 30, "the daemon's resident memory: \(rss) bytes")
         await client.close()
         _ = await daemon.stop()
     }
