@@ -80,7 +80,7 @@ extension CommandFailure {
         let code = reply.errorCode ?? "internal"
         let message = reply["error"]?["message"]?.stringValue ?? "no message"
         let status: ExitStatus = switch ErrorCode(rawValue: code) {
-        case .badRequest, .unknownOp, .unknownModel, .unknownCommand, .invalidID: .usage
+        case .badRequest, .unknownOp, .unknownModel, .unknownCommand, .unknownProjection, .invalidID: .usage
         case .unavailable, .forbidden: .unavailable
         default: .domain
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SourcedClient
+import SourcedJSON
 import SourcedWire
 
 struct Models: AsyncParsableCommand {
@@ -69,5 +70,41 @@ struct Ping: AsyncParsableCommand {
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         Terminal.standardOutput.write("pong from \(connection.socketPath) in \(String(format: "%.2f", milliseconds)) ms\n")
+    }
+}
+
+struct Query: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ask one of the daemon's read models (projections), with typed parameters.",
+        discussion: """
+            Parameters are name=value as for exec (name:=JSON for raw JSON). The daemon must run \
+            the projection (sourced --projection NAME).
+            """ + "\n\n" + examples([
+            ("Accounts holding more than 100", "sourcectl query account-balances above=100"),
+        ])
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The projection, e.g. account-balances.") var projection: String
+    @Argument(help: "Its parameters, name=value.") var parameters: [String] = []
+
+    func run() async throws {
+        var request: JSONValue = ["op": "query", "projection": .string(projection)]
+        for parameter in parameters {
+            let (name, value) = try Exec.parseField(parameter)
+            guard !["op", "projection", "req"].contains(name) else {
+                throw ValidationError("\(name) is not a parameter of a projection")
+            }
+            request[name] = value
+        }
+        let reply = try await connection.call(request)
+        guard !connection.json else { return }
+        var rows: [[String]] = []
+        if case .object(let members) = reply {
+            for member in members where !["ok", "projection"].contains(member.key) {
+                rows.append([member.key, member.value.text])
+            }
+        }
+        Terminal.standardOutput.write(Terminal.table(rows))
     }
 }

@@ -79,6 +79,22 @@ import Testing
         }
     }
 
+    /// `query` asks a read model with typed parameters; an unknown one is a usage error.
+    @Test func queryAsksAProjection() async throws {
+        let daemon = try await DaemonProcess(arguments: ["--projection", "account-balances"])
+        _ = try await ctl(daemon, "exec", "account", "a1", "open", "owner=ada", "+", "deposit", "amount=130")
+        _ = try await ctl(daemon, "exec", "account", "a2", "open", "owner=bob", "+", "deposit", "amount=20")
+        try await waitUntil {
+            let run = try await ctl(daemon, "query", "--json", "account-balances", "above=100")
+            return run.output.contains(#""accounts":[{"id":"a1","balance":130}]"#)
+        }
+        let table = try await ctl(daemon, "query", "account-balances", "above=100")
+        #expect(table.status == 0 && table.output.contains("matching  1"), "\(table.output)")
+        let unknown = try await ctl(daemon, "query", "nope")
+        #expect(unknown.status == 2 && unknown.errors.contains("unknown_projection"))
+        #expect(await daemon.stop() == 0)
+    }
+
     /// `--socket` and `--json` may come before the subcommand.
     @Test func connectionOptionsMayPrecedeTheSubcommand() async throws {
         let daemon = try await DaemonProcess()
