@@ -294,7 +294,9 @@ public final class Shard: @unchecked Sendable {
     }
 
     /// Answers a repeat of the command id of `original` with its outcome, once it is durable: its
-    /// version and position, its events read back from the log, and the durable state now.
+    /// version and position, its events, and the durable state now. The events are read from the
+    /// global log at the chain's position (one piece of one segment), or, if retention dropped
+    /// it, from the aggregate's log.
     private func answerDuplicate<Model: AggregateModel>(
         _ original: CommandWindow.Entry,
         on aggregate: Aggregate<Model>,
@@ -305,22 +307,53 @@ public final class Shard: @unchecked Sendable {
                 self.release(aggregate)
                 return done(result.map { _ in Commit(version: 0, position: 0, events: [], state: nil) })
             }
-            let versions = original.firstVersion..<(original.lastVersion + 1)
-            self.store.read(aggregate.key, length: aggregate.durableLength, into: EventRangeFold<Model>(versions: versions), on: self.loop)
-                .assumeIsolated().whenComplete { read in
-                    self.release(aggregate)
-                    done(read.mapError { EngineError($0) }.flatMap { fold in
-                        let events = fold.events.map(\.event)
-                        guard events.count == original.eventCount, let encoded = try? EventPayload.encode(events) else {
-                            return .failure(.corrupt("the log of \(aggregate.key) no longer holds versions \(original.firstVersion)–\(original.lastVersion) of a command it accepted"))
-                        }
-                        var commit = Commit<Model>(version: original.lastVersion, position: original.position, events: events, state: snapshot.state)
-                        commit.encodedEvents = encoded
-                        commit.duplicate = true
-                        return .success(commit)
-                    })
+            self.store.globalChain(at: original.position, on: self.loop).assumeIsolated().whenComplete { found in
+                guard case .success(let chain?) = found, chain.key == aggregate.key, chain.firstVersion == original.firstVersion,
+                      let events = try? chain.events.withUnsafeBytes({ payload in
+                          try EventPayload.decode(Model.Event.self, from: payload, header: LogRecordHeader(
+                              payloadLength: chain.events.count, eventCount: chain.eventCount, firstVersion: chain.firstVersion, timestamp: chain.timestamp
+                          ))
+                      }), events.count == original.eventCount
+                else {
+                    return self.answerDuplicateFromLog(original, snapshot, on: aggregate, done)
                 }
+                self.release(aggregate)
+                done(.success(Self.duplicate(original, events: events, encoded: chain.events, now: snapshot)))
+            }
         }
+    }
+
+    /// ``answerDuplicate(_:on:_:)`` with the events read from the aggregate's log, in pieces from
+    /// its start.
+    private func answerDuplicateFromLog<Model: AggregateModel>(
+        _ original: CommandWindow.Entry,
+        _ snapshot: Snapshot<Model>,
+        on aggregate: Aggregate<Model>,
+        _ done: @escaping (Result<Commit<Model>, EngineError>) -> Void
+    ) {
+        let versions = original.firstVersion..<(original.lastVersion + 1)
+        store.read(aggregate.key, length: aggregate.durableLength, into: EventRangeFold<Model>(versions: versions), on: loop)
+            .assumeIsolated().whenComplete { read in
+                self.release(aggregate)
+                done(read.mapError { EngineError($0) }.flatMap { fold in
+                    let events = fold.events.map(\.event)
+                    guard events.count == original.eventCount, let encoded = try? EventPayload.encode(events) else {
+                        return .failure(.corrupt("the log of \(aggregate.key) no longer holds versions \(original.firstVersion)–\(original.lastVersion) of a command it accepted"))
+                    }
+                    return .success(Self.duplicate(original, events: events, encoded: encoded, now: snapshot))
+                })
+            }
+    }
+
+    /// The outcome a repeat of `original`'s command id gets: its version, position and events,
+    /// the state `now`.
+    private static func duplicate<Model: AggregateModel>(
+        _ original: CommandWindow.Entry, events: [Model.Event], encoded: [UInt8], now: Snapshot<Model>
+    ) -> Commit<Model> {
+        var commit = Commit<Model>(version: original.lastVersion, position: original.position, events: events, state: now.state)
+        commit.encodedEvents = encoded
+        commit.duplicate = true
+        return commit
     }
 
     /// The chain's events as the JSON payload of its records (with `stamp` beside them).

@@ -1,4 +1,5 @@
 import Glibc
+import NIOCore
 import SourcedCore
 
 /// The global log: every committed chain, in commit order, numbered by a gapless position, in
@@ -301,6 +302,18 @@ extension AggregateStore {
                 }
             }
             throw StorageError.corrupt(path: path, offset: plan.offset, reason: "the segment's index says it holds position \(position + 1), but it does not")
+        }
+    }
+
+    /// The chain at `position`, read on the I/O pool (one piece of its segment, found through
+    /// the index) and answered on `loop`; `nil` if the global log no longer holds it (retention).
+    public func globalChain(at position: UInt64, on loop: any EventLoop) -> EventLoopFuture<CommittedChain?> {
+        run(on: loop) {
+            do {
+                return try self.globalChains(after: position - 1, budget: 64 << 10).first { $0.position == position }
+            } catch StorageError.positionDropped {
+                return nil
+            }
         }
     }
 

@@ -63,6 +63,25 @@ import Testing
         await engine.shutdown()
     }
 
+    /// When retention dropped the original's chain from the global log, its events come from
+    /// the aggregate's own log.
+    @Test func aRepeatWhoseGlobalCopyWasDroppedReadsTheAggregateLog() async throws {
+        var engine = try await Engine.start(in: directory, segmentSize: 4096, retention: 2 * 4096)
+        let original = try await writeCounter(engine)
+        for round in 0..<11 {
+            for index in 0..<20 {
+                _ = try await engine.execute(Counter.self, id: id("f\(index)"), commands: [round == 0 ? .create : .increment])
+            }
+        }
+        try await waitUntil {
+            !directory.allFiles().contains("data/global/00000000000000000001.log")
+        }
+        await engine.shutdown()
+        engine = try await Engine.start(in: directory, segmentSize: 4096, retention: 2 * 4096)
+        try await expectDuplicates(engine, of: original)
+        await engine.shutdown()
+    }
+
     @Test func anotherBodyUnderTheSameIDIsRefused() async throws {
         let engine = try await Engine.start(in: directory)
         _ = try await writeCounter(engine)
