@@ -483,10 +483,13 @@ public final class AggregateStore: Sendable {
         try sync(descriptor, "\(directory.path)/aggregates/\(model)", fullSync: true)
     }
 
-    func sync(_ descriptor: Int32, _ path: String, fullSync: Bool = false) throws {
+    /// `fdatasync` (or `fsync` with `fullSync`) of `descriptor`; `path`, for the error, is only
+    /// built on failure (the commit path syncs a segment whose path is composed).
+    func sync(_ descriptor: Int32, _ path: @autoclosure () -> String, fullSync: Bool = false) throws {
         syncs.add(1, ordering: .relaxed)
         guard configuration.systemCalls.sync(descriptor, fullSync) == 0 else {
-            let error = StorageError.syncFailed(path: path, errno: errno)
+            let code = errno
+            let error = StorageError.syncFailed(path: path(), errno: code)
             stop(error)
             throw error
         }
