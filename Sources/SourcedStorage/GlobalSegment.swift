@@ -51,11 +51,10 @@ public struct GlobalSegment: Hashable, Sendable {
         length = end
     }
 
-    /// A record boundary at or before the record of `position` (which the segment holds), and
-    /// the position of the record there.
-    func seek(_ position: UInt64) -> (offset: Int, position: UInt64) {
+    /// A record boundary at or before the record of `position` (which the segment holds): at
+    /// most ``indexStride`` - 1 records before it.
+    func seek(_ position: UInt64) -> Int {
         let slot = min(Int((position - first) / Self.indexStride), sparse.count - 1)
-        guard slot >= 0 else { return (0, first) }
-        return (sparse[slot], first + UInt64(slot) * Self.indexStride)
+        return slot >= 0 ? sparse[slot] : 0
     }
 }

@@ -16,10 +16,8 @@ final class GlobalSegments: Sendable {
     struct ReadPlan: Sendable {
         /// The first position of the segment to read, which names its file.
         var segment: UInt64
-        /// A record boundary at or before the first chain wanted...
+        /// A record boundary at or before the first chain wanted.
         var offset: Int
-        /// ...and the position of the record there.
-        var position: UInt64
         /// The durable length of the segment: where reading stops.
         var end: Int
     }
@@ -121,8 +119,8 @@ final class GlobalSegments: Sendable {
                 if state.segments[middle].first <= wanted { low = middle } else { high = middle - 1 }
             }
             let segment = state.segments[low]
-            let start = wanted < segment.first ? (offset: 0, position: segment.first) : segment.seek(wanted)
-            return ReadPlan(segment: segment.first, offset: start.offset, position: start.position, end: segment.length)
+            let offset = wanted < segment.first ? 0 : segment.seek(wanted)
+            return ReadPlan(segment: segment.first, offset: offset, end: segment.length)
         }
     }
 
