@@ -189,13 +189,11 @@ public struct LogChecker {
                 )))
                 break
             }
-            let (bytes, length, tail) = try verify(path, .positions, .preallocated, after: segment.first - 1, repair: repair && isActive, into: &report)
+            let (bytes, length, tail) = try verify(
+                path, .positions, .preallocated, after: segment.first - 1, followed: !isActive, repair: repair && isActive, into: &report
+            )
             try global.append(bytes, validLength: length, path: path, first: segment.first)
             if !isActive, tail != .clean {
-                if case .torn(let offset) = tail {
-                    report.findings.removeLast()
-                    report.findings.append(Finding(path: path, aggregate: nil, offset: offset, kind: .corrupt(reason: "a sealed segment ends in a torn record, and the next segment follows it")))
-                }
                 break
             }
         }
@@ -208,12 +206,14 @@ public struct LogChecker {
     }
 
     /// Verifies the log at `path` by ``LogScan``'s rules, reporting (and with `repair`, cutting)
-    /// a torn tail and reporting corruption; returns its bytes and valid length.
+    /// a torn tail and reporting corruption; a torn tail of a log that is `followed` by more (a
+    /// sealed global segment) is corruption. Returns its bytes, valid length and tail.
     private func verify(
         _ path: String,
         _ sequencing: LogScan.Sequencing,
         _ layout: LogScan.Layout,
         after: UInt64 = 0,
+        followed: Bool = false,
         repair: Bool,
         into report: inout Report
     ) throws -> (bytes: [UInt8], validLength: Int, tail: LogScan.Tail) {
@@ -229,6 +229,11 @@ public struct LogChecker {
             break
         case .corrupt(let offset, let reason):
             report.findings.append(Finding(path: path, aggregate: nil, offset: offset, kind: .corrupt(reason: reason)))
+        case .torn(let offset) where followed:
+            // Not an interrupted last write: the next segment goes on after it.
+            report.findings.append(Finding(path: path, aggregate: nil, offset: offset, kind: .corrupt(
+                reason: "a sealed segment ends in a torn record, and the next segment follows it"
+            )))
         case .torn(let offset) where repair:
             let saved = "\(path).torn-\(offset)"
             try Self.save(Array(bytes[offset...]), to: saved)
