@@ -377,6 +377,7 @@ public final class Engine: Sendable {
             commands: counters.commands.current,
             rejections: counters.rejections.current,
             events: counters.events.current,
+            groupCommits: committer.groupCommits.current,
             syncs: store.syncCount,
             openFiles: store.openFileCount,
             subscribers: committer.feed.subscriberCount,

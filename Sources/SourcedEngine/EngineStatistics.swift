@@ -27,6 +27,9 @@ public struct EngineStatistics: Hashable, Sendable {
     public var rejections: Int
     /// Events committed.
     public var events: Int
+    /// Group commits made: each one write and one sync of the global log for every chain
+    /// decided meanwhile, so `commands / groupCommits` is the chains a sync carried on average.
+    public var groupCommits: Int
     /// `fdatasync`/`fsync` calls made.
     public var syncs: Int
     /// Log files open now.

@@ -1,5 +1,6 @@
 import SourcedCore
 import SourcedStorage
+import Synchronization
 
 /// The single writer of the global log, on a thread of its own (`sourced-commit`).
 ///
@@ -19,6 +20,8 @@ final class GlobalCommitter: @unchecked Sendable {
     /// Where each aggregate's newest chain is, for repairs (``GlobalLogCopy``).
     let newest: NewestPositions
     let store: AggregateStore
+    /// Group commits made: writes of the global log, each with its sync.
+    let groupCommits = Atomic<Int>(0)
     private let writer: AggregateLogWriter
     private var thread: WorkerThread<ShardBatch>!
 
@@ -112,6 +115,7 @@ final class GlobalCommitter: @unchecked Sendable {
         }
         let first = last + 1
         last = position
+        groupCommits.increment()
         newest.record(chains)
         feed.publish(chains)
         // Overlap the aggregate logs with the next group only when one is waiting.

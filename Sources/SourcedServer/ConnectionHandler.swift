@@ -22,12 +22,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private enum Slot {
-        case waiting
+        /// A request being answered elsewhere: read at `started` (``RequestRecorder/now``).
+        case waiting(RequestSummary, started: UInt64)
         case ready(ByteBuffer)
         /// A reply made once every reply before it is written (``RequestRouter/Route/inTurn(_:)``).
-        case inTurn(() -> ByteBuffer)
+        case inTurn(RequestSummary, started: UInt64, () -> ByteBuffer)
         /// A subscription's confirmation: once written, the connection only streams its events.
         case stream(ByteBuffer, EventStream)
+        /// A `monitor`'s confirmation: once written, the connection only gets monitor lines.
+        case monitor(ByteBuffer)
     }
 
     private enum State {
@@ -38,6 +41,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case finishing
         /// Streaming a subscription; further lines are ignored.
         case streaming(EventStream)
+        /// Watching requests (`monitor`), from when its confirmation is written (`nil` before);
+        /// further lines are ignored.
+        case monitoring(RequestMonitor.Watcher?)
         /// Refused: what the client sends is read and dropped until the connection closes.
         case refused
         case closed
@@ -53,6 +59,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private let engine: Engine
     private let configuration: UnixSocketServer.Configuration
     private let connections: ConnectionTable
+    private let metrics: RequestMetrics
+    /// This loop's recorder, set when the handler is added to its channel.
+    private var recorder: RequestRecorder!
     private let logger: Logger
 
     private var state = State.verifying
@@ -81,11 +90,18 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// (``ServerStopping``), not because the client ended its input.
     private var serverStopping = false
 
-    init(router: RequestRouter, configuration: UnixSocketServer.Configuration, connections: ConnectionTable, logger: Logger) {
+    init(
+        router: RequestRouter,
+        configuration: UnixSocketServer.Configuration,
+        connections: ConnectionTable,
+        metrics: RequestMetrics,
+        logger: Logger
+    ) {
         self.router = router
         self.engine = router.engine
         self.configuration = configuration
         self.connections = connections
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -93,6 +109,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        recorder = metrics.recorder(for: context.eventLoop)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -142,6 +159,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         if case .streaming(let stream) = state {
             stream.subscription.cancel()
         }
+        if case .monitoring(let watcher?) = state {
+            metrics.monitor.remove(watcher)
+        }
         state = .closed
         connections.remove(context.channel)
         context.fireChannelInactive()
@@ -177,16 +197,19 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private func route(_ line: ByteBuffer) {
         let number = firstSlot + UInt64(slots.count)
-        switch router.route(line) {
+        let started = RequestRecorder.now
+        let (summary, route) = router.route(line)
+        switch route {
         case .reply(let bytes):
+            recorder.record(summary, reply: bytes, started: started)
             slots.append(.ready(bytes))
             heldBytes += bytes.readableBytes
             writeReady()
         case .inTurn(let make):
-            slots.append(.inTurn(make))
+            slots.append(.inTurn(summary, started: started, make))
             writeReady()
         case .aggregate(let request, let req):
-            slots.append(.waiting)
+            slots.append(.waiting(summary, started: started))
             let shard = engine.shard(for: request.key)
             if shard.loop === context.eventLoop {
                 request.accept(AggregateRequestRunner(shard: shard, req: req) { self.fill(number, $0) })
@@ -203,15 +226,21 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 }
             }
         case .query(let projection, let name, let parameters, let req):
-            slots.append(.waiting)
+            slots.append(.waiting(summary, started: started))
             let loop = NIOLoopBound(self, eventLoop: context.eventLoop)
             Task {
                 let bytes = await RequestRouter.answer(projection, name: name, parameters: parameters, req: req)
                 loop.eventLoop.execute { loop.value.fill(number, bytes) }
             }
         case .stream(let confirmation, let stream):
+            recorder.record(summary, reply: confirmation, started: started)
             slots.append(.stream(confirmation, stream))
             state = .streaming(stream)
+            writeReady()
+        case .monitor(let confirmation):
+            recorder.record(summary, reply: confirmation, started: started)
+            slots.append(.monitor(confirmation))
+            state = .monitoring(nil)
             writeReady()
         }
     }
@@ -244,6 +273,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ServerStopping {
             serverStopping = true
+            if case .monitoring = state {
+                // A monitor has no end of its own: it ends with the daemon.
+                context.close(promise: nil)
+            }
             return
         }
         if case .inputClosed = event as? ChannelEvent {
@@ -254,7 +287,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 reading = false
                 flushIfNeeded()
                 resumeReading()
-            case .streaming:
+            case .streaming, .monitoring:
                 // A client that only shut down its writing side (`nc -N`, `socat` at the end of
                 // its input) still reads: the stream goes on until it ends or the client closes.
                 break
@@ -345,7 +378,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Fills request `number`'s slot with its reply and writes every reply now due.
     private func fill(_ number: UInt64, _ bytes: ByteBuffer) {
-        guard number >= firstSlot, case .waiting = slots[Int(number - firstSlot)] else { return }
+        guard number >= firstSlot, case .waiting(let summary, let started) = slots[Int(number - firstSlot)] else { return }
+        recorder.record(summary, reply: bytes, started: started)
         slots[Int(number - firstSlot)] = .ready(bytes)
         heldBytes += bytes.readableBytes
         writeReady()
@@ -363,11 +397,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
             case .ready(let bytes):
                 heldBytes -= bytes.readableBytes
                 context.write(wrapOutboundOut(bytes), promise: nil)
-            case .inTurn(let make):
-                context.write(wrapOutboundOut(make()), promise: nil)
+            case .inTurn(let summary, let started, let make):
+                let reply = make()
+                recorder.record(summary, reply: reply, started: started)
+                context.write(wrapOutboundOut(reply), promise: nil)
             case .stream(let confirmation, let stream):
                 context.write(wrapOutboundOut(confirmation), promise: nil)
                 startStreaming(stream)
+            case .monitor(let confirmation):
+                context.write(wrapOutboundOut(confirmation), promise: nil)
+                state = .monitoring(metrics.monitor.add(context.channel))
             }
             slots.removeFirst()
             firstSlot += 1

@@ -23,6 +23,8 @@ struct RequestRouter: Sendable {
         case query(any QueryableProjection, name: String, parameters: JSONValue, req: [UInt8]?)
         /// A subscription: its first reply, then event lines until it ends.
         case stream(ByteBuffer, EventStream)
+        /// A `monitor`: its first reply, then a line per request the daemon answers.
+        case monitor(ByteBuffer)
     }
 
     let engine: Engine
@@ -30,16 +32,21 @@ struct RequestRouter: Sendable {
     let projections: [String: any QueryableProjection]
     let statistics: @Sendable () -> JSONValue
 
-    func route(_ line: ByteBuffer) -> Route {
+    /// The route of a request line, and what the metrics and the monitor say about it.
+    func route(_ line: ByteBuffer) -> (RequestSummary, Route) {
         guard line.readableBytes > 0 else {
-            return .reply(Reply.failure(ProtocolError(.badRequest, "empty line; send one JSON object per line"), req: nil))
+            return (RequestSummary(kind: .invalid), .reply(Reply.failure(ProtocolError(.badRequest, "empty line; send one JSON object per line"), req: nil)))
         }
         let request: Request
         do {
             request = try Request(line: line.readableBytesView, catalog: engine.configuration.models)
         } catch {
-            return .reply(Reply.failure(error, req: nil))
+            return (RequestSummary(kind: .invalid), .reply(Reply.failure(error, req: nil)))
         }
+        return (RequestSummary(request), route(request))
+    }
+
+    private func route(_ request: Request) -> Route {
         switch request.operation {
         case .aggregate(let aggregateRequest):
             return .aggregate(aggregateRequest, req: request.req)
@@ -58,6 +65,8 @@ struct RequestRouter: Sendable {
             return .inTurn { [statistics] in Reply.success(members: ["stats": statistics()], req: request.req) }
         case .ping:
             return .reply(Reply.success(members: ["pong": true], req: request.req))
+        case .monitor:
+            return .monitor(Reply.success(members: ["monitoring": true], req: request.req))
         case .subscribe(let from, let model, let id):
             let newest = engine.statistics.position
             let start = from ?? newest

@@ -29,6 +29,9 @@ public final class UnixSocketServer: Sendable {
         public var access: AccessPolicy
         /// How long the bytes of an unfinished request line may wait for the rest.
         public var incompleteLineTimeout: Duration
+        /// What is measured of requests besides the `stats` figures: the slow-request log and
+        /// Prometheus series.
+        public var metrics: RequestMetrics.Configuration
 
         public init(
             maximumLineBytes: Int = 1 << 20,
@@ -36,7 +39,8 @@ public final class UnixSocketServer: Sendable {
             pipelineDepth: Int = 256,
             replyBufferBytes: Int = 4 << 20,
             access: AccessPolicy = AccessPolicy(),
-            incompleteLineTimeout: Duration = .seconds(30)
+            incompleteLineTimeout: Duration = .seconds(30),
+            metrics: RequestMetrics.Configuration = RequestMetrics.Configuration()
         ) {
             self.maximumLineBytes = maximumLineBytes
             self.maximumConnections = maximumConnections
@@ -44,6 +48,7 @@ public final class UnixSocketServer: Sendable {
             self.replyBufferBytes = replyBufferBytes
             self.access = access
             self.incompleteLineTimeout = incompleteLineTimeout
+            self.metrics = metrics
         }
     }
 
@@ -68,9 +73,10 @@ public final class UnixSocketServer: Sendable {
         logger: Logger
     ) async throws -> UnixSocketServer {
         let connections = ConnectionTable(limit: configuration.maximumConnections)
+        let metrics = RequestMetrics(loops: engine.eventLoopGroup.makeIterator(), configuration: configuration.metrics, logger: logger)
         let started = ContinuousClock.now
         let router = RequestRouter(engine: engine, projections: Dictionary(uniqueKeysWithValues: projections.map { ($0.name, $0) })) {
-            Self.statistics(engine, connections.counts, uptime: .now - started)
+            Self.statistics(engine, connections.counts, metrics, uptime: .now - started)
         }
         let lineTimeout = TimeAmount(configuration.incompleteLineTimeout)
         let bootstrap = ServerBootstrap(group: engine.eventLoopGroup)
@@ -86,7 +92,9 @@ public final class UnixSocketServer: Sendable {
                     try channel.pipeline.syncOperations.addHandlers(
                         IncompleteLineTimeout(timeout: lineTimeout),
                         ByteToMessageHandler(RequestLineDecoder(maximumLength: configuration.maximumLineBytes)),
-                        ConnectionHandler(router: router, configuration: configuration, connections: connections, logger: logger)
+                        ConnectionHandler(
+                            router: router, configuration: configuration, connections: connections, metrics: metrics, logger: logger
+                        )
                     )
                 }
             }
@@ -111,6 +119,11 @@ public final class UnixSocketServer: Sendable {
     /// Connections open now.
     public var openConnections: Int {
         connections.counts.open
+    }
+
+    /// Connections open now, accepted and refused since start.
+    var connectionCounts: ConnectionTable.Counts {
+        connections.counts
     }
 
     /// Serves until ``shutdown()``, then returns once every connection has finished its requests
@@ -138,7 +151,7 @@ public final class UnixSocketServer: Sendable {
         }
     }
 
-    private static func statistics(_ engine: Engine, _ connections: ConnectionTable.Counts, uptime: Duration) -> JSONValue {
+    private static func statistics(_ engine: Engine, _ connections: ConnectionTable.Counts, _ metrics: RequestMetrics, uptime: Duration) -> JSONValue {
         let figures = engine.statistics
         return [
             "live_aggregates": .integer(Int64(figures.liveAggregates)),
@@ -154,6 +167,7 @@ public final class UnixSocketServer: Sendable {
             "rejections": .integer(Int64(figures.rejections)),
             "events": .integer(Int64(figures.events)),
             "fsyncs": .integer(Int64(figures.syncs)),
+            "group_commits": .integer(Int64(figures.groupCommits)),
             "open_files": .integer(Int64(figures.openFiles)),
             "position": .integer(Int64(clamping: figures.position)),
             "subscribers": .integer(Int64(figures.subscribers)),
@@ -169,6 +183,8 @@ public final class UnixSocketServer: Sendable {
             "uptime_seconds": .integer(uptime.components.seconds),
             "version": .string(BuildInfo.description),
             "rss_bytes": ProcessMemory.residentBytes.map { .integer(Int64($0)) } ?? .null,
+            "monitors": .integer(Int64(metrics.monitor.count)),
+            "requests": metrics.totals.json,
         ]
     }
 }

@@ -5,6 +5,8 @@ import SourcedCore
 public protocol AggregateRequest: Sendable {
     /// The aggregate the request works on, keyed once when parsed.
     var key: AggregateKey { get }
+    /// `execute`, `get` or `events`.
+    var kind: RequestKind { get }
 
     /// Calls the one method of `visitor` for this kind of request, with the model type bound: a
     /// witness call, no dynamic cast.

@@ -3,6 +3,7 @@ import SourcedCore
 /// An `events`: one page of an aggregate's events.
 public struct EventsRequest<Model: AggregateModel>: AggregateRequest {
     public let key: AggregateKey
+    public var kind: RequestKind { .events }
     /// Events with versions greater than this are asked for (`from`).
     public let after: UInt64
     /// The most events to return: 1 to ``Request/maximumEventLimit``.

@@ -3,6 +3,7 @@ import SourcedCore
 /// An `execute`: run a chain of commands on one aggregate, atomically.
 public struct ExecuteRequest<Model: AggregateModel>: AggregateRequest {
     public let key: AggregateKey
+    public var kind: RequestKind { .execute }
     /// The chain, in order; never empty.
     public let commands: [Model.Command]
     /// Run only if the aggregate is at this version (`expect`); `nil` for any version.

@@ -11,6 +11,8 @@ public struct Request: Sendable {
         case models
         case stats
         case ping
+        /// Stream one line per request the daemon handles, until the client closes.
+        case monitor
         /// Stream committed events after `from` (`nil`: from now on), optionally filtered.
         case subscribe(from: UInt64?, model: String?, id: AggregateID?)
         /// Ask a projection; `parameters` is the whole request object.
@@ -29,20 +31,25 @@ public struct Request: Sendable {
     /// has none.
     public let req: [UInt8]?
     public let operation: Operation
+    /// The operation the line names, even when its other fields are wrong (`invalid` for a line
+    /// that names none this daemon knows).
+    public let kind: RequestKind
 
     /// Parses one request line (without its newline): one checking pass over the line, then only
     /// the members the operation needs are converted (``JSONEnvelope``). Throws only if the line
     /// is not one JSON object (`bad_request`).
     public init(line: some Collection<UInt8>, catalog: ModelCatalog) throws(ProtocolError) {
-        let parsed: (req: [UInt8]?, operation: Operation)
+        let parsed: (req: [UInt8]?, operation: Operation, kind: RequestKind)
         do {
             parsed = try JSONEnvelope.withScanned(line) { request in
                 let fields = Fields(request: request)
                 let req = request.rawValue(forKey: "req").map { Array($0) }
                 do {
-                    return (req, try Self.operation(fields, catalog: catalog))
+                    let operation = try Self.operation(fields, catalog: catalog)
+                    return (req, operation, operation.kind)
                 } catch {
-                    return (req, .invalid(ProtocolError(decoding: error, in: "invalid request")))
+                    let kind = (try? fields.decode(String.self, .op)).flatMap(RequestKind.init(rawValue:)) ?? .invalid
+                    return (req, .invalid(ProtocolError(decoding: error, in: "invalid request")), kind)
                 }
             }
         } catch JSONEnvelope.ScanError.notAnObject {
@@ -52,6 +59,7 @@ public struct Request: Sendable {
         }
         req = parsed.req
         operation = parsed.operation
+        kind = parsed.kind
     }
 
     private enum Field: String, CodingKey {
@@ -116,8 +124,9 @@ public struct Request: Sendable {
         case "models": return .models
         case "stats": return .stats
         case "ping": return .ping
+        case "monitor": return .monitor
         default:
-            throw ProtocolError(.unknownOp, "unknown op \"\(op)\"; ops: execute, get, events, subscribe, query, models, stats, ping")
+            throw ProtocolError(.unknownOp, "unknown op \"\(op)\"; ops: execute, get, events, subscribe, query, models, stats, ping, monitor")
         }
     }
 

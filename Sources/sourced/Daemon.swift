@@ -121,6 +121,19 @@ struct Daemon {
             await engine.shutdown()
             return .failure("cannot listen on \(settings.socketPath): \(error)")
         }
+        var metrics: MetricsEndpoint?
+        if let address = settings.metricsListen, let registry = settings.server.metrics.registry {
+            do {
+                metrics = try await MetricsEndpoint.bind(
+                    host: address.host, port: address.port,
+                    exporter: PrometheusExporter(registry: registry, engine: engine, server: server), group: engine.eventLoopGroup
+                )
+            } catch {
+                server.shutdown()
+                await engine.shutdown()
+                return .failure("cannot serve metrics on \(address) (--metrics-listen): \(error)")
+            }
+        }
 
         let serving = Task {
             do {
@@ -131,13 +144,14 @@ struct Daemon {
             }
         }
         let listening = inheritedSocket.map { "\(SocketActivation.path(of: $0) ?? "unnamed socket") (from systemd)" } ?? settings.socketPath
-        logger.info(
-            "ready",
-            metadata: [
-                "socket": "\(listening)", "data": "\(settings.dataDirectory)", "sync": "\(settings.sync.rawValue)",
-                "version": "\(BuildInfo.description)",
-            ]
-        )
+        var readyMetadata: Logger.Metadata = [
+            "socket": "\(listening)", "data": "\(settings.dataDirectory)", "sync": "\(settings.sync.rawValue)",
+            "version": "\(BuildInfo.description)",
+        ]
+        if let address = metrics?.address {
+            readyMetadata["metrics"] = "http://\(address.ipAddress.map { address.protocol == .inet6 ? "[\($0)]" : $0 } ?? "?"):\(address.port ?? 0)/metrics"
+        }
+        logger.info("ready", metadata: readyMetadata)
         SystemdNotifier.ready(status: "serving on \(listening)")
         let monitors = Task { await monitor(engine, server) }
 
@@ -147,6 +161,7 @@ struct Daemon {
         SystemdNotifier.stopping(status: "stopping: \(Self.describe(reason))")
         logger.notice("shutting down", metadata: ["reason": "\(Self.describe(reason))"])
         server.shutdown()
+        await metrics?.close()
         let timeout = settings.shutdownTimeout
         let forceClose = Task {
             try await Task.sleep(for: timeout)

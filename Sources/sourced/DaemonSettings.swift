@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
+import Prometheus
 import SourcedServer
 import SourcedStorage
 import SourcedWire
@@ -31,6 +32,8 @@ struct DaemonSettings: Sendable {
     var subscriptionBuffer: Int
     var logLevel: Logger.Level
     var shutdownTimeout: Duration
+    /// Where Prometheus scrapes, `nil` for no metrics endpoint.
+    var metricsListen: ListenAddress?
 
     /// The projections `--projection` can name.
     static let knownProjections = ["account-balances"]
@@ -82,6 +85,9 @@ struct DaemonSettings: Sendable {
             }
             return Set(values.compactMap { $0 })
         }
+        let slowRequest = try setting(flags.slowRequest, "slow-request", default: 1, valid: { $0 >= 0 && $0 <= 31_536_000 }) { Double($0) }
+        let listen = try setting(flags.metricsListen, "metrics-listen", default: "", valid: { $0.isEmpty || ListenAddress($0) != nil }) { $0 }
+        metricsListen = ListenAddress(listen)
         server = UnixSocketServer.Configuration(
             maximumLineBytes: try setting(flags.maxLineBytes, "max-line-bytes", default: 1 << 20, valid: positive) { Int($0) },
             maximumConnections: try setting(flags.maxConnections, "max-connections", default: 1024, valid: positive) { Int($0) },
@@ -89,7 +95,11 @@ struct DaemonSettings: Sendable {
                 users: try identities(flags.allowUid, "SOURCED_ALLOW_UID"),
                 groups: try identities(flags.allowGid, "SOURCED_ALLOW_GID")
             ),
-            incompleteLineTimeout: .seconds(try setting(flags.lineTimeout, "line-timeout", default: 30, valid: seconds) { Double($0) })
+            incompleteLineTimeout: .seconds(try setting(flags.lineTimeout, "line-timeout", default: 30, valid: seconds) { Double($0) }),
+            metrics: RequestMetrics.Configuration(
+                slowRequestThreshold: slowRequest > 0 ? .seconds(slowRequest) : nil,
+                registry: metricsListen == nil ? nil : PrometheusCollectorRegistry()
+            )
         )
         maximumOpenFiles = try setting(flags.maxOpenFiles.map(Optional.some), "max-open-files", default: nil, valid: { $0.map(positive) ?? true }) { Int($0) }
         ioThreads = try setting(flags.ioThreads, "io-threads", default: 32, valid: positive) { Int($0) }

@@ -90,6 +90,12 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Allow connections from users whose primary group is one of these gids (repeatable). (env: SOURCED_ALLOW_GID, comma-separated)")
     var allowGid: [UInt32] = []
 
+    @Option(help: "Serve Prometheus metrics at http://ADDRESS/metrics; ADDRESS is HOST:PORT, [IPV6]:PORT or PORT (on 127.0.0.1). The systemd unit allows no network: see docs/operations.md for the drop-in. (env: SOURCED_METRICS_LISTEN; default: off)")
+    var metricsListen: String?
+
+    @Option(help: "Log requests that take at least this many seconds from being read to their reply (rate-limited to a line a second); 0 logs none. (env: SOURCED_SLOW_REQUEST; default: 1)")
+    var slowRequest: Double?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical. (env: SOURCED_LOG_LEVEL; default: info)")
     var logLevel: String?
 

@@ -247,3 +247,37 @@ import Testing
         #expect(message.contains("the daemon ended the stream") && message.contains("resume with --from 2"), "\(message)")
     }
 }
+
+@Suite struct MonitorCommandTests {
+    /// `sourcectl monitor` prints other clients' requests with their outcomes, and exits 3 with a
+    /// message when the daemon stops.
+    @Test func monitorPrintsRequestsAndSaysWhenTheDaemonStops() async throws {
+        let daemon = try await DaemonProcess()
+        let environment = ["SOURCED_SOCKET": daemon.socketPath, "NO_COLOR": "1"]
+        let output = daemon.directory.file("monitor.out")
+        let errors = daemon.directory.file("monitor.err")
+        for file in [output, errors] { _ = FileManager.default.createFile(atPath: file, contents: nil) }
+        let monitor = Process()
+        monitor.executableURL = URL(fileURLWithPath: DaemonProcess.executable("sourcectl"))
+        monitor.arguments = ["monitor"]
+        monitor.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        monitor.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        monitor.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+        try monitor.run()
+        let client = try await LineClient.connect(daemon.socketPath)
+        try await waitUntil { (try? await client.request(line: #"{"op":"stats"}"#))?["stats"]?["monitors"] == 1 }
+        _ = try await ToolRun.run("sourcectl", ["exec", "counter", "m1", "create"], environment: environment)
+        _ = try await ToolRun.run("sourcectl", ["exec", "counter", "m1", "create"], environment: environment)
+        await client.close()
+        func printed() -> [Substring] {
+            ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n")
+        }
+        try await waitUntil { printed().contains { $0.contains("execute counter/m1 rejected") } }
+        #expect(printed().contains { $0.contains("execute counter/m1 ok") && $0.hasSuffix(" µs") })
+        #expect(await daemon.stop() == 0)
+        try await waitUntil { !monitor.isRunning }
+        #expect(monitor.terminationStatus == 3)
+        let message = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        #expect(message.contains("the daemon ended the monitor"), "\(message)")
+    }
+}

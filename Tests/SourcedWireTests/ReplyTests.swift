@@ -31,4 +31,14 @@ import Testing
         let failure = Reply.failure(ProtocolError(.wrongVersion, "expected 1", details: ["expected": 1, "actual": 2, "code": "x"]), req: nil)
         #expect(String(buffer: failure) == #"{"ok":false,"error":{"code":"wrong_version","message":"expected 1","expected":1,"actual":2}}"# + "\n")
     }
+
+    /// The outcome read back from a reply line: the code of every failure, `nil` for successes.
+    @Test func errorCodeReadsTheCodeOfAFailureOnly() {
+        for code in ErrorCode.allCases {
+            #expect(Reply.errorCode(of: Reply.failure(ProtocolError(code, "why"), req: req)) == code)
+        }
+        #expect(Reply.errorCode(of: Reply.success(members: ["pong": true], req: req)) == nil)
+        #expect(Reply.errorCode(of: Reply.commit(key: key, version: 1, position: 1, events: [], state: Counter.State(count: 0), req: nil)) == nil)
+        #expect(Reply.errorCode(of: ByteBuffer()) == nil)
+    }
 }

@@ -14,6 +14,17 @@ import Testing
         #expect(try parse(#"{"op":"ping"}"#).req == nil)
     }
 
+    /// The kind names the operation even when the other fields are wrong, and only known ones.
+    @Test func kindNamesTheOperationAskedFor() throws {
+        #expect(try parse(#"{"op":"execute","model":"counter","id":"c","command":{"type":"create"}}"#).kind == .execute)
+        #expect(try parse(#"{"op":"execute","model":"counter","id":"c","command":{"type":"explode"}}"#).kind == .execute)
+        #expect(try parse(#"{"op":"events","model":"nobody","id":"c"}"#).kind == .events)
+        #expect(try parse(#"{"op":"monitor"}"#).kind == .monitor)
+        #expect(try parse(#"{"op":"teleport"}"#).kind == .invalid)
+        #expect(try parse(#"{"op":7}"#).kind == .invalid)
+        #expect(try parse(#"{}"#).kind == .invalid)
+    }
+
     /// Aggregate requests come out typed by model, as a visitor sees them.
     @Test func typesAggregateRequestsByModel() throws {
         struct Describe: AggregateRequestVisitor {
