@@ -30,7 +30,8 @@ public final class Engine: Sendable {
         public var maximumMemory: Int?
         /// Events between two snapshots of an aggregate; 0 writes no snapshots.
         public var snapshotInterval: Int
-        /// Aggregates unused this long are dropped from memory.
+        /// Aggregates unused this long are dropped from memory (at start; ``Engine/setIdleTimeout(_:)``
+        /// changes it while the engine runs).
         public var idleTimeout: Duration
         /// When appends are made durable.
         public var sync: SyncMode
@@ -111,8 +112,6 @@ public final class Engine: Sendable {
     private let pool: NIOThreadPool
     private let counters: EngineCounters
     private let snapshots: SnapshotWriter?
-    /// Evicts idle aggregates on each shard's loop.
-    private let evictions: [RepeatedTask]
     /// Saves the global checkpoint, until shutdown.
     private let maintenance: Task<Void, Never>
     /// Calls of the async API on their way to a shard: shutdown waits for them before it stops
@@ -232,11 +231,8 @@ public final class Engine: Sendable {
         }
         self.shards = shards
         let timeout = configuration.idleTimeout
-        let interval = min(max(timeout / 4, .milliseconds(10)), .seconds(1))
-        evictions = shards.map { shard in
-            shard.loop.scheduleRepeatedTask(initialDelay: TimeAmount(interval), delay: TimeAmount(interval)) { _ in
-                shard.evictIdle(before: .now() - TimeAmount(timeout))
-            }
+        for shard in shards {
+            shard.loop.execute { shard.evictIdle(after: timeout) }
         }
         let checkpointInterval = configuration.checkpointInterval
         let retention = configuration.globalRetentionBytes
@@ -362,6 +358,18 @@ public final class Engine: Sendable {
         }
     }
 
+    /// Evicts, from now on, aggregates unused for `timeout` instead of the timeout set before
+    /// (a reload; ``Configuration/idleTimeout`` keeps the one the engine started with). Each
+    /// shard takes the new timeout on its loop, in order with its other work; aggregates already
+    /// idle for longer are evicted at its next check, within a quarter of `timeout` (at most a
+    /// second). Does nothing once ``shutdown()`` has begun.
+    public func setIdleTimeout(_ timeout: Duration) {
+        guard counters.accepting else { return }
+        for shard in shards {
+            shard.loop.execute { shard.evictIdle(after: timeout) }
+        }
+    }
+
     /// Current figures.
     public var statistics: EngineStatistics {
         EngineStatistics(
@@ -425,7 +433,9 @@ public final class Engine: Sendable {
             }
             if done { continuation.resume() }
         }
-        evictions.forEach { $0.cancel() }
+        for shard in shards {
+            try? await shard.loop.submit { shard.stopEvictingIdle() }.get()
+        }
         maintenance.cancel()
         // Its checkpoint round, if one is running, ends before the final one starts: two rounds
         // at once could write the checkpoint out of order.

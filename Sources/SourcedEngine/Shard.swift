@@ -22,7 +22,8 @@ import SourcedStorage
 ///
 /// **Capacity**: at most `capacity` aggregates are live. A new one evicts the least recently used
 /// idle one; when every one is busy, the request waits, in arrival order, for one to become idle.
-/// Aggregates idle for longer than the idle timeout are evicted by a timer on the loop. While the
+/// Aggregates idle for longer than the idle timeout are evicted by a timer on the loop, whose
+/// timeout can change while the shard runs (``evictIdle(after:)``). While the
 /// estimated memory of the live aggregates (``LiveAggregate/memoryEstimate``) exceeds
 /// `memoryBudget`, idle ones are evicted, least recently used first.
 ///
@@ -61,6 +62,8 @@ public final class Shard: @unchecked Sendable {
     private var drained: [EventLoopPromise<Void>] = []
     /// How many command ids each aggregate remembers (``CommandWindow``).
     private let commandWindow: Int
+    /// The timer evicting aggregates idle for longer than the idle timeout (``evictIdle(after:)``).
+    private var idleEviction: RepeatedTask?
 
     init(
         index: Int,
@@ -625,9 +628,26 @@ public final class Shard: @unchecked Sendable {
         }
     }
 
-    /// Evicts every aggregate idle since before `deadline`.
-    func evictIdle(before deadline: NIODeadline) {
+    /// Evicts, from now on, every aggregate unused for `timeout`, checking every quarter of it
+    /// (at least every second, at most every 10 ms); replaces the timeout set before.
+    func evictIdle(after timeout: Duration) {
         loop.assertInEventLoop()
+        idleEviction?.cancel()
+        let interval = TimeAmount(min(max(timeout / 4, .milliseconds(10)), .seconds(1)))
+        idleEviction = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            self.evictIdle(before: .now() - TimeAmount(timeout))
+        }
+    }
+
+    /// Stops evicting idle aggregates; at shutdown.
+    func stopEvictingIdle() {
+        loop.assertInEventLoop()
+        idleEviction?.cancel()
+        idleEviction = nil
+    }
+
+    /// Evicts every aggregate idle since before `deadline`.
+    private func evictIdle(before deadline: NIODeadline) {
         while let oldest = idle.oldest, oldest.lastUsed <= deadline {
             idle.remove(oldest)
             evict(oldest)

@@ -1,7 +1,8 @@
 import NIOCore
 import Synchronization
 
-/// The server's open connections and its connection counters, behind one lock.
+/// The server's open connections, its connection counters and the configuration new
+/// connections are served with, behind one lock.
 final class ConnectionTable: Sendable {
     /// Figures for `stats`.
     struct Counts {
@@ -11,6 +12,7 @@ final class ConnectionTable: Sendable {
     }
 
     private struct State {
+        var configuration: UnixSocketServer.Configuration
         var open: [ObjectIdentifier: any Channel] = [:]
         var accepted = 0
         var refused = 0
@@ -29,11 +31,16 @@ final class ConnectionTable: Sendable {
         var total: Int
     }
 
-    private let limit: Int
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    init(limit: Int) {
-        self.limit = limit
+    init(configuration: UnixSocketServer.Configuration) {
+        state = Mutex(State(configuration: configuration))
+    }
+
+    /// What a connection accepted now is served with; `maximumConnections` bounds ``admit(_:)``.
+    var configuration: UnixSocketServer.Configuration {
+        get { state.withLock { $0.configuration } }
+        set { state.withLock { $0.configuration = newValue } }
     }
 
     var counts: Counts {
@@ -44,6 +51,7 @@ final class ConnectionTable: Sendable {
     func admit(_ channel: any Channel) -> Refusal? {
         state.withLock { state in
             let reason: String
+            let limit = state.configuration.maximumConnections
             if state.closing {
                 reason = "sourced is shutting down"
             } else if state.open.count >= limit {

@@ -60,7 +60,6 @@ public final class UnixSocketServer: Sendable {
         case inherited(Int32)
     }
 
-    public let configuration: Configuration
     private let serverChannel: any Channel
     private let connections: ConnectionTable
 
@@ -72,25 +71,26 @@ public final class UnixSocketServer: Sendable {
         projections: [any QueryableProjection] = [],
         logger: Logger
     ) async throws -> UnixSocketServer {
-        let connections = ConnectionTable(limit: configuration.maximumConnections)
+        let connections = ConnectionTable(configuration: configuration)
         let metrics = RequestMetrics(loops: engine.eventLoopGroup.makeIterator(), configuration: configuration.metrics, logger: logger)
         let started = ContinuousClock.now
         let router = RequestRouter(engine: engine, projections: Dictionary(uniqueKeysWithValues: projections.map { ($0.name, $0) })) {
             Self.statistics(engine, connections.counts, metrics, uptime: .now - started)
         }
-        let lineTimeout = TimeAmount(configuration.incompleteLineTimeout)
         let bootstrap = ServerBootstrap(group: engine.eventLoopGroup)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(
-                .writeBufferWaterMark,
-                value: ChannelOptions.Types.WriteBufferWaterMark(low: configuration.replyBufferBytes / 2, high: configuration.replyBufferBytes)
-            )
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                // Read once per connection: a reconfiguration applies to connections accepted after it.
+                let configuration = connections.configuration
+                return channel.eventLoop.makeCompletedFuture {
+                    let replyBytes = configuration.replyBufferBytes
+                    try channel.syncOptions?.setOption(
+                        .writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(low: replyBytes / 2, high: replyBytes)
+                    )
                     try channel.pipeline.syncOperations.addHandlers(
-                        IncompleteLineTimeout(timeout: lineTimeout),
+                        IncompleteLineTimeout(timeout: TimeAmount(configuration.incompleteLineTimeout)),
                         ByteToMessageHandler(RequestLineDecoder(maximumLength: configuration.maximumLineBytes)),
                         ConnectionHandler(
                             router: router, configuration: configuration, connections: connections, metrics: metrics, logger: logger
@@ -107,13 +107,24 @@ public final class UnixSocketServer: Sendable {
         case .inherited(let descriptor):
             serverChannel = try await bootstrap.withBoundSocket(descriptor).get()
         }
-        return UnixSocketServer(configuration, serverChannel, connections)
+        return UnixSocketServer(serverChannel, connections)
     }
 
-    private init(_ configuration: Configuration, _ serverChannel: any Channel, _ connections: ConnectionTable) {
-        self.configuration = configuration
+    private init(_ serverChannel: any Channel, _ connections: ConnectionTable) {
         self.serverChannel = serverChannel
         self.connections = connections
+    }
+
+    /// The configuration connections accepted from now on are served with.
+    public var configuration: Configuration {
+        connections.configuration
+    }
+
+    /// Serves connections accepted from now on with `configuration` (a reload): their access
+    /// check, line limit, line timeout and buffers. Connections already open keep the
+    /// configuration they were accepted with; the connection limit counts them at once.
+    public func reconfigure(_ configuration: Configuration) {
+        connections.configuration = configuration
     }
 
     /// Connections open now.
