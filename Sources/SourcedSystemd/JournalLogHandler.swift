@@ -8,16 +8,26 @@ import Logging
 /// Under systemd (`JOURNAL_STREAM` set) each line starts with a `<N>` syslog priority, which
 /// journald turns into the entry's priority, and carries no timestamp (the journal adds one).
 /// Elsewhere lines carry an ISO 8601 timestamp and the level in words.
+///
+/// The level is the ``SharedLogLevel`` the handler was made with, so a reload changes it for
+/// every logger at once, unless a logger set its own `logLevel`.
 public struct JournalLogHandler: LogHandler {
-    public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
     private let label: String
     private let journal: Bool
+    private let sharedLevel: SharedLogLevel
+    /// A level this handler's logger set for itself; it then no longer follows `sharedLevel`.
+    private var ownLevel: Logger.Level?
 
-    public init(label: String, level: Logger.Level, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(label: String, level: SharedLogLevel, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.label = label
-        self.logLevel = level
+        self.sharedLevel = level
         self.journal = environment["JOURNAL_STREAM"] != nil
+    }
+
+    public var logLevel: Logger.Level {
+        get { ownLevel ?? sharedLevel.level }
+        set { ownLevel = newValue }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {

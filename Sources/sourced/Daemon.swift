@@ -17,7 +17,11 @@ struct Daemon {
         case failure(String)
     }
 
+    /// The settings at start; a reload replaces those it can (``reload(_:engine:server:)``).
     var settings: DaemonSettings
+    var source: SettingsSource
+    /// The level every logger follows, changed by a reload.
+    var logLevel: SharedLogLevel
     var inheritedSocket: Int32?
     var logger: Logger
 
@@ -61,9 +65,9 @@ struct Daemon {
         return requested
     }
 
-    /// Runs until SIGTERM/SIGINT (success) or a fatal failure. SIGHUP, which would kill it by
-    /// default, is logged and otherwise ignored, as Redis does: there is no configuration to
-    /// reload (settings come from flags and the environment at start).
+    /// Runs until SIGTERM/SIGINT (success) or a fatal failure. SIGHUP reloads the configuration
+    /// file once the daemon serves; SIGHUPs that arrive before, or while a reload runs, make one
+    /// reload after it. No reload runs once shutdown begins.
     func run() async -> Outcome {
         signal(SIGPIPE, SIG_IGN)
         let shutdown = Latch<ShutdownReason>()
@@ -76,10 +80,9 @@ struct Daemon {
             return source
         }
         signal(SIGHUP, SIG_IGN)
+        let (hangUps, hangingUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let hangUp = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        hangUp.setEventHandler { @Sendable in
-            logger.notice("SIGHUP ignored: sourced reads its settings only at start; restart it to change them")
-        }
+        hangUp.setEventHandler { @Sendable in hangingUp.yield() }
         hangUp.resume()
         signals.append(hangUp)
         defer { signals.forEach { $0.cancel() } }
@@ -154,15 +157,19 @@ struct Daemon {
         logger.info("ready", metadata: readyMetadata)
         SystemdNotifier.ready(status: "serving on \(listening)")
         let monitors = Task { await monitor(engine, server) }
+        let reloads = Task { await reloadOnHangUp(hangUps, engine: engine, server: server, listening: listening) }
 
         let reason = await shutdown.wait()
         monitors.cancel()
+        // No reload runs from here on: the engine and server are about to stop.
+        hangingUp.finish()
+        let running = await reloads.value
         let outcome = outcome(of: reason)
         SystemdNotifier.stopping(status: "stopping: \(Self.describe(reason))")
         logger.notice("shutting down", metadata: ["reason": "\(Self.describe(reason))"])
         server.shutdown()
         await metrics?.close()
-        let timeout = settings.shutdownTimeout
+        let timeout = running.shutdownTimeout
         let forceClose = Task {
             try await Task.sleep(for: timeout)
             logger.warning("closing connections that did not finish in time")

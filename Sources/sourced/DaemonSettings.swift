@@ -7,7 +7,8 @@ import SourcedServer
 import SourcedStorage
 import SourcedWire
 
-/// The daemon's settings: each from its flag, else its environment variable, else its default.
+/// The daemon's settings: each from its flag, else its environment variable, else the
+/// configuration file (`--config`), else its default.
 struct DaemonSettings: Sendable {
     var socketPath: String
     var dataDirectory: String
@@ -34,11 +35,32 @@ struct DaemonSettings: Sendable {
     var shutdownTimeout: Duration
     /// Where Prometheus scrapes, `nil` for no metrics endpoint.
     var metricsListen: ListenAddress?
+    /// Keys the configuration file sets to no effect, because a flag or an environment variable
+    /// sets them as well (and wins).
+    var overriddenInFile: [String] = []
 
     /// The projections `--projection` can name.
     static let knownProjections = ["account-balances"]
 
-    init(_ flags: Sourced, environment: [String: String]) throws {
+    /// The environment variable standing for option `name` (`log-level`: `SOURCED_LOG_LEVEL`).
+    static func variable(for name: String) -> String {
+        "SOURCED_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    init(_ flags: Sourced, environment processEnvironment: [String: String], file: ConfigurationFile? = nil) throws {
+        // The file's values stand in for the variables the environment leaves unset.
+        var environment = processEnvironment
+        var origins: [String: String] = [:]
+        var overridden: Set<String> = []
+        for (key, entry) in file?.entries ?? [:] {
+            let variable = Self.variable(for: key)
+            if let set = environment[variable], !set.isEmpty {
+                overridden.insert(key)
+            } else {
+                environment[variable] = entry.value
+                origins[variable] = file?.origin(of: key)
+            }
+        }
         let defaults = DefaultLocations(environment: environment)
         func setting<Value>(
             _ flag: Value?,
@@ -48,13 +70,14 @@ struct DaemonSettings: Sendable {
             parse: (String) -> Value?
         ) throws -> Value {
             if let flag {
+                if file?.entries[name] != nil { overridden.insert(name) }
                 guard valid(flag) else { throw ValidationError("invalid value \"\(flag)\" for --\(name); see sourced --help") }
                 return flag
             }
-            let variable = "SOURCED_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+            let variable = Self.variable(for: name)
             guard let text = environment[variable], !text.isEmpty else { return value }
             guard let parsed = parse(text), valid(parsed) else {
-                throw ValidationError("invalid value \"\(text)\" in \(variable); see sourced --help")
+                throw ValidationError("invalid value \"\(text)\" in \(origins[variable] ?? variable); see sourced --help")
             }
             return parsed
         }
@@ -81,7 +104,7 @@ struct DaemonSettings: Sendable {
             guard flag.isEmpty, let text = environment[variable], !text.isEmpty else { return Set(flag) }
             let values = text.split(separator: ",").map { UInt32($0.trimmingCharacters(in: .whitespaces)) }
             guard values.allSatisfy({ $0 != nil }) else {
-                throw ValidationError("invalid value \"\(text)\" in \(variable); give numeric ids separated by commas")
+                throw ValidationError("invalid value \"\(text)\" in \(origins[variable] ?? variable); give numeric ids separated by commas")
             }
             return Set(values.compactMap { $0 })
         }
@@ -114,5 +137,13 @@ struct DaemonSettings: Sendable {
         let levelName = try setting(flags.logLevel, "log-level", default: "info", valid: { Logger.Level(rawValue: $0) != nil }) { $0 }
         logLevel = Logger.Level(rawValue: levelName)!
         shutdownTimeout = .seconds(try setting(flags.shutdownTimeout, "shutdown-timeout", default: 10, valid: seconds) { Double($0) })
+        let flagsBesideSetting = [
+            ("socket", flags.socket != nil), ("data-dir", flags.dataDir != nil), ("allow-uid", !flags.allowUid.isEmpty),
+            ("allow-gid", !flags.allowGid.isEmpty), ("projection", !flags.projection.isEmpty),
+        ]
+        for (name, given) in flagsBesideSetting where given && file?.entries[name] != nil {
+            overridden.insert(name)
+        }
+        overriddenInFile = overridden.sorted()
     }
 }

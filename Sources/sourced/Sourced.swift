@@ -18,7 +18,11 @@ struct Sourced: AsyncParsableCommand {
         abstract: "The Sourced event-sourcing daemon: one actor per aggregate, durable per-aggregate logs.",
         discussion: """
             Serves newline-delimited JSON on a Unix socket (see docs/protocol.md). Every option can \
-            also be set by the environment variable named in its help; a flag wins over the variable.
+            also be set by the environment variable named in its help, or in the file --config names \
+            (key = value, the option names without dashes); a flag wins over the variable, the \
+            variable over the file. SIGHUP reads the file again and applies what can change while \
+            running: \(DaemonSettings.fields.filter(\.reloadable).map(\.name).joined(separator: ", ")) \
+            (see docs/operations.md, "Reload").
             With no options, data and socket live under $XDG_STATE_HOME/sourced \
             (~/.local/state/sourced): no root needed. Under systemd, $STATE_DIRECTORY and \
             $RUNTIME_DIRECTORY are used, and a socket passed by socket activation is adopted.
@@ -26,6 +30,9 @@ struct Sourced: AsyncParsableCommand {
         version: BuildInfo.description,
         subcommands: [Check.self]
     )
+
+    @Option(help: "Configuration file: one \"key = value\" per line, keys being the long option names without dashes, # comments. Flags and environment variables win over it. Read again on SIGHUP. (env: SOURCED_CONFIG; default: none)")
+    var config: String?
 
     @Option(help: "Unix socket path to listen on. (env: SOURCED_SOCKET; default: ~/.local/state/sourced/sourced.sock)")
     var socket: String?
@@ -108,21 +115,29 @@ struct Sourced: AsyncParsableCommand {
         // freed, and they then stay in the I/O threads' arenas after eviction, so that RSS grew
         // about 3 times the --max-memory budget in MemoryBudgetTests.
         _ = sourced_set_mmap_threshold(128 << 10)
-        let settings = try DaemonSettings(self, environment: ProcessInfo.processInfo.environment)
+        let source = SettingsSource(flags: self, environment: ProcessInfo.processInfo.environment)
+        let settings: DaemonSettings
+        do {
+            settings = try source.load()
+        } catch let error as ConfigurationFileError {
+            throw ValidationError(error.description)
+        }
         let inherited: Int32?
         do {
             inherited = try SocketActivation.listeningSocket()
         } catch {
             throw ValidationError(error.description)
         }
-        LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: settings.logLevel) }
+        let logLevel = SharedLogLevel(settings.logLevel)
+        LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: logLevel) }
         let logger = Logger(label: "sourced")
+        settings.warnOfOverriddenKeys(logger)
         if let inherited, socket != nil || ProcessInfo.processInfo.environment["SOURCED_SOCKET"] != nil {
             logger.warning("--socket (or SOURCED_SOCKET) is ignored: systemd passed the listening socket", metadata: [
                 "ignored": "\(settings.socketPath)", "listening": "\(SocketActivation.path(of: inherited) ?? "unnamed socket")",
             ])
         }
-        let daemon = Daemon(settings: settings, inheritedSocket: inherited, logger: logger)
+        let daemon = Daemon(settings: settings, source: source, logLevel: logLevel, inheritedSocket: inherited, logger: logger)
         if case .failure(let reason) = await daemon.run() {
             throw DaemonFailure(reason: reason)
         }

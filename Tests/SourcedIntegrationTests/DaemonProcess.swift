@@ -23,13 +23,15 @@ final class DaemonProcess: Sendable {
     }
 
     /// Starts `sourced` with `arguments` after its socket and data-directory flags (unless
-    /// `defaultLocations`), and waits until it answers on its socket.
+    /// `defaultLocations`) and `--log-level logLevel` (unless `nil`), and waits until it answers
+    /// on its socket.
     init(
         in directory: TemporaryDirectory = TemporaryDirectory("sd"),
         arguments: [String] = [],
         environment: [String: String] = [:],
         command: [String]? = nil,
         defaultLocations: Bool = false,
+        logLevel: String? = "debug",
         waitUntilReady: Bool = true
     ) async throws {
         self.directory = directory
@@ -41,7 +43,8 @@ final class DaemonProcess: Sendable {
         log.seekToEndOfFile()
         process = Process()
         let locations = defaultLocations ? [] : ["--socket", socketPath, "--data-dir", dataDirectory]
-        let full = (command ?? [Self.executable("sourced")]) + locations + ["--log-level", "debug"] + arguments
+        let level = logLevel.map { ["--log-level", $0] } ?? []
+        let full = (command ?? [Self.executable("sourced")]) + locations + level + arguments
         process.executableURL = URL(fileURLWithPath: full[0])
         process.arguments = Array(full.dropFirst())
         var inherited = ProcessInfo.processInfo.environment

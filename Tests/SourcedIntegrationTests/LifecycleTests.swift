@@ -68,15 +68,6 @@ import Testing
         await client.close()
     }
 
-    /// SIGHUP, which kills a process by default, is logged and ignored: the daemon serves on.
-    @Test func sighupIsLoggedAndIgnored() async throws {
-        let daemon = try await DaemonProcess()
-        Glibc.kill(daemon.pid, SIGHUP)
-        try await waitUntil { daemon.log.contains("SIGHUP ignored: sourced reads its settings only at start") }
-        #expect(await LineClient.answersPing(at: daemon.socketPath))
-        #expect(await daemon.stop() == 0)
-    }
-
     @Test func aStaleSocketIsReplacedAndTheSocketIsGroupAccessibleOnly() async throws {
         let directory = TemporaryDirectory("sd")
         let first = try await DaemonProcess(in: directory)

@@ -55,13 +55,14 @@ import Testing
         #expect(daemon.log.contains("--socket (or SOURCED_SOCKET) is ignored: systemd passed the listening socket"), "an explicit --socket is not dropped silently")
     }
 
-    /// The shipped units pass `systemd-analyze verify` and rate at most 2.0 on
+    /// The shipped units, reload included, pass `systemd-analyze verify` and rate at most 2.0 on
     /// `systemd-analyze security`.
     @Test func theUnitsVerifyAndAreHardened() throws {
         let units = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../systemd").standardized
         let directory = TemporaryDirectory("units")
         let service = try String(contentsOf: units.appendingPathComponent("sourced.service"), encoding: .utf8)
             .replacingOccurrences(of: "/usr/local/bin/sourced", with: DaemonProcess.executable("sourced"))
+        #expect(service.contains("\nExecReload=/bin/kill -HUP $MAINPID\n") && service.contains("\nRestartPreventExitStatus=64\n"))
         try service.write(toFile: directory.file("sourced.service"), atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(atPath: units.appendingPathComponent("sourced.socket").path, toPath: directory.file("sourced.socket"))
 
