@@ -62,6 +62,7 @@ public final class UnixSocketServer: Sendable {
 
     private let serverChannel: any Channel
     private let connections: ConnectionTable
+    private let metrics: RequestMetrics
 
     /// Binds the socket and starts serving connections on `engine`'s event loops.
     public static func bind(
@@ -107,12 +108,13 @@ public final class UnixSocketServer: Sendable {
         case .inherited(let descriptor):
             serverChannel = try await bootstrap.withBoundSocket(descriptor).get()
         }
-        return UnixSocketServer(serverChannel, connections)
+        return UnixSocketServer(serverChannel, connections, metrics)
     }
 
-    private init(_ serverChannel: any Channel, _ connections: ConnectionTable) {
+    private init(_ serverChannel: any Channel, _ connections: ConnectionTable, _ metrics: RequestMetrics) {
         self.serverChannel = serverChannel
         self.connections = connections
+        self.metrics = metrics
     }
 
     /// The configuration connections accepted from now on are served with.
@@ -122,9 +124,12 @@ public final class UnixSocketServer: Sendable {
 
     /// Serves connections accepted from now on with `configuration` (a reload): their access
     /// check, line limit, line timeout and buffers. Connections already open keep the
-    /// configuration they were accepted with; the connection limit counts them at once.
+    /// configuration they were accepted with; the connection limit counts them at once, and
+    /// the slow-request threshold applies to every request answered from now on. The
+    /// Prometheus registry stays the one the server was bound with.
     public func reconfigure(_ configuration: Configuration) {
         connections.configuration = configuration
+        metrics.setSlowRequestThreshold(configuration.metrics.slowRequestThreshold)
     }
 
     /// Connections open now.

@@ -36,8 +36,8 @@ extension DaemonSettings {
 
     /// Every setting the configuration file can hold, by option name. The reloadable ones are
     /// those the daemon reads where it uses them: the log level (every logger), the server's
-    /// per-connection settings (each new connection), the idle timeout (each shard's loop) and
-    /// the shutdown timeout (at shutdown).
+    /// per-connection settings (each new connection), the slow-request threshold (each request),
+    /// the idle timeout (each shard's loop) and the shutdown timeout (at shutdown).
     static var fields: [Field] {
         [
             Field("socket", \.socketPath),
@@ -63,6 +63,8 @@ extension DaemonSettings {
             Field("allow-gid", \.server.access.groups, reloadable: true, show: identities),
             Field("log-level", \.logLevel, reloadable: true, show: \.rawValue),
             Field("shutdown-timeout", \.shutdownTimeout, reloadable: true, show: seconds),
+            Field("slow-request", \.server.metrics.slowRequestThreshold, reloadable: true, show: { $0.map(seconds) ?? "0" }),
+            Field("metrics-listen", \.metricsListen, show: { $0?.description ?? "none" }),
         ]
     }
 

@@ -97,15 +97,19 @@ import Testing
     }
 
     @Test func aChangeThatNeedsARestartIsReportedAndTheRestApplies() async throws {
-        let configured = try await Configured(["sync = always", "idle-timeout = 300"])
+        let configured = try await Configured(["sync = always", "idle-timeout = 300", "slow-request = 0"])
         let daemon = configured.daemon
         let client = try await LineClient.connect(daemon.socketPath)
         let created = try await client.request(line: #"{"op":"execute","model":"counter","id":"idle","command":{"type":"create"}}"#)
         #expect(created["ok"] == true)
+        #expect(!daemon.log.contains("slow request"), "slow-request 0 logs none")
 
-        try await configured.reload(["sync = none", "idle-timeout = 0.2"])
+        try await configured.reload(["sync = none", "idle-timeout = 0.2", "slow-request = 0.000001"])
         #expect(daemon.log.contains("sync needs a restart to change: always → none not applied"), "\(daemon.log)")
         #expect(daemon.log.contains("reloaded idle-timeout: 300 → 0.2"))
+        #expect(daemon.log.contains("reloaded slow-request: 0 → 1e-06"))
+        #expect(try await client.request(line: #"{"op":"ping"}"#)["ok"] == true)
+        try await waitUntil { daemon.log.contains("sourced: slow request") }
         #expect(try await client.request(line: #"{"op":"stats"}"#)["stats"]?["sync"] == "always")
         // Every shard evicts by the new timeout.
         try await waitUntil {

@@ -34,6 +34,14 @@ public final class RequestMetrics: Sendable {
         return recorder
     }
 
+    /// Logs requests at least `threshold` slow, on every loop, from the next one recorded on;
+    /// `nil`: none.
+    func setSlowRequestThreshold(_ threshold: Duration?) {
+        for recorder in recorders {
+            recorder.setSlowRequestThreshold(threshold)
+        }
+    }
+
     /// Every loop's figures added up.
     var totals: RequestTotals {
         let now = RequestRecorder.now

@@ -16,6 +16,8 @@ final class RequestRecorder: Sendable {
         var figures = RequestFigures()
         var series: RequestSeries?
         var slowLog = LogRateLimit(interval: .seconds(1))
+        /// Requests this slow or slower are logged; `nil`: none.
+        var slowNanoseconds: UInt64?
         /// Monitor lines of this tick, sent at its end.
         var monitorLines: [UInt8] = []
         var monitorLineCount = 0
@@ -24,15 +26,25 @@ final class RequestRecorder: Sendable {
     let loop: any EventLoop
     private let state: Mutex<State>
     private let monitor: RequestMonitor
-    private let slowNanoseconds: UInt64?
     private let logger: Logger
 
     init(loop: any EventLoop, configuration: RequestMetrics.Configuration, monitor: RequestMonitor, logger: Logger) {
         self.loop = loop
         self.monitor = monitor
         self.logger = logger
-        slowNanoseconds = configuration.slowRequestThreshold.map { UInt64(clamping: TimeAmount($0).nanoseconds) }
-        state = Mutex(State(series: configuration.registry.map { RequestSeries(registry: $0) }))
+        state = Mutex(State(
+            series: configuration.registry.map { RequestSeries(registry: $0) },
+            slowNanoseconds: Self.nanoseconds(configuration.slowRequestThreshold)
+        ))
+    }
+
+    /// Logs requests at least `threshold` slow from the next one recorded on; `nil`: none.
+    func setSlowRequestThreshold(_ threshold: Duration?) {
+        state.withLock { $0.slowNanoseconds = Self.nanoseconds(threshold) }
+    }
+
+    private static func nanoseconds(_ threshold: Duration?) -> UInt64? {
+        threshold.map { UInt64(clamping: TimeAmount($0).nanoseconds) }
     }
 
     /// The monotonic clock in nanoseconds, as `started` expects it.
@@ -57,7 +69,7 @@ final class RequestRecorder: Sendable {
                 Self.appendMonitorLine(summary, failure: failure, microseconds: microseconds, to: &state.monitorLines)
                 state.monitorLineCount += 1
             }
-            guard let slowNanoseconds, nanoseconds >= slowNanoseconds, summary.kind != .subscribe, summary.kind != .monitor else {
+            guard let slowNanoseconds = state.slowNanoseconds, nanoseconds >= slowNanoseconds, summary.kind != .subscribe, summary.kind != .monitor else {
                 return .none
             }
             return .some(state.slowLog.admit())
