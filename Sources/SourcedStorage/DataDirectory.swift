@@ -32,10 +32,7 @@ public final class DataDirectory: Sendable {
     /// - Throws: ``StorageError/locked(directory:owner:)`` if another process holds it, or
     ///   ``StorageError/io(operation:path:errno:)`` if it cannot be created or opened.
     public init(path: String, models: [String]) throws {
-        var path = path
-        while path.count > 1 && path.hasSuffix("/") {
-            path.removeLast()
-        }
+        let path = Self.trimmed(path)
         self.path = path
         try Self.makeDirectory(path)
         let lock = try Self.lock(path)
@@ -236,11 +233,20 @@ public final class DataDirectory: Sendable {
     }
 
     /// Makes the entries of the directory at `path` durable.
-    private static func syncDirectory(_ path: String) throws {
+    static func syncDirectory(_ path: String) throws {
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
         defer { Glibc.close(descriptor) }
         guard fsync(descriptor) == 0 else { throw StorageError.syncFailed(path: path, errno: errno) }
+    }
+
+    /// `path` without trailing slashes (`/` stays).
+    static func trimmed(_ path: String) -> String {
+        var path = path
+        while path.count > 1 && path.hasSuffix("/") {
+            path.removeLast()
+        }
+        return path
     }
 
     private static func parent(of path: String) -> String? {

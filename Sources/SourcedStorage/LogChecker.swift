@@ -108,9 +108,9 @@ public struct LogChecker {
         let global = try checkGlobalLog(repair: repair, into: &report)
         var seen: Set<AggregateKey> = []
         let aggregates = directory.path + "/aggregates"
-        for model in try Self.entries(of: aggregates) where !model.hasPrefix(".") {
+        for model in try PlainFiles.names(in: aggregates) where !model.hasPrefix(".") {
             let folder = aggregates + "/" + model
-            for name in try Self.entries(of: folder) where name.hasSuffix(LogFileName.suffix) {
+            for name in try PlainFiles.names(in: folder) where name.hasSuffix(LogFileName.suffix) {
                 guard let id = LogFileName.id(fromFileName: name) else {
                     try checkUnnamed(folder + "/" + name, repair: repair, into: &report)
                     continue
@@ -124,8 +124,8 @@ public struct LogChecker {
             try check(key, in: aggregates + "/" + key.model, against: global, repair: repair, into: &report)
         }
         let snapshots = directory.path + "/snapshots"
-        for model in try Self.entries(of: snapshots, ifPresent: true) where !model.hasPrefix(".") {
-            for name in try Self.entries(of: snapshots + "/" + model) where name.hasSuffix(SnapshotFile.suffix) {
+        for model in try PlainFiles.names(in: snapshots, ifPresent: true) where !model.hasPrefix(".") {
+            for name in try PlainFiles.names(in: snapshots + "/" + model) where name.hasSuffix(SnapshotFile.suffix) {
                 try checkSnapshot(name, of: model, repair: repair, into: &report)
             }
         }
@@ -144,7 +144,7 @@ public struct LogChecker {
         let problem: String
         do {
             guard let key else { throw SnapshotRejection.malformed("its name maps to no aggregate") }
-            let snapshot = try SnapshotFile(decoding: try Self.read(path))
+            let snapshot = try SnapshotFile(decoding: try PlainFiles.read(path))
             guard snapshot.model == model else { throw SnapshotRejection.wrongModel(found: snapshot.model, expected: model) }
             if let current = stateVersions[model], snapshot.stateVersion != current {
                 throw SnapshotRejection.stateVersion(found: snapshot.stateVersion, expected: current)
@@ -153,7 +153,7 @@ public struct LogChecker {
             let log = open(logPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             guard log >= 0 else { throw SnapshotRejection.logDisagrees("its log \(logPath) cannot be opened: \(StorageError.message(errno))") }
             defer { close(log) }
-            let bytes = try Self.read(log, logPath)
+            let bytes = try PlainFiles.read(log, logPath)
             guard bytes.count >= snapshot.logLength else {
                 throw SnapshotRejection.logDisagrees("the log ends at offset \(bytes.count), before the snapshot's offset \(snapshot.logLength)")
             }
@@ -220,7 +220,7 @@ public struct LogChecker {
         let descriptor = open(path, (repair ? O_RDWR : O_RDONLY) | O_CLOEXEC)
         guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
         defer { close(descriptor) }
-        let bytes = try Self.read(descriptor, path)
+        let bytes = try PlainFiles.read(descriptor, path)
         let scan = bytes.withUnsafeBytes { LogScan($0, sequencing: sequencing, layout: layout, after: after) { _ in } }
         report.logs += 1
         report.records += scan.recordCount
@@ -236,7 +236,7 @@ public struct LogChecker {
             )))
         case .torn(let offset) where repair:
             let saved = "\(path).torn-\(offset)"
-            try Self.save(Array(bytes[offset...]), to: saved)
+            try PlainFiles.create(saved, with: bytes[offset...])
             guard ftruncate(descriptor, off_t(offset)) == 0, fsync(descriptor) == 0 else {
                 throw StorageError.io(operation: "truncate", path: path, errno: errno)
             }
@@ -255,7 +255,7 @@ public struct LogChecker {
         let descriptor = open(path, (repair ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW)
         guard descriptor >= 0 || errno == ENOENT else { throw StorageError.io(operation: "open", path: path, errno: errno) }
         defer { if descriptor >= 0 { close(descriptor) } }
-        let bytes = descriptor >= 0 ? try Self.read(descriptor, path) : []
+        let bytes = descriptor >= 0 ? try PlainFiles.read(descriptor, path) : []
         let survey = bytes.withUnsafeBytes { AggregateLogSurvey($0) }
         if descriptor >= 0 {
             report.logs += 1
@@ -327,45 +327,5 @@ public struct LogChecker {
             }
         }
         return try writer.write(plan, over: bytes, log: name, in: directory, at: folder, descriptor: descriptor)
-    }
-
-    private static func read(_ path: String) throws -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
-        defer { close(descriptor) }
-        return try read(descriptor, path)
-    }
-
-    private static func read(_ descriptor: Int32, _ path: String) throws -> [UInt8] {
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw StorageError.io(operation: "stat", path: path, errno: errno) }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        guard bytes.isEmpty || pread(descriptor, &bytes, bytes.count, 0) == bytes.count else {
-            throw StorageError.io(operation: "read", path: path, errno: errno)
-        }
-        return bytes
-    }
-
-    private static func save(_ bytes: [UInt8], to path: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
-        guard descriptor >= 0 else { throw StorageError.io(operation: "create", path: path, errno: errno) }
-        defer { close(descriptor) }
-        guard write(descriptor, bytes, bytes.count) == bytes.count, fsync(descriptor) == 0 else {
-            throw StorageError.io(operation: "write", path: path, errno: errno)
-        }
-    }
-
-    /// The names in `folder`, sorted; none if `ifPresent` and it does not exist.
-    private static func entries(of folder: String, ifPresent: Bool = false) throws -> [String] {
-        guard let stream = opendir(folder) else {
-            if ifPresent && errno == ENOENT { return [] }
-            throw StorageError.io(operation: "list", path: folder, errno: errno)
-        }
-        defer { closedir(stream) }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            names.append(withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
-        }
-        return names.sorted()
     }
 }
