@@ -28,7 +28,7 @@ struct Sourced: AsyncParsableCommand {
             $RUNTIME_DIRECTORY are used, and a socket passed by socket activation is adopted.
             """,
         version: BuildInfo.description,
-        subcommands: [Check.self]
+        subcommands: [Check.self, Backup.self]
     )
 
     @Option(help: "Configuration file: one \"key = value\" per line, keys being the long option names without dashes, # comments. Flags and environment variables win over it. Read again on SIGHUP. (env: SOURCED_CONFIG; default: none)")
