@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 
 /// A copy of a data directory taken while a sourced serves writes from it (`sourced backup`).
@@ -21,7 +22,10 @@ import Glibc
 /// Guarantees, when ``run()`` returns:
 /// - every chain acknowledged before it was called is in the copy, in its aggregate log and in
 ///   the global log, and the copy verifies as `sourced check` verifies;
-/// - every file and directory of the copy is durable (`fsync`);
+/// - every file and directory of the copy is durable: each file is `fsync`ed, or, where the
+///   destination's file system can be trusted with it (as the store decides for aggregate logs:
+///   Linux 5.8 or later, and not FUSE, NFS, SMB or another of ``FileSystemMagic``'s), one
+///   `syncfs` makes them all durable at the end; then each directory is `fsync`ed;
 /// - the source was only read: no file of it was written and its lock was not taken.
 ///
 /// Blocking: run it on a thread that may block. One file is held in memory at a time.
@@ -67,16 +71,17 @@ public struct OnlineBackup: Sendable {
     public func run() throws -> Summary {
         try checkPaths()
         var summary = Summary()
+        let syncEach = try !fileSystemSyncIsTrusted()
         var held = try holdSegments(after: 0)
         defer { held.forEach { close($0.descriptor) } }
         try DataDirectory.makeDirectory(destination + "/global")
-        summary.bytes += try copyWhole("global.checkpoint") ?? 0
+        summary.bytes += try copyWhole("global.checkpoint", sync: syncEach) ?? 0
         let handlerStates = try PlainFiles.names(in: source + "/handlers", ifPresent: true).filter { $0.hasSuffix(".state") }
         if !handlerStates.isEmpty {
             try DataDirectory.makeDirectory(destination + "/handlers")
         }
         for name in handlerStates {
-            if let copied = try copyWhole("handlers/" + name) {
+            if let copied = try copyWhole("handlers/" + name, sync: syncEach) {
                 summary.handlerStates += 1
                 summary.bytes += copied
             }
@@ -86,7 +91,7 @@ public struct OnlineBackup: Sendable {
             let folder = "snapshots/" + model
             try DataDirectory.makeDirectory(destination + "/" + folder)
             for name in try PlainFiles.names(in: source + "/" + folder) where name.hasSuffix(SnapshotFile.suffix) {
-                if let copied = try copyWhole(folder + "/" + name) {
+                if let copied = try copyWhole(folder + "/" + name, sync: syncEach) {
                     summary.snapshots += 1
                     summary.bytes += copied
                 }
@@ -98,7 +103,7 @@ public struct OnlineBackup: Sendable {
             let folder = "aggregates/" + model
             try DataDirectory.makeDirectory(destination + "/" + folder)
             for name in try PlainFiles.names(in: source + "/" + folder) where name.hasSuffix(LogFileName.suffix) {
-                guard let copied = try copyAggregateLog(folder + "/" + name) else { continue }
+                guard let copied = try copyAggregateLog(folder + "/" + name, sync: syncEach) else { continue }
                 summary.aggregateLogs += 1
                 summary.bytes += copied
                 if summary.aggregateLogs % Self.segmentLookInterval == 0 {
@@ -107,8 +112,11 @@ public struct OnlineBackup: Sendable {
             }
         }
         held += try holdSegments(after: held.last?.first ?? 0)
-        try copyGlobalLog(held, into: &summary)
+        try copyGlobalLog(held, sync: syncEach, into: &summary)
         summary.completedLogs = try complete()
+        if !syncEach {
+            try syncFileSystem()
+        }
         let folders = ["global", "handlers", "aggregates", "snapshots"] + aggregateModels.map { "aggregates/" + $0 } + snapshotModels.map { "snapshots/" + $0 }
         for folder in folders where access(destination + "/" + folder, F_OK) == 0 {
             try DataDirectory.syncDirectory(destination + "/" + folder)
@@ -162,22 +170,46 @@ public struct OnlineBackup: Sendable {
         return held
     }
 
-    /// Copies the file at `relative` whole; `nil` if it no longer exists.
-    private func copyWhole(_ relative: String) throws -> Int? {
+    /// Whether one `syncfs` of the destination's file system makes what was written to it
+    /// durable, and reports a failure (see ``AggregateStore/fileSystemSyncReportsErrors``).
+    private func fileSystemSyncIsTrusted() throws -> Bool {
+        try withDestination { descriptor in
+            AggregateStore.fileSystemSyncReportsErrors && FileSystemMagic.syncfsDistrust(SystemCalls.statFileSystemType(descriptor)) == nil
+        }
+    }
+
+    /// Makes everything written to the destination's file system durable.
+    private func syncFileSystem() throws {
+        try withDestination { descriptor in
+            guard sourced_syncfs(descriptor) == 0 else { throw StorageError.syncFailed(path: destination, errno: errno) }
+        }
+    }
+
+    /// Runs `body` with the destination directory open.
+    private func withDestination<Result>(_ body: (Int32) throws -> Result) throws -> Result {
+        let descriptor = open(destination, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: destination, errno: errno) }
+        defer { close(descriptor) }
+        return try body(descriptor)
+    }
+
+    /// Copies the file at `relative` whole, `fsync`ed with `sync`; `nil` if it no longer exists.
+    private func copyWhole(_ relative: String, sync: Bool) throws -> Int? {
         guard let bytes = try readIfPresent(relative) else { return nil }
-        try PlainFiles.create(destination + "/" + relative, with: bytes[...])
+        try PlainFiles.create(destination + "/" + relative, with: bytes[...], sync: sync)
         return bytes.count
     }
 
-    /// Copies the aggregate log at `relative` up to its last whole record: a torn tail is a
+    /// Copies the aggregate log at `relative` up to its last whole record (`fsync`ed with
+    /// `sync`): a torn tail is a
     /// write in flight (its chain is in the global log, which is copied later). Damage with
     /// records after it is copied as it is: the completion repairs it as start-up would.
     /// - Returns: the bytes copied, `nil` if the file no longer exists.
-    private func copyAggregateLog(_ relative: String) throws -> Int? {
+    private func copyAggregateLog(_ relative: String, sync: Bool) throws -> Int? {
         guard let bytes = try readIfPresent(relative) else { return nil }
         let scan = bytes.withUnsafeBytes { LogScan($0) }
         let end = if case .torn(let offset) = scan.tail { offset } else { bytes.count }
-        try PlainFiles.create(destination + "/" + relative, with: bytes[..<end])
+        try PlainFiles.create(destination + "/" + relative, with: bytes[..<end], sync: sync)
         return end
     }
 
@@ -191,8 +223,9 @@ public struct OnlineBackup: Sendable {
     }
 
     /// Copies the records of the `held` segments, each after the previous one, and the index
-    /// files of all but the last (which is active in the copy, whatever it is in the source).
-    private func copyGlobalLog(_ held: [HeldSegment], into summary: inout Summary) throws {
+    /// files of all but the last (which is active in the copy, whatever it is in the source);
+    /// each file `fsync`ed with `sync`.
+    private func copyGlobalLog(_ held: [HeldSegment], sync: Bool, into summary: inout Summary) throws {
         var last: UInt64?
         for (index, segment) in held.enumerated() {
             let name = GlobalSegment.fileName(first: segment.first)
@@ -200,13 +233,13 @@ public struct OnlineBackup: Sendable {
                 throw BackupError.segmentsDeleted(after: last, next: segment.first)
             }
             let records = try segmentRecords(segment, path: source + "/global/" + name, isLast: index == held.count - 1)
-            try PlainFiles.create(destination + "/global/" + name, with: records.bytes)
+            try PlainFiles.create(destination + "/global/" + name, with: records.bytes, sync: sync)
             last = records.last
             summary.bytes += records.bytes.count
         }
         for segment in held.dropLast() {
             for name in [GlobalSegment.indexFileName(first: segment.first), NewestPositionTable.fileName(first: segment.first)] {
-                summary.bytes += try copyWhole("global/" + name) ?? 0
+                summary.bytes += try copyWhole("global/" + name, sync: sync) ?? 0
             }
         }
         summary.segments = held.count

@@ -43,9 +43,9 @@ enum PlainFiles {
         return bytes
     }
 
-    /// Creates the file `path`, which must not exist, with `bytes`, and `fsync`s it (its
-    /// directory entry is the caller's to sync).
-    static func create(_ path: String, with bytes: ArraySlice<UInt8>) throws {
+    /// Creates the file `path`, which must not exist, with `bytes`, and with `sync` `fsync`s it
+    /// (its directory entry is the caller's to sync).
+    static func create(_ path: String, with bytes: ArraySlice<UInt8>, sync: Bool = true) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o640)
         guard descriptor >= 0 else { throw StorageError.io(operation: "create", path: path, errno: errno) }
         defer { close(descriptor) }
@@ -53,6 +53,6 @@ enum PlainFiles {
             AggregateStore.transfer(buffer.count) { done in write(descriptor, buffer.baseAddress! + done, buffer.count - done) }.errno
         }
         guard failure == 0 else { throw StorageError.io(operation: "write", path: path, errno: failure) }
-        guard fsync(descriptor) == 0 else { throw StorageError.syncFailed(path: path, errno: errno) }
+        guard !sync || fsync(descriptor) == 0 else { throw StorageError.syncFailed(path: path, errno: errno) }
     }
 }

@@ -16,7 +16,9 @@ struct Backup: AsyncParsableCommand {
             global log, each file up to its last whole record. The aggregate logs that lag the \
             copied global log (written to while the copy ran) are then completed from it, and \
             every log of the copy is verified, as sourced check --repair does. Every file and \
-            directory of the copy is fsynced before it reports success.
+            directory of the copy is durable before it reports success (one syncfs of its file \
+            system, or an fsync of each file where syncfs cannot be trusted, as on NFS or FUSE; \
+            then an fsync of each directory).
 
             The copy holds every command acknowledged before the backup started, passes sourced \
             check, and is restored by starting sourced on it (--data-dir DESTINATION, or copy it \
