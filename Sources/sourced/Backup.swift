@@ -45,6 +45,8 @@ struct Backup: AsyncParsableCommand {
             source: source, destination: destination,
             stateVersions: Dictionary(uniqueKeysWithValues: ModelCatalog.builtIn.models.map { ($0.name, $0.stateVersion) })
         )
+        // Every segment of the global log is held open while the backup runs.
+        _ = Daemon.raiseOpenFileLimit()
         let started = ContinuousClock.now
         let summary: OnlineBackup.Summary
         do {
