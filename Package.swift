@@ -31,6 +31,7 @@ let package = Package(
             dependencies: [
                 "CLinux",
                 "SourcedCore",
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -106,10 +106,11 @@ public final class Engine: Sendable {
     /// The event loops the shards run on; a server should serve its connections on them.
     public let eventLoopGroup: MultiThreadedEventLoopGroup
     private let shards: [Shard]
-    private let store: AggregateStore
+    let store: AggregateStore
     private let committer: GlobalCommitter
     private let handlers: [HandlerRunner]
-    private let pool: NIOThreadPool
+    /// The I/O threads: loads, reads, the checkpoint.
+    let pool: NIOThreadPool
     private let counters: EngineCounters
     private let snapshots: SnapshotWriter?
     /// Saves the global checkpoint, until shutdown.

@@ -237,6 +237,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
             slots.append(.stream(confirmation, stream))
             state = .streaming(stream)
             writeReady()
+        case .list(let model, let after, let limit, let req):
+            slots.append(.waiting(summary, started: started))
+            engine.aggregateIDs(of: model, after: after, limit: limit, on: context.eventLoop).assumeIsolated().whenComplete { result in
+                self.fill(number, RequestRouter.listed(result, model: model, req: req))
+            }
         case .monitor(let confirmation):
             recorder.record(summary, reply: confirmation, started: started)
             slots.append(.monitor(confirmation))

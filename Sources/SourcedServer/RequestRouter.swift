@@ -3,6 +3,7 @@ import SourcedCore
 import SourcedEngine
 import SourcedJSON
 import SourcedProjections
+import SourcedStorage
 import SourcedWire
 
 /// Turns a request line into its reply, or into the work that produces it.
@@ -25,6 +26,8 @@ struct RequestRouter: Sendable {
         case stream(ByteBuffer, EventStream)
         /// A `monitor`: its first reply, then a line per request the daemon answers.
         case monitor(ByteBuffer)
+        /// A page of a model's aggregate ids, read on the I/O threads.
+        case list(model: String, after: AggregateID?, limit: Int, req: [UInt8]?)
     }
 
     let engine: Engine
@@ -67,6 +70,8 @@ struct RequestRouter: Sendable {
             return .reply(Reply.success(members: ["pong": true], req: request.req))
         case .monitor:
             return .monitor(Reply.success(members: ["monitoring": true], req: request.req))
+        case .list(let model, let after, let limit):
+            return .list(model: model, after: after, limit: limit, req: request.req)
         case .subscribe(let from, let model, let id):
             let newest = engine.statistics.position
             let start = from ?? newest
@@ -82,6 +87,21 @@ struct RequestRouter: Sendable {
             }
         case .invalid(let error):
             return .reply(Reply.failure(error, req: request.req))
+        }
+    }
+
+    /// The reply to a `list`: `{"ok":true,"model":M,"ids":[...],"more":B}`.
+    static func listed(_ result: Result<DataDirectory.IDPage, any Error>, model: String, req: [UInt8]?) -> ByteBuffer {
+        switch result {
+        case .success(let page):
+            return Reply.success(members: [
+                "model": .string(model), "ids": .array(page.ids.map { .string($0.rawValue) }), "more": .bool(page.more),
+            ], req: req)
+        case .failure(let error as EngineError):
+            return Reply.failure(ProtocolError(error), req: req)
+        case .failure:
+            // The I/O threads stopped: the daemon is shutting down.
+            return Reply.failure(ProtocolError(.unavailable, "sourced is shutting down"), req: req)
         }
     }
 

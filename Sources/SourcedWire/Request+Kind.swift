@@ -7,6 +7,7 @@ extension Request.Operation {
         case .stats: .stats
         case .ping: .ping
         case .monitor: .monitor
+        case .list: .list
         case .subscribe: .subscribe
         case .query: .query
         case .invalid: .invalid

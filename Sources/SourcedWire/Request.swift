@@ -13,6 +13,8 @@ public struct Request: Sendable {
         case ping
         /// Stream one line per request the daemon handles, until the client closes.
         case monitor
+        /// A page of a model's aggregate ids, after `after`, at most `limit`.
+        case list(model: String, after: AggregateID?, limit: Int)
         /// Stream committed events after `from` (`nil`: from now on), optionally filtered.
         case subscribe(from: UInt64?, model: String?, id: AggregateID?)
         /// Ask a projection; `parameters` is the whole request object.
@@ -25,6 +27,10 @@ public struct Request: Sendable {
     public static let maximumEventLimit = 10_000
     /// The page size when a request names none.
     public static let defaultEventLimit = 1_000
+    /// `list` pages at most this many ids.
+    public static let maximumListLimit = 10_000
+    /// The `list` page size when a request names none.
+    public static let defaultListLimit = 1_000
 
     /// The client's correlation value: the JSON text of the line's `req` member byte for byte
     /// (checked JSON, without the whitespace around it), for the reply to echo; `nil` if the line
@@ -63,7 +69,7 @@ public struct Request: Sendable {
     }
 
     private enum Field: String, CodingKey {
-        case op, model, id, command, commands, expect, from, limit, projection
+        case op, model, id, command, commands, expect, from, limit, projection, after
         case commandID = "command_id"
     }
 
@@ -125,8 +131,19 @@ public struct Request: Sendable {
         case "stats": return .stats
         case "ping": return .ping
         case "monitor": return .monitor
+        case "list":
+            let name = try fields.decode(String.self, .model)
+            guard catalog.model(named: name) != nil else {
+                throw ProtocolError(.unknownModel, "unknown model \"\(name)\"; known models: \(catalog.names.joined(separator: ", "))")
+            }
+            let after = try fields.decodeIfPresent(String.self, .after).map(aggregateID)
+            let limit = try fields.decodeIfPresent(Int.self, .limit) ?? defaultListLimit
+            guard (1...maximumListLimit).contains(limit) else {
+                throw ProtocolError(.badRequest, "field \"limit\" must be between 1 and \(maximumListLimit)")
+            }
+            return .list(model: name, after: after, limit: limit)
         default:
-            throw ProtocolError(.unknownOp, "unknown op \"\(op)\"; ops: execute, get, events, subscribe, query, models, stats, ping, monitor")
+            throw ProtocolError(.unknownOp, "unknown op \"\(op)\"; ops: execute, get, events, subscribe, query, list, models, stats, ping, monitor")
         }
     }
 

@@ -21,7 +21,7 @@ struct SourceCtl: AsyncParsableCommand {
             forbidden), or daemon unavailable.
             """,
         version: BuildInfo.description,
-        subcommands: [Exec.self, Get.self, Events.self, Watch.self, Monitor.self, Query.self, Models.self, Stats.self, Ping.self, Bench.self]
+        subcommands: [Exec.self, Get.self, Events.self, List.self, Watch.self, Monitor.self, Query.self, Models.self, Stats.self, Ping.self, Bench.self]
     )
 
     /// Runs the command, mapping every failure to the documented exit status.

@@ -47,6 +47,32 @@ import Testing
         _ = await daemon.stop()
     }
 
+    /// `list` pages a model's ids after a cursor; a model's ids only, and only aggregates that
+    /// recorded something.
+    @Test func listPagesAModelsIds() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await LineClient.connect(daemon.socketPath)
+        for id in ["k3", "k1", "k2"] {
+            #expect(try await client.request(line: #"{"op":"execute","model":"counter","id":"\#(id)","command":{"type":"create"}}"#)["ok"] == true)
+        }
+        #expect(try await client.request(line: #"{"op":"execute","model":"account","id":"a1","command":{"type":"open","owner":"ada"}}"#)["ok"] == true)
+        #expect(try await client.request(line: #"{"op":"get","model":"counter","id":"never"}"#)["version"] == 0)
+        let first = try await client.request(line: #"{"op":"list","model":"counter","limit":2,"req":1}"#)
+        #expect(first == ["ok": true, "model": "counter", "ids": ["k1", "k2"], "more": true, "req": 1])
+        let rest = try await client.request(line: #"{"op":"list","model":"counter","after":"k2"}"#)
+        #expect(rest == ["ok": true, "model": "counter", "ids": ["k3"], "more": false])
+        #expect(try await client.request(line: #"{"op":"list","model":"account"}"#)["ids"] == ["a1"])
+        #expect(try await client.request(line: #"{"op":"list","model":"nothing"}"#).errorCode == "unknown_model")
+        #expect(try await client.request(line: #"{"op":"list","model":"counter","limit":0}"#).errorCode == "bad_request")
+        #expect(try await client.request(line: #"{"op":"list","model":"counter","after":""}"#).errorCode == "invalid_id")
+        await client.close()
+        let listed = try await ToolRun.run("sourcectl", ["ls", "counter", "--limit", "1", "--all"], environment: ["SOURCED_SOCKET": daemon.socketPath])
+        #expect(listed.status == 0 && listed.output == "k1\nk2\nk3\n", "\(listed.errors)")
+        let page = try await ToolRun.run("sourcectl", ["ls", "counter", "--limit", "2"], environment: ["SOURCED_SOCKET": daemon.socketPath])
+        #expect(page.output == "k1\nk2\n" && page.errors.contains("sourcectl ls counter --after k2"))
+        #expect(await daemon.stop() == 0)
+    }
+
     /// A `stats` pipelined behind an `execute` on one connection sees what the execute did.
     @Test func pipelinedStatsSeeTheCommandsBeforeThem() async throws {
         let daemon = try await DaemonProcess()

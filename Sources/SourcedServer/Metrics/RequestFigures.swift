@@ -44,11 +44,12 @@ extension RequestKind {
         case .events: 2
         case .subscribe: 3
         case .query: 4
-        case .models: 5
-        case .stats: 6
-        case .ping: 7
-        case .monitor: 8
-        case .invalid: 9
+        case .list: 5
+        case .models: 6
+        case .stats: 7
+        case .ping: 8
+        case .monitor: 9
+        case .invalid: 10
         }
     }
 }
