@@ -77,6 +77,7 @@ let package = Package(
             ]
         ),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .target(
             name: "SourcedSystemd",
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]
@@ -115,6 +116,7 @@ let package = Package(
         .executableTarget(
             name: "sourcectl",
             dependencies: [
+                "CEdit",
                 "CLinux",
                 "SourcedBuildInfo",
                 "SourcedClient",

@@ -8,12 +8,16 @@
 public struct DefaultLocations: Sendable {
     public var socketPath: String
     public var dataDirectory: String
+    /// The user's folder for Sourced's state, `$XDG_STATE_HOME/sourced` (default
+    /// `~/.local/state/sourced`), whatever the socket and data directory were set to.
+    public var stateDirectory: String
 
     /// Resolves the defaults from `environment` (usually the process environment).
     public init(environment: [String: String]) {
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "."
         let stateHome = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/state"
         let base = stateHome + "/sourced"
+        stateDirectory = base
         socketPath = environment["SOURCED_SOCKET"]
             ?? environment["RUNTIME_DIRECTORY"].map { Self.first($0) + "/sourced.sock" }
             ?? base + "/sourced.sock"

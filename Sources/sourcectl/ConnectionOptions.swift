@@ -6,6 +6,10 @@ import SourcedWire
 
 /// How a subcommand reaches the daemon and prints its answers.
 struct ConnectionOptions: ParsableArguments {
+    /// The connection of the interactive session running the subcommand, if one is: requests to
+    /// its socket go over it instead of a connection of their own.
+    @TaskLocal static var held: HeldConnection?
+
     @Option(help: "The daemon's socket. (env: SOURCED_SOCKET)")
     var socket: String?
 
@@ -26,7 +30,11 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Connects, turning failure into exit status 3 with advice.
     func connect() async throws -> SourcedConnection {
-        let path = socketPath
+        try await Self.connect(to: socketPath)
+    }
+
+    /// Connects to the socket at `path`, turning failure into exit status 3 with advice.
+    static func connect(to path: String) async throws -> SourcedConnection {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandFailure(
                 message: "is sourced running? socket \(path) not found (start it with scripts/start, or pass --socket)",
@@ -48,18 +56,23 @@ struct ConnectionOptions: ParsableArguments {
     /// Sends one request and returns its reply line and parsed reply; a failed reply becomes a
     /// ``CommandFailure`` with the matching exit status (after printing it with `--json`, unless
     /// it is retryable and `retrying`: the caller sends the request again).
+    ///
+    /// In an interactive session (``held``) the request goes over the session's connection, which
+    /// stays open; otherwise over a connection of its own, closed afterwards.
     func call(_ request: JSONValue, retrying: Bool = false) async throws -> JSONValue {
-        let connection = try await connect()
         let line: String
-        do {
-            try await connection.send(request)
-            guard let received = try await connection.receiveLine() else { throw SourcedConnection.Failure.closed }
-            line = received
-        } catch {
+        if let held = Self.held, held.path == socketPath {
+            line = try await held.exchange(request)
+        } else {
+            let connection = try await connect()
+            do {
+                line = try await connection.exchange(request)
+            } catch {
+                await connection.close()
+                throw CommandFailure(message: "\(error)", status: .unavailable, retryable: true)
+            }
             await connection.close()
-            throw CommandFailure(message: "\(error)", status: .unavailable, retryable: true)
         }
-        await connection.close()
         let reply = try SourcedConnection.decode(line)
         let retryable = [ErrorCode.unavailable.rawValue, ErrorCode.outcomeUnknown.rawValue].contains(reply.errorCode ?? "")
         if json && !(retrying && retryable) {

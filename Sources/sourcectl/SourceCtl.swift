@@ -16,23 +16,33 @@ struct SourceCtl: AsyncParsableCommand {
             The options --socket and --json may also come before the subcommand \
             (sourcectl --socket /run/sourced/sourced.sock stats).
 
+            With no subcommand, and standard input and output on a terminal, sourcectl prompts: \
+            type a subcommand's words as on a command line (exec counter c1 create), help for the \
+            list, json on|off to switch between exact replies and tables, quit or Ctrl-D to leave. \
+            It keeps one connection open, completes subcommands, models and commands with Tab, and \
+            keeps a history (~/.local/state/sourced/sourcectl_history, the last 1000 lines). \
+            Without a terminal it prints this help; sourcectl raw reads requests from a pipe.
+
             Exit status: 0 success, 1 rejected or other domain error, 2 usage error (also unknown \
             model, command or op, invalid id), 3 cannot connect, not allowed to (permissions, \
             forbidden), or daemon unavailable.
             """,
         version: BuildInfo.description,
-        subcommands: [Exec.self, Get.self, Events.self, List.self, Watch.self, Monitor.self, Query.self, Models.self, Stats.self, Ping.self, Bench.self]
+        subcommands: [Exec.self, Get.self, Events.self, List.self, Watch.self, Monitor.self, Query.self, Models.self, Stats.self, Ping.self, Bench.self, Raw.self]
     )
 
-    /// Runs the command, mapping every failure to the documented exit status.
+    /// Runs the command, mapping every failure to the documented exit status; with no
+    /// subcommand on a terminal, runs an ``InteractiveSession`` instead.
     static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
         do {
-            var command = try parseAsRoot(Self.subcommandFirst(Array(CommandLine.arguments.dropFirst())))
-            if var command = command as? any AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
+            let (options, rest) = Self.splitConnectionOptions(arguments)
+            if rest.isEmpty && Terminal.standardInput.isTerminal && Terminal.standardOutput.isTerminal {
+                var session = InteractiveSession(options: try ConnectionOptions.parse(options))
+                await session.run()
+                return
             }
+            try await execute(parseAsRoot(Self.subcommandFirst(arguments)))
         } catch let failure as CommandFailure {
             Terminal.standardError.printError(failure.message)
             Glibc.exit(failure.status.rawValue)
@@ -48,25 +58,38 @@ struct SourceCtl: AsyncParsableCommand {
 }
 
 extension SourceCtl {
+    /// Runs a parsed command, whether it is asynchronous or not.
+    static func execute(_ command: any ParsableCommand) async throws {
+        if var command = command as? any AsyncParsableCommand {
+            try await command.run()
+        } else {
+            var command = command
+            try command.run()
+        }
+    }
+
     /// `arguments` with the connection options given before the subcommand (`--socket PATH`,
     /// `--socket=PATH`, `--json`) moved after it, where the subcommand parses them.
     static func subcommandFirst(_ arguments: [String]) -> [String] {
-        var leading: [String] = []
+        let (leading, rest) = splitConnectionOptions(arguments)
+        guard !leading.isEmpty, let subcommand = rest.first else { return arguments }
+        return [subcommand] + leading + rest.dropFirst()
+    }
+
+    /// The connection options at the start of `arguments`, and the arguments after them.
+    static func splitConnectionOptions(_ arguments: [String]) -> (options: [String], rest: ArraySlice<String>) {
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
             if argument == "--json" || argument.hasPrefix("--socket=") {
-                leading.append(argument)
                 index += 1
             } else if argument == "--socket", index + 1 < arguments.count {
-                leading += arguments[index...(index + 1)]
                 index += 2
             } else {
                 break
             }
         }
-        guard !leading.isEmpty, index < arguments.count else { return arguments }
-        return [arguments[index]] + leading + arguments[(index + 1)...]
+        return (Array(arguments[..<index]), arguments[index...])
     }
 }
 

@@ -14,6 +14,7 @@ struct Terminal {
         case bold = "1"
     }
 
+    static let standardInput = Terminal(descriptor: STDIN_FILENO)
     static let standardOutput = Terminal(descriptor: STDOUT_FILENO)
     static let standardError = Terminal(descriptor: STDERR_FILENO)
 

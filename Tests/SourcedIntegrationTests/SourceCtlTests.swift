@@ -120,6 +120,40 @@ import Testing
         #expect(await daemon.stop() == 0)
     }
 
+    /// `raw` with piped input sends each line as it is, pipelined, and prints each reply as sent:
+    /// 300 lines (beyond its window of 64) all answered, in order.
+    @Test func rawSendsPipedLinesAsTheyAreAndPrintsRepliesAsSent() async throws {
+        let daemon = try await DaemonProcess()
+        let sourcectl = DaemonProcess.executable("sourcectl")
+        let input = """
+            {"op":"execute","model":"counter","id":"r1","command":{"type":"create"}}
+
+            {"op":"get", "model":"counter","id":"r1","req":1e400}
+            not json
+
+            """ + String(repeating: "{\"op\":\"ping\"}\n", count: 300)
+        let run = try await ToolRun.run(executable: sourcectl, ["raw", "--socket", daemon.socketPath], input: input)
+        #expect(run.status == 0, "\(run.errors)")
+        let lines = run.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.count == 303, "one reply per line that is not blank")
+        #expect(lines.first?.hasPrefix(#"{"ok":true,"model":"counter","id":"r1","version":1,"#) == true, "\(run.output.prefix(300))")
+        #expect(lines.dropFirst().first == #"{"ok":true,"model":"counter","id":"r1","version":1,"state":{"count":0},"req":1e400}"#)
+        #expect(lines.dropFirst(2).first?.contains(#""code":"bad_request""#) == true)
+        #expect(lines.dropFirst(3).allSatisfy { $0 == #"{"ok":true,"pong":true}"# })
+
+        let nothing = try await ToolRun.run(executable: sourcectl, ["raw", "--socket", daemon.socketPath], input: "")
+        #expect(nothing.status == 0 && nothing.output.isEmpty, "\(nothing.errors)")
+        #expect(await daemon.stop() == 0)
+        let gone = try await ToolRun.run(executable: sourcectl, ["raw", "--socket", daemon.socketPath], input: #"{"op":"ping"}"# + "\n")
+        #expect(gone.status == 3 && gone.errors.contains("is sourced running?"), "\(gone.errors)")
+    }
+
+    /// With no subcommand and no terminal, sourcectl prints its help, as before the prompt existed.
+    @Test func noSubcommandWithoutATerminalPrintsTheHelp() async throws {
+        let run = try await ToolRun.run(executable: DaemonProcess.executable("sourcectl"), [], input: "get counter c1\n")
+        #expect(run.status == 0 && run.output.contains("USAGE: sourcectl <subcommand>") && run.output.contains("raw"), "\(run.output)")
+    }
+
     @Test func aMissingDaemonExitsThreeWithAdvice() async throws {
         let nowhere = TemporaryDirectory("none").file("s.sock")
         let run = try await ToolRun.run("sourcectl", ["ping"], environment: ["SOURCED_SOCKET": nowhere])
