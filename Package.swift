@@ -78,6 +78,8 @@ let package = Package(
         ),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        .target(name: "SourcedLua", dependencies: ["CLua", "SourcedCore", "SourcedJSON"]),
         .target(
             name: "SourcedSystemd",
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]
@@ -90,6 +92,7 @@ let package = Package(
                 "SourcedCore",
                 "SourcedStorage",
                 "SourcedEngine",
+                "SourcedLua",
                 "SourcedProjections",
                 "SourcedServer",
                 "SourcedSystemd",
@@ -131,6 +134,10 @@ let package = Package(
         .target(name: "SourcedTestSupport", path: "Tests/SourcedTestSupport"),
         .testTarget(name: "SourcedCoreTests", dependencies: ["SourcedCore", "SourcedJSON"]),
         .testTarget(name: "SourcedJSONTests", dependencies: ["SourcedCore", "SourcedJSON"]),
+        .testTarget(
+            name: "SourcedLuaTests",
+            dependencies: ["SourcedCore", "SourcedEngine", "SourcedJSON", "SourcedLua", "SourcedStorage", "SourcedTestSupport"]
+        ),
         .testTarget(name: "SourcedStorageTests", dependencies: ["SourcedStorage", "SourcedTestSupport"]),
         .testTarget(name: "SourcedEngineTests", dependencies: ["SourcedEngine", "SourcedTestSupport"]),
         .testTarget(

@@ -40,6 +40,15 @@ public protocol AggregateModel: Sendable {
 
     /// Returns the state after `event`, starting from `state` (`nil` before the first event).
     static func evolve(_ state: State?, with event: Event) -> State
+
+    /// What the engine calls to decide a chain: `program` is the catalog's program for the
+    /// aggregate's model name (`nil` for a Swift model). A Swift model keeps the default, which
+    /// is ``decide(chain:state:)`` and never faults; ``DynamicModel`` runs the program.
+    static func decide(chain commands: [Command], state: State?, program: (any ModelProgram)?) throws(ModelError) -> (events: [Event], state: State?)
+
+    /// What the engine calls to fold an event while loading; as ``decide(chain:state:program:)``,
+    /// a Swift model keeps the default, ``evolve(_:with:)``.
+    static func evolve(_ state: State?, with event: Event, program: (any ModelProgram)?) throws(ModelFault) -> State
 }
 
 /// A model's refusal of a command, with a reason a user can act on, e.g. `"insufficient funds"`.
@@ -72,6 +81,24 @@ public struct CommandDescription: Codable, Hashable, Sendable {
 
 extension AggregateModel {
     public static var stateVersion: Int { 1 }
+
+    @inlinable
+    public static func decide(
+        chain commands: [Command],
+        state: State?,
+        program: (any ModelProgram)?
+    ) throws(ModelError) -> (events: [Event], state: State?) {
+        do {
+            return try decide(chain: commands, state: state)
+        } catch {
+            throw .rejected(error)
+        }
+    }
+
+    @inlinable
+    public static func evolve(_ state: State?, with event: Event, program: (any ModelProgram)?) throws(ModelFault) -> State {
+        evolve(state, with: event)
+    }
 
     /// Runs a chain of commands, each on the state the previous one produced.
     ///

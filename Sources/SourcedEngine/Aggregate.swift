@@ -17,6 +17,13 @@ final class Aggregate<Model: AggregateModel>: LiveAggregate {
     /// The state and version after every decided chain, durable or not.
     var head = Snapshot<Model>(version: 0, state: nil)
     var reads: [PendingRead] = []
+    /// The state version its snapshots are written with: `Model`'s, or its program's.
+    let stateVersion: Int
+
+    init(key: AggregateKey, stateVersion: Int) {
+        self.stateVersion = stateVersion
+        super.init(key: key)
+    }
 
     /// Answers, in order, the reads whose chains are now all durable.
     func answerDurableReads() {
@@ -31,7 +38,7 @@ final class Aggregate<Model: AggregateModel>: LiveAggregate {
     override func durableSnapshot() -> (version: UInt64, make: @Sendable () throws -> SnapshotFile)? {
         guard let state = durable.state, durable.version > 0 else { return nil }
         let file = SnapshotFile(
-            model: key.model, stateVersion: Model.stateVersion, version: durable.version, logLength: durableLength,
+            model: key.model, stateVersion: stateVersion, version: durable.version, logLength: durableLength,
             recordOffset: durableRecordOffset, position: durablePosition, state: [],
             commands: commands.encoded(through: durable.version)
         )

@@ -227,7 +227,7 @@ public final class Engine: Sendable {
             return Shard(
                 index: index, loop: loop, capacity: max(capacity, 1), store: store, committer: committer, counters: counters,
                 snapshots: snapshots, memoryBudget: configuration.maximumMemory.map { $0 / loops.count } ?? .max,
-                commandWindow: configuration.commandWindow
+                commandWindow: configuration.commandWindow, models: configuration.models
             )
         }
         self.shards = shards
@@ -277,17 +277,24 @@ public final class Engine: Sendable {
         id: AggregateID,
         commands: [Model.Command],
         expecting expected: UInt64? = nil,
-        commandID: String? = nil
+        commandID: String? = nil,
+        named name: String = Model.name
     ) async throws(EngineError) -> Commit<Model> {
-        try await onShard(Model.self, id) { shard, key, done in
+        try await onShard(Model.self, name, id) { shard, key, done in
             shard.execute(Model.self, key: key, commands: commands, expecting: expected, commandID: commandID.map { Array($0.utf8) }, done)
         }
     }
 
     /// The state of aggregate `id` of `model` after every chain decided before this call, once
     /// durable; version 0 and no state if it was never created.
-    public func snapshot<Model: AggregateModel>(_ model: Model.Type, id: AggregateID) async throws(EngineError) -> Snapshot<Model> {
-        try await onShard(Model.self, id) { shard, key, done in
+    ///
+    /// `name` names the model of a ``DynamicModel`` (one of its programs); a Swift model keeps the default.
+    public func snapshot<Model: AggregateModel>(
+        _ model: Model.Type,
+        id: AggregateID,
+        named name: String = Model.name
+    ) async throws(EngineError) -> Snapshot<Model> {
+        try await onShard(Model.self, name, id) { shard, key, done in
             shard.snapshot(Model.self, key: key, done)
         }
     }
@@ -297,9 +304,10 @@ public final class Engine: Sendable {
     public func events<Model: AggregateModel>(
         _ model: Model.Type,
         id: AggregateID,
-        versions: Range<UInt64>
+        versions: Range<UInt64>,
+        named name: String = Model.name
     ) async throws(EngineError) -> (events: [VersionedEvent<Model>], snapshot: Snapshot<Model>) {
-        try await onShard(Model.self, id) { shard, key, done in
+        try await onShard(Model.self, name, id) { shard, key, done in
             shard.events(Model.self, key: key, versions: versions, done)
         }
     }
@@ -307,11 +315,12 @@ public final class Engine: Sendable {
     /// Runs `body` on the loop of `id`'s shard and waits for the result it passes to `done`.
     private func onShard<Model: AggregateModel, Value: Sendable>(
         _ model: Model.Type,
+        _ name: String,
         _ id: AggregateID,
         _ body: @escaping @Sendable (Shard, AggregateKey, @escaping (Result<Value, EngineError>) -> Void) -> Void
     ) async throws(EngineError) -> Value {
-        guard configuration.models.model(named: Model.name) == Model.self else {
-            throw .unknownModel(Model.name, known: configuration.models.names)
+        guard configuration.models.model(named: name)?.type == Model.self else {
+            throw .unknownModel(name, known: configuration.models.names)
         }
         guard edgeCalls.withLock({ calls in
             guard calls.accepting else { return false }
@@ -329,7 +338,7 @@ public final class Engine: Sendable {
             }
             drained.forEach { $0.resume() }
         }
-        let key = AggregateKey(model: Model.name, id: id)
+        let key = AggregateKey(model: name, id: id)
         let shard = shard(for: key)
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, EngineError>, Never>) in
             shard.loop.execute {

@@ -23,6 +23,9 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case outcomeUnknown(String)
     /// The request's command id was accepted before for another command on this aggregate.
     case commandIDReused(String)
+    /// A model program failed (``ModelFault``): it ran out of its budget or memory, raised an
+    /// error, or returned what is not events or a state. Nothing was recorded.
+    case modelFailed(String)
 
     public var description: String {
         switch self {
@@ -35,7 +38,7 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .wrongVersion(let expected, let actual):
             "expected version \(expected), but the aggregate is at version \(actual)"
         case .tooLarge(let message), .corrupt(let message), .unavailable(let message), .outcomeUnknown(let message),
-             .commandIDReused(let message):
+             .commandIDReused(let message), .modelFailed(let message):
             message
         }
     }
@@ -58,6 +61,8 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             self = error
         } else if let error = error as? StorageError {
             self.init(error)
+        } else if let fault = error as? ModelFault {
+            self = .modelFailed(fault.reason)
         } else {
             self = .unavailable("\(error)")
         }

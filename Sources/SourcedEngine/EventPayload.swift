@@ -72,9 +72,21 @@ struct StateFold<Model: AggregateModel>: LogFold {
     var state: Model.State?
     /// The command ids of the chains folded, the newest the window holds.
     var commands: CommandWindow
+    /// The program of a ``DynamicModel`` aggregate; `nil` for a Swift model.
+    var program: (any ModelProgram)?
 
     mutating func apply(_ header: LogRecordHeader, payload: UnsafeRawBufferPointer) throws {
-        try EventPayload.forEach(Model.Event.self, in: payload, header: header) { state = Model.evolve(state, with: $0) }
+        // A fault stops the fold at the event that raised it; the load fails with the fault.
+        var fault: ModelFault?
+        try EventPayload.forEach(Model.Event.self, in: payload, header: header) { event in
+            guard fault == nil else { return }
+            do throws(ModelFault) {
+                state = try Model.evolve(state, with: event, program: program)
+            } catch {
+                fault = error
+            }
+        }
+        if let fault { throw fault }
         if let command = header.command {
             commands.record(
                 idHash: command.idHash, fingerprint: command.fingerprint, firstVersion: header.firstVersion,

@@ -62,6 +62,8 @@ public final class Shard: @unchecked Sendable {
     private var drained: [EventLoopPromise<Void>] = []
     /// How many command ids each aggregate remembers (``CommandWindow``).
     private let commandWindow: Int
+    /// The engine's models: where a ``DynamicModel`` aggregate finds its program.
+    private let models: ModelCatalog
     /// The timer evicting aggregates idle for longer than the idle timeout (``evictIdle(after:)``).
     private var idleEviction: RepeatedTask?
 
@@ -74,10 +76,12 @@ public final class Shard: @unchecked Sendable {
         counters: EngineCounters,
         snapshots: SnapshotWriter?,
         memoryBudget: Int,
-        commandWindow: Int
+        commandWindow: Int,
+        models: ModelCatalog
     ) {
         precondition(capacity > 0)
         self.commandWindow = commandWindow
+        self.models = models
         self.index = index
         self.loop = loop
         self.capacity = capacity
@@ -225,11 +229,16 @@ public final class Shard: @unchecked Sendable {
         }
         let decided: (events: [Model.Event], state: Model.State?)
         do {
-            decided = try Model.decide(chain: commands, state: head.state)
+            decided = try Model.decide(chain: commands, state: head.state, program: program(of: aggregate))
         } catch {
-            counters.rejections.increment()
             release(aggregate)
-            return done(.failure(.rejected(error)))
+            switch error {
+            case .rejected(let rejection):
+                counters.rejections.increment()
+                return done(.failure(.rejected(rejection)))
+            case .fault(let fault):
+                return done(.failure(.modelFailed(fault.reason)))
+            }
         }
         var commit = Commit<Model>(version: head.version + UInt64(decided.events.count), position: 0, events: decided.events, state: decided.state)
         guard !decided.events.isEmpty else {
@@ -439,6 +448,15 @@ public final class Shard: @unchecked Sendable {
 
     // MARK: - Live aggregates
 
+    /// The program a ``DynamicModel`` aggregate runs; `nil` for a Swift model, without a lookup.
+    private func program<Model: AggregateModel>(of aggregate: Aggregate<Model>) -> (any ModelProgram)? {
+        program(of: aggregate.key, Model.self)
+    }
+
+    private func program<Model: AggregateModel>(of key: AggregateKey, _ model: Model.Type) -> (any ModelProgram)? {
+        Model.self == DynamicModel.self ? models.program(named: key.model) : nil
+    }
+
     /// Calls `body` once `key`'s aggregate is loaded (or failed to load), with the aggregate in
     /// use: `body` must ``release(_:)`` it when its request is answered.
     private func withAggregate<Model: AggregateModel>(
@@ -455,7 +473,7 @@ public final class Shard: @unchecked Sendable {
                 waitingForRoom.append { self.withAggregate(key, body) }
                 return
             }
-            aggregate = Aggregate<Model>(key: key)
+            aggregate = Aggregate<Model>(key: key, stateVersion: program(of: key, Model.self)?.stateVersion ?? Model.stateVersion)
             aggregates[key] = aggregate
             account(aggregate, state: 0, events: 0, created: true)
             counters.live.increment()
@@ -494,9 +512,11 @@ public final class Shard: @unchecked Sendable {
         aggregate.phase = .loading
         counters.loads.increment()
         let window = CommandWindow(capacity: commandWindow)
+        let program = program(of: aggregate)
         store.replay(
-            aggregate.key, into: StateFold<Model>(commands: window), repairingFrom: committer,
-            snapshots: StateFold<Model>.snapshots(commandWindow: commandWindow), on: loop
+            aggregate.key, into: StateFold<Model>(commands: window, program: program), repairingFrom: committer,
+            snapshots: StateFold<Model>.snapshots(of: aggregate.key.model, stateVersion: aggregate.stateVersion, program: program, commandWindow: commandWindow),
+            on: loop
         )
             .assumeIsolated().whenComplete { result in
             var failure: EngineError?

@@ -1,15 +1,17 @@
+import SourcedCore
 import SourcedJSON
 import SourcedStorage
 
 /// A model's state in snapshot files: the JSON its `Codable` conformance writes.
 extension StateFold {
-    /// Restores the fold from a snapshot of `Model`'s current state version, remembering up to
-    /// `commandWindow` command ids.
-    static func snapshots(commandWindow: Int) -> SnapshotCodec<Self> {
-        SnapshotCodec(model: Model.name, stateVersion: Model.stateVersion) { snapshot in
+    /// Restores the fold of model `name` from a snapshot of its current `stateVersion`,
+    /// remembering up to `commandWindow` command ids; `program` as the fold's.
+    static func snapshots(of name: String, stateVersion: Int, program: (any ModelProgram)?, commandWindow: Int) -> SnapshotCodec<Self> {
+        SnapshotCodec(model: name, stateVersion: stateVersion) { snapshot in
             StateFold(
                 state: try JSONNodeDecoder().decode(Model.State.self, from: snapshot.state),
-                commands: try CommandWindow(capacity: commandWindow, decoding: snapshot.commands)
+                commands: try CommandWindow(capacity: commandWindow, decoding: snapshot.commands),
+                program: program
             )
         }
     }

@@ -27,18 +27,18 @@ struct AggregateRequestRunner: AggregateRequestVisitor {
     }
 
     func get<Model: AggregateModel>(_ request: GetRequest<Model>) {
-        let (id, req, reply) = (request.key.id, req, reply)
-        shard.snapshot(Model.self, key: request.key) { result in
-            reply(Self.reply(result, req: req) { SnapshotBody<Model>(id: id, version: $0.version, state: $0.state) })
+        let (key, req, reply) = (request.key, req, reply)
+        shard.snapshot(Model.self, key: key) { result in
+            reply(Self.reply(result, req: req) { SnapshotBody<Model>(model: key.model, id: key.id, version: $0.version, state: $0.state) })
         }
     }
 
     func events<Model: AggregateModel>(_ request: EventsRequest<Model>) {
-        let (id, req, reply) = (request.key.id, req, reply)
-        shard.events(Model.self, key: request.key, versions: request.versions) { result in
+        let (key, req, reply) = (request.key, req, reply)
+        shard.events(Model.self, key: key, versions: request.versions) { result in
             reply(Self.reply(result, req: req) { page in
                 let events = page.events.map { EventsBody<Model>.Item(version: $0.version, timestamp: $0.timestamp, event: $0.event) }
-                return EventsBody<Model>(id: id, version: page.snapshot.version, events: events)
+                return EventsBody<Model>(model: key.model, id: key.id, version: page.snapshot.version, events: events)
             })
         }
     }

@@ -23,6 +23,8 @@ extension ProtocolError {
             self.init(.outcomeUnknown, error.description)
         case .commandIDReused:
             self.init(.commandIDReused, error.description)
+        case .modelFailed:
+            self.init(.modelFailed, error.description)
         }
     }
 }

@@ -183,7 +183,9 @@ public final class AggregateStore: Sendable {
     /// durable, so what a log holds may be served even if it reached only the page cache. Only
     /// the aggregate's single writer may call this, never while an append to the same log runs.
     /// - Throws: ``StorageError/corrupt(path:offset:reason:)`` if the log holds damage no intact
-    ///   copy covers, or disagrees with the global log; the log is then left untouched.
+    ///   copy covers, or disagrees with the global log; the log is then left untouched. A
+    ///   ``ModelFault`` the fold throws (a model program that fails) is thrown as it is, and
+    ///   nothing is repaired for it.
     public func replay<Fold: LogFold>(
         _ key: AggregateKey,
         into fold: Fold,
@@ -325,6 +327,8 @@ public final class AggregateStore: Sendable {
 
     func run<Result: Sendable>(on loop: any EventLoop, _ body: @escaping @Sendable () throws -> Result) -> EventLoopFuture<Result> {
         pool.runIfActive(eventLoop: loop, body).flatMapErrorThrowing { error in
+            // A model's fault in a fold is the model's, not the storage's: passed on as it is.
+            if let fault = error as? ModelFault { throw fault }
             throw error as? StorageError ?? .shutDown
         }
     }
@@ -334,6 +338,8 @@ public final class AggregateStore: Sendable {
             return try await pool.runIfActive(body)
         } catch let error as StorageError {
             throw error
+        } catch let fault as ModelFault {
+            throw fault
         } catch {
             throw StorageError.shutDown
         }
@@ -385,6 +391,9 @@ public final class AggregateStore: Sendable {
                 try fold.apply(entry.header, payload: UnsafeRawBufferPointer(rebasing: buffer[entry.payload]))
             }
             return (fold, scan)
+        } catch let fault as ModelFault {
+            // The model failed, not the log: nothing is wrong on disk, so nothing is repaired.
+            throw fault
         } catch {
             throw StorageError.corrupt(path: path, offset: base + recordOffset, reason: "undecodable events: \(error)")
         }

@@ -35,6 +35,10 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
     /// The request's `command_id` was accepted before, on this aggregate, for a different command
     /// chain. Nothing was written; use a fresh id for a new command.
     case commandIDReused = "command_id_reused"
+    /// The aggregate's model, a program loaded at run time (a Lua model), failed: it ran out of
+    /// its instruction budget or memory, raised an error, or returned malformed events or state.
+    /// Nothing was written and the aggregate is unchanged; the message says which and where.
+    case modelFailed = "model_failed"
     /// The connecting user is not in the daemon's allow-list (`--allow-uid`, `--allow-gid`).
     case forbidden
     /// A bug in sourced; please report it.

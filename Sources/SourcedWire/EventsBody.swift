@@ -17,12 +17,15 @@ public struct EventsBody<Model: AggregateModel>: Encodable, Sendable {
         }
     }
 
+    /// The model's name: `Model`'s, or a ``DynamicModel``'s program's.
+    public var model: String
     public var id: AggregateID
     /// The aggregate's current version.
     public var version: UInt64
     public var events: [Item]
 
-    public init(id: AggregateID, version: UInt64, events: [Item]) {
+    public init(model: String = Model.name, id: AggregateID, version: UInt64, events: [Item]) {
+        self.model = model
         self.id = id
         self.version = version
         self.events = events
@@ -38,7 +41,7 @@ public struct EventsBody<Model: AggregateModel>: Encodable, Sendable {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Key.self)
-        try container.encode(Model.name, forKey: .model)
+        try container.encode(model, forKey: .model)
         try container.encode(id.rawValue, forKey: .id)
         try container.encode(version, forKey: .version)
         var list = container.nestedUnkeyedContainer(forKey: .events)

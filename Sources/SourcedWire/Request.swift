@@ -112,7 +112,7 @@ public struct Request: Sendable {
             guard let model = catalog.model(named: name) else {
                 throw ProtocolError(.unknownModel, "unknown model \"\(name)\"; known models: \(catalog.names.joined(separator: ", "))")
             }
-            return .aggregate(try aggregateRequest(op, model, try aggregateID(try fields.decode(String.self, .id)), fields))
+            return .aggregate(try aggregateRequest(op, model.type, model, try aggregateID(try fields.decode(String.self, .id)), fields))
         case "subscribe":
             let from = try fields.decodeIfPresent(UInt64.self, .from)
             let model = try fields.decodeIfPresent(String.self, .model)
@@ -170,25 +170,48 @@ public struct Request: Sendable {
     private static func aggregateRequest<Model: AggregateModel>(
         _ op: String,
         _ model: Model.Type,
+        _ entry: ModelCatalog.Entry,
         _ id: AggregateID,
         _ fields: Fields
     ) throws -> any AggregateRequest {
+        let key = AggregateKey(model: entry.name, id: id)
         switch op {
         case "execute":
             let expected = try fields.decodeIfPresent(UInt64.self, .expect)
-            return ExecuteRequest<Model>(
-                key: AggregateKey(model: Model.name, id: id), commands: try commands(Model.self, fields), expected: expected,
-                commandID: try commandID(fields)
-            )
+            let commands = try commands(Model.self, fields)
+            if let program = entry.program {
+                try check(commands, of: program)
+            }
+            return ExecuteRequest<Model>(key: key, commands: commands, expected: expected, commandID: try commandID(fields))
         case "get":
-            return GetRequest<Model>(key: AggregateKey(model: Model.name, id: id))
+            return GetRequest<Model>(key: key)
         default:
             let from = try fields.decodeIfPresent(UInt64.self, .from) ?? 0
             let limit = try fields.decodeIfPresent(Int.self, .limit) ?? defaultEventLimit
             guard (1...maximumEventLimit).contains(limit) else {
                 throw ProtocolError(.badRequest, "field \"limit\" must be between 1 and \(maximumEventLimit)")
             }
-            return EventsRequest<Model>(key: AggregateKey(model: Model.name, id: id), after: from, limit: limit)
+            return EventsRequest<Model>(key: key, after: from, limit: limit)
+        }
+    }
+
+    /// Checks a dynamic model's commands against what its program declares, as decoding checks
+    /// a Swift model's: a known `"type"`, and each declared field present with its JSON type.
+    /// Keys the program does not declare are passed on, as decoding ignores them.
+    private static func check(_ commands: [some Any], of program: any ModelProgram) throws {
+        for case let command as TaggedObject in commands {
+            guard let description = program.commands.first(where: { $0.type == command.type }) else {
+                let known = program.commands.map(\.type).joined(separator: ", ")
+                throw ProtocolError(.unknownCommand, "unknown command \"\(command.type)\" for model \(program.name); commands: \(known)")
+            }
+            for (field, type) in description.fields.sorted(by: { $0.key < $1.key }) {
+                guard let value = command.value[field] else {
+                    throw ProtocolError(.badRequest, "invalid request: command \"\(command.type)\" needs field \"\(field)\" (\(type))")
+                }
+                guard CommandDescription.value(value, hasType: type) else {
+                    throw ProtocolError(.badRequest, "invalid request: field \"\(field)\" of command \"\(command.type)\" must be \(type == "integer" ? "an" : "a") \(type), not \(value.kind)")
+                }
+            }
         }
     }
 

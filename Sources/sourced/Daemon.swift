@@ -5,6 +5,7 @@ import NIOPosix
 import SourcedBuildInfo
 import SourcedCore
 import SourcedEngine
+import SourcedLua
 import SourcedProjections
 import SourcedServer
 import SourcedStorage
@@ -91,10 +92,22 @@ struct Daemon {
         let server: UnixSocketServer
         // Only what --projection names runs: an unused projection would cost every commit.
         let projections: [any QueryableProjection] = settings.projections.contains("account-balances") ? [AccountBalances()] : []
+        let models: ModelCatalog
+        do {
+            models = try ModelCatalog.builtIn.adding(settings.modelsDirectory.map { try LuaModelDirectory.load($0) } ?? [])
+        } catch {
+            return .failure("cannot load the models of --models-dir: \(error)")
+        }
+        if let directory = settings.modelsDirectory {
+            logger.info("loaded Lua models", metadata: [
+                "directory": "\(directory)", "models": "\(models.models.compactMap(\.program?.name).joined(separator: ", "))",
+            ])
+        }
         do {
             engine = try await Engine.start(
                 Engine.Configuration(
                     dataDirectory: settings.dataDirectory,
+                    models: models,
                     maximumAggregates: settings.maximumAggregates,
                     maximumMemory: settings.maximumMemory,
                     snapshotInterval: settings.snapshotInterval,

@@ -57,6 +57,7 @@ extension DaemonSettings {
             Field("max-open-files", \.maximumOpenFiles, show: optional),
             Field("io-threads", \.ioThreads),
             Field("threads", \.threads),
+            Field("models-dir", \.modelsDirectory, show: { $0 ?? "none" }),
             Field("projection", \.projections, show: { $0.isEmpty ? "none" : $0.joined(separator: ",") }),
             Field("subscription-buffer", \.subscriptionBuffer),
             Field("allow-uid", \.server.access.users, reloadable: true, show: identities),

@@ -12,6 +12,8 @@ import SourcedWire
 struct DaemonSettings: Sendable {
     var socketPath: String
     var dataDirectory: String
+    /// Where the Lua models are, `nil` for none.
+    var modelsDirectory: String?
     var maximumAggregates: Int
     /// `nil`: no bound on the aggregates' estimated memory.
     var maximumMemory: Int?
@@ -85,6 +87,8 @@ struct DaemonSettings: Sendable {
         let seconds: (Double) -> Bool = { $0 > 0 && $0 <= 31_536_000 }
         socketPath = flags.socket ?? defaults.socketPath
         dataDirectory = flags.dataDir ?? defaults.dataDirectory
+        let models = try setting(flags.modelsDir, "models-dir", default: "") { $0 }
+        modelsDirectory = models.isEmpty ? nil : models
         maximumAggregates = try setting(flags.maxAggregates, "max-aggregates", default: 100_000, valid: positive) { Int($0) }
         let memory = try setting(flags.maxMemory, "max-memory", default: "", valid: { (ByteCount.parse($0) ?? 0) > 0 }) { $0 }
         maximumMemory = ByteCount.parse(memory)

@@ -40,6 +40,9 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Directory holding the logs; created if missing, locked while running. (env: SOURCED_DATA_DIR; default: ~/.local/state/sourced/data)")
     var dataDir: String?
 
+    @Option(help: "Directory of Lua models: every *.lua file in it is served as a model beside the built-in ones (docs/models.md, \"Lua models\"); a file that does not load stops the start. (env: SOURCED_MODELS_DIR; default: none)")
+    var modelsDir: String?
+
     @Option(help: "Most aggregates kept in memory; the least recently used idle one is evicted beyond. (env: SOURCED_MAX_AGGREGATES; default: 100000)")
     var maxAggregates: Int?
 

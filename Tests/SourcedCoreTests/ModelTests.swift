@@ -84,8 +84,8 @@ import Testing
 
 @Suite struct ModelCatalogTests {
     @Test func builtInModelsAreFoundByName() {
-        #expect(ModelCatalog.builtIn.model(named: "counter") == Counter.self)
-        #expect(ModelCatalog.builtIn.model(named: "account") == Account.self)
+        #expect(ModelCatalog.builtIn.model(named: "counter")?.type == Counter.self)
+        #expect(ModelCatalog.builtIn.model(named: "account")?.type == Account.self)
         #expect(ModelCatalog.builtIn.model(named: "Counter") == nil)
         #expect(ModelCatalog.builtIn.names == ["account", "counter"])
     }
