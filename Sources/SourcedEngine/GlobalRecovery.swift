@@ -70,7 +70,7 @@ enum GlobalRecovery {
             guard models.model(named: key.model) != nil else {
                 throw StorageError.corrupt(
                     path: store.directory.globalLogPath, offset: 0,
-                    reason: "it holds chains of model \(key.model), which this build does not serve"
+                    reason: "it holds chains of model \(key.model), which this daemon does not serve (a Lua model missing from --models-dir?)"
                 )
             }
             do {

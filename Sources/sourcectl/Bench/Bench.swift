@@ -55,7 +55,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "The zipf exponent s (weight of the k-th aggregate is 1/k^s).")
     var zipfExponent = 0.99
 
-    @Option(help: "What to send: counter (increment) or account (atomic deposit+withdraw chain); redis: counter only.")
+    @Option(help: "What to send: counter (increment) or account (atomic deposit+withdraw chain); lua-counter and lua-account send the same to the Lua models of models/ (sourced --models-dir models); redis: counter only.")
     var model = BenchModel.counter
 
     @Option(help: "Stop after this many commands in all (instead of --duration).")
@@ -173,7 +173,7 @@ struct Bench: AsyncParsableCommand {
     /// Reads every aggregate back and compares it with what was acknowledged.
     private func verify(_ ids: [String], _ result: ClientResult, path: String) async throws -> [String] {
         let problems = Mutex([String]())
-        let field = model == .counter ? "count" : "balance"
+        let field = model.isCounter ? "count" : "balance"
         try await Self.forEach(ids.count, over: min(clients, 16), path: path) { index in
             #"{"op":"get","model":"\#(model.rawValue)","id":"\#(ids[index])"}"#
         } check: { line, index in

@@ -64,8 +64,8 @@ struct BenchReport {
     private var workload: String {
         let what = switch (options.server, options.model) {
         case (.redis, _): "Redis RPUSH of \(RedisWorkload.value.count) bytes"
-        case (.sourced, .counter): "counter increments"
-        case (.sourced, .account): "account deposit+withdraw chains"
+        case (.sourced, .counter), (.sourced, .luaCounter): "\(options.model.rawValue) increments"
+        case (.sourced, .account), (.sourced, .luaAccount): "\(options.model.rawValue) deposit+withdraw chains"
         }
         let distribution = options.distribution == .zipf ? "zipf s=\(options.zipfExponent)" : "uniform"
         let keys = options.server == .redis ? "lists" : "aggregates"

@@ -15,33 +15,29 @@ enum BenchModel: String, ExpressibleByArgument, CaseIterable, Codable {
     case counter
     /// An atomic chain `deposit 5, withdraw 3` on accounts: two events per command.
     case account
+    /// `counter`'s workload on the Lua counter of `models/counter.lua` (`--models-dir models`).
+    case luaCounter = "lua-counter"
+    /// `account`'s workload on the Lua account of `models/account.lua`.
+    case luaAccount = "lua-account"
+
+    /// Whether the workload is the counter's (else the account's).
+    var isCounter: Bool { self == .counter || self == .luaCounter }
 
     /// Events one command produces.
-    var eventsPerCommand: Int {
-        switch self {
-        case .counter: 1
-        case .account: 2
-        }
-    }
+    var eventsPerCommand: Int { isCounter ? 1 : 2 }
 
     /// The setup request that creates aggregate `id`, with the version it leaves.
     func create(_ id: String) -> String {
-        switch self {
-        case .counter:
-            #"{"op":"execute","model":"counter","id":"\#(id)","command":{"type":"create"}}"#
-        case .account:
-            #"{"op":"execute","model":"account","id":"\#(id)","commands":[{"type":"open","owner":"bench"},{"type":"deposit","amount":\#(Self.initialBalance)}]}"#
-        }
+        isCounter
+            ? #"{"op":"execute","model":"\#(rawValue)","id":"\#(id)","command":{"type":"create"}}"#
+            : #"{"op":"execute","model":"\#(rawValue)","id":"\#(id)","commands":[{"type":"open","owner":"bench"},{"type":"deposit","amount":\#(Self.initialBalance)}]}"#
     }
 
     /// The measured request on aggregate `id`.
     func command(_ id: String) -> String {
-        switch self {
-        case .counter:
-            #"{"op":"execute","model":"counter","id":"\#(id)","command":{"type":"increment"}}"#
-        case .account:
-            #"{"op":"execute","model":"account","id":"\#(id)","commands":[{"type":"deposit","amount":5},{"type":"withdraw","amount":3}]}"#
-        }
+        isCounter
+            ? #"{"op":"execute","model":"\#(rawValue)","id":"\#(id)","command":{"type":"increment"}}"#
+            : #"{"op":"execute","model":"\#(rawValue)","id":"\#(id)","commands":[{"type":"deposit","amount":5},{"type":"withdraw","amount":3}]}"#
     }
 
     /// Checks an aggregate's `get` reply after `acknowledged` commands (and up to `unknown` more
@@ -49,10 +45,7 @@ enum BenchModel: String, ExpressibleByArgument, CaseIterable, Codable {
     func check(_ reply: [String: Int64?], acknowledged: Int64, unknown: Int64) -> String? {
         let version = reply["version"] ?? nil
         let value = reply["value"] ?? nil
-        let (baseVersion, baseValue, step): (Int64, Int64, Int64) = switch self {
-        case .counter: (1, 0, 1)
-        case .account: (2, Self.initialBalance, 2)
-        }
+        let (baseVersion, baseValue, step): (Int64, Int64, Int64) = isCounter ? (1, 0, 1) : (2, Self.initialBalance, 2)
         for extra in 0...unknown {
             let commands = acknowledged + extra
             if version == baseVersion + commands * Int64(eventsPerCommand) && value == baseValue + commands * step {
