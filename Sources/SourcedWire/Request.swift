@@ -204,6 +204,9 @@ public struct Request: Sendable {
                 let known = program.commands.map(\.type).joined(separator: ", ")
                 throw ProtocolError(.unknownCommand, "unknown command \"\(command.type)\" for model \(program.name); commands: \(known)")
             }
+            // Checked in any order; the first wrong field by name is reported.
+            guard !description.fields.allSatisfy({ field, type in command.value[field].map { CommandDescription.value($0, hasType: type) } ?? false })
+            else { continue }
             for (field, type) in description.fields.sorted(by: { $0.key < $1.key }) {
                 guard let value = command.value[field] else {
                     throw ProtocolError(.badRequest, "invalid request: command \"\(command.type)\" needs field \"\(field)\" (\(type))")

@@ -20,6 +20,15 @@ extension TaggedObject: Codable {
     }
 }
 
+extension TaggedObject: JSONReadable {
+    /// The object as parsed, without `Decodable`'s containers: what request parsing and replay
+    /// use. Declines what `init(from:)` refuses, so that it reports why.
+    public init?(reading object: JSONEnvelope) {
+        guard let value = try? JSONParser.parse(object.bytes) else { return nil }
+        self.init(value)
+    }
+}
+
 extension TaggedObject: JSONWritable {
     public func write(to writer: inout JSONWriter) {
         writer.write(value)
