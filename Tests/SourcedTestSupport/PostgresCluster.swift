@@ -1,0 +1,133 @@
+import Foundation
+
+/// A PostgreSQL cluster of its own for a test run: `initdb` into a fresh directory under `/tmp`,
+/// started with `pg_ctl`, listening only on a Unix socket in that directory (no TCP), with
+/// password authentication (SCRAM) for its superuser `sourced`, whose password is in a password
+/// file and nowhere on a command line.
+///
+/// When the tests run as root, the server runs as `nobody` (PostgreSQL refuses to run as root).
+/// ``stop()`` stops it and removes the directory. Uses Debian's `postgresql` package
+/// (`/usr/lib/postgresql/<version>/bin`; `scripts/install-deps` installs it). If anything fails,
+/// ``start()`` throws with the reason and the server's log: tests fail, they are never skipped.
+public final class PostgresCluster: Sendable {
+    /// The directory holding the data, the socket, the password file and the logs.
+    public let directory: String
+    /// The server's superuser.
+    public let user = "sourced"
+    /// A libpq password file (mode 0600) for ``user``: pass it as `passfile`.
+    public let passwordFile: String
+    private let binaries: String
+    private let serverUser: String?
+
+    private init(directory: String, binaries: String, serverUser: String?) {
+        self.directory = directory
+        passwordFile = directory + "/client.pgpass"
+        self.binaries = binaries
+        self.serverUser = serverUser
+    }
+
+    /// Creates and starts a cluster.
+    /// - Throws: ``PostgresClusterError`` saying which step failed and why.
+    public static func start() async throws -> PostgresCluster {
+        let binaries = try findBinaries()
+        let serverUser = geteuid() == 0 ? "nobody" : nil
+        // Short, under /tmp: the socket's path must fit in 107 bytes.
+        let directory = "/tmp/sourced-pg-" + UUID().uuidString.prefix(8).lowercased()
+        guard mkdir(directory, 0o700) == 0 else {
+            throw PostgresClusterError(step: "mkdir \(directory)", reason: String(cString: strerror(errno)))
+        }
+        let cluster = PostgresCluster(directory: directory, binaries: binaries, serverUser: serverUser)
+        do {
+            try await cluster.create()
+            return cluster
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+    }
+
+    /// A connection string for `database` over the cluster's socket, with the password file.
+    public func connectionString(database: String) -> String {
+        "postgres://\(user)@/\(database)?host=\(directory)&passfile=\(passwordFile)"
+    }
+
+    /// Creates an empty database owned by ``user``.
+    public func createDatabase(_ name: String) async throws {
+        try await run(
+            "createdb", ["-h", directory, "-U", user, "--no-password", name], asServer: false,
+            environment: ["PGPASSFILE": passwordFile], log: "createdb.log"
+        )
+    }
+
+    /// Stops the server at once (its data is thrown away) and removes the directory.
+    public func stop() async {
+        if FileManager.default.fileExists(atPath: directory + "/data/postmaster.pid") {
+            try? await run("pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"], asServer: true, log: "pg_ctl-stop.log")
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func create() async throws {
+        let password = UUID().uuidString
+        let serverPasswordFile = directory + "/initdb.pw"
+        try write(Array(password.utf8), to: serverPasswordFile)
+        try write(Array("*:*:*:\(user):\(password)\n".utf8), to: passwordFile)
+        guard chmod(passwordFile, 0o600) == 0 else { throw PostgresClusterError(step: "chmod", reason: String(cString: strerror(errno)!)) }
+        if let serverUser {
+            guard let entry = getpwnam(serverUser) else { throw PostgresClusterError(step: "getpwnam", reason: "no user \(serverUser)") }
+            for path in [directory, serverPasswordFile] where chown(path, entry.pointee.pw_uid, entry.pointee.pw_gid) != 0 {
+                throw PostgresClusterError(step: "chown \(path)", reason: String(cString: strerror(errno)!))
+            }
+        }
+        try await run(
+            "initdb",
+            ["-D", directory + "/data", "-U", user, "--pwfile", serverPasswordFile, "--auth", "scram-sha-256", "-E", "UTF8", "--locale", "C", "--no-sync"],
+            asServer: true, log: "initdb.log"
+        )
+        try await run(
+            "pg_ctl",
+            [
+                "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "120",
+                "-o", "-c listen_addresses='' -c unix_socket_directories='\(directory)' -c max_connections=200", "start",
+            ],
+            asServer: true, log: "pg_ctl-start.log"
+        )
+    }
+
+    /// Runs one of the PostgreSQL programs, as the server's user if `asServer`, its output to `log`
+    /// in the directory.
+    private func run(_ program: String, _ arguments: [String], asServer: Bool, environment: [String: String] = [:], log: String) async throws {
+        var path = binaries + "/" + program
+        var arguments = arguments
+        if asServer, let serverUser {
+            arguments = ["-u", serverUser, "--", path] + arguments
+            path = "/usr/sbin/runuser"
+        }
+        let logPath = directory + "/" + log
+        let status: Int32
+        do {
+            status = try await SpawnedProgram.run(
+                path, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, directory: directory, logPath: logPath
+            )
+        } catch {
+            throw PostgresClusterError(step: program, reason: "cannot run \(path): \(error)")
+        }
+        guard status == 0 else {
+            var reason = "exited with status \(status): " + ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+            if let serverLog = try? String(contentsOfFile: directory + "/server.log", encoding: .utf8) {
+                reason += "\nserver log:\n" + serverLog
+            }
+            throw PostgresClusterError(step: program, reason: reason)
+        }
+    }
+
+    /// The newest `/usr/lib/postgresql/<version>/bin` that has `initdb`.
+    private static func findBinaries() throws -> String {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
+        guard let version = versions.last(where: { FileManager.default.isExecutableFile(atPath: "\(root)/\($0)/bin/initdb") }) else {
+            throw PostgresClusterError(step: "find initdb", reason: "no \(root)/<version>/bin/initdb: install Debian's postgresql package (scripts/install-deps)")
+        }
+        return "\(root)/\(version)/bin"
+    }
+}

@@ -1,0 +1,39 @@
+import CLinux
+import Foundation
+
+/// Runs a program to its end with `posix_spawn`, not Foundation's `Process`: `Process` notices an
+/// exit only once every descendant has closed a descriptor the child inherits, and a daemon the
+/// program starts (`pg_ctl start`'s server) keeps it open for its whole life.
+///
+/// The child gets standard input from `/dev/null`, standard output and error appended to
+/// `logPath`, `directory` as its working directory and no other descriptor. It is waited for on a
+/// thread of its own, never on the cooperative pool.
+public enum SpawnedProgram {
+    /// The program's exit status (128 + the signal if a signal ended it).
+    /// - Throws: `POSIXError` if it cannot be started.
+    public static func run(_ path: String, _ arguments: [String], environment: [String: String], directory: String, logPath: String) async throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        sourced_spawn_change_directory(&actions, directory)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        sourced_spawn_close_from(&actions, 3)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var spawned: pid_t = 0
+        let result = posix_spawn(&spawned, path, &actions, nil, argv, envp)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EINVAL) }
+        let pid = spawned
+        return await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+                let signal = status & 0x7F
+                continuation.resume(returning: signal == 0 ? (status >> 8) & 0xFF : 128 + signal)
+            }
+        }
+    }
+}
