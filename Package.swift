@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "SourcedStorage", targets: ["SourcedStorage"]),
         .library(name: "SourcedWire", targets: ["SourcedWire"]),
         .library(name: "SourcedJSON", targets: ["SourcedJSON"]),
+        .library(name: "SourcedPostgres", targets: ["SourcedPostgres"]),
         .executable(name: "sourced", targets: ["sourced"]),
         .executable(name: "sourcectl", targets: ["sourcectl"]),
     ],
@@ -20,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
@@ -55,6 +57,17 @@ let package = Package(
             dependencies: ["SourcedCore", "SourcedJSON", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .target(name: "CLinux"),
+        .target(
+            name: "SourcedPostgres",
+            dependencies: [
+                "SourcedCore",
+                "SourcedStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         .target(name: "SourcedProjections", dependencies: ["SourcedCore", "SourcedEngine", "SourcedJSON", "SourcedStorage"]),
         .target(
             name: "SourcedServer",
@@ -151,6 +164,17 @@ let package = Package(
                 "SourcedWire",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SourcedPostgresTests",
+            dependencies: [
+                "SourcedCore",
+                "SourcedPostgres",
+                "SourcedStorage",
+                "SourcedTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(

@@ -1,0 +1,156 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import Synchronization
+
+/// Wakes readers of the global stream when chains are committed, through PostgreSQL's
+/// `LISTEN sourced_commits` on a connection of its own: every commit notifies the channel in its
+/// transaction with its last position (``PostgresEventStore/commit(_:)``), so a reader that has
+/// read up to a position waits for a newer one instead of polling.
+///
+/// No commit is missed between start and the first notification: the listener reads the newest
+/// position only once `LISTEN` is in effect. Notifications arrive in commit order; a wake-up says
+/// only that positions up to the one returned are committed, the reader then reads them.
+public final class PostgresCommitListener: Sendable {
+    private struct Waiter {
+        var after: UInt64
+        var continuation: CheckedContinuation<UInt64, any Error>
+    }
+
+    private struct State {
+        var newest: UInt64 = 0
+        var waiters: [Int: Waiter] = [:]
+        var nextWaiter = 0
+        /// Set once listening ended: every wait fails with it.
+        var failure: PostgresStoreError?
+    }
+
+    private let state = Mutex(State())
+    private let connection: PostgresConnection
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    private init(connection: PostgresConnection) {
+        self.connection = connection
+    }
+
+    /// Connects and starts listening; returns once `LISTEN` is in effect and the newest position read.
+    /// - Throws: ``PostgresStoreError/cannotConnect(target:reason:)`` or ``PostgresStoreError/unavailable(_:)``.
+    public static func start(
+        _ settings: PostgresConnectionSettings,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "sourced.postgres")
+    ) async throws(PostgresStoreError) -> PostgresCommitListener {
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(
+                on: eventLoopGroup.any(), configuration: settings.configuration, id: ConnectionIDs.shared.next(), logger: logger
+            )
+        } catch {
+            throw .cannotConnect(target: "\(settings) (commit listener)", reason: ConnectionSlot.reason(error))
+        }
+        let listener = PostgresCommitListener(connection: connection)
+        do {
+            try await withCheckedThrowingContinuation { (started: CheckedContinuation<Void, any Error>) in
+                listener.task.withLock { $0 = Task { await listener.listen(logger: logger, started: started) } }
+            }
+        } catch {
+            await listener.close()
+            throw PostgresStoreError(error, committing: false)
+        }
+        return listener
+    }
+
+    /// The newest committed position the listener knows of.
+    public var newestPosition: UInt64 {
+        state.withLock { $0.newest }
+    }
+
+    /// How many readers are waiting for a commit.
+    public var waitingReaders: Int {
+        state.withLock { $0.waiters.count }
+    }
+
+    /// Returns the newest committed position once it is beyond `position`: at once if it is already.
+    /// - Throws: ``PostgresStoreError/listenerLost(_:)`` once listening ended, `CancellationError`
+    ///   if the waiting task is cancelled.
+    public func wait(after position: UInt64) async throws -> UInt64 {
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let resume: Result<UInt64, any Error>? = state.withLock { state in
+                    if let failure = state.failure { return .failure(failure) }
+                    if state.newest > position { return .success(state.newest) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.waiters[id] = Waiter(after: position, continuation: continuation)
+                    return nil
+                }
+                if let resume { continuation.resume(with: resume) }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Stops listening and closes the connection; waiting readers get ``PostgresStoreError/listenerLost(_:)``.
+    public func close() async {
+        try? await connection.close()
+        await task.withLock { $0 }?.value
+    }
+
+    private func listen(logger: Logger, started: CheckedContinuation<Void, any Error>) async {
+        var starting: CheckedContinuation<Void, any Error>? = started
+        let reason: String
+        do {
+            try await connection.listen(on: PostgresSchema.commitChannel) { notifications in
+                let rows = try await connection.query("SELECT last FROM sourced.position_counter", logger: logger)
+                for try await last in rows.decode(Int64.self) {
+                    publish(UInt64(last))
+                }
+                starting?.resume()
+                starting = nil
+                for try await notification in notifications {
+                    guard let position = UInt64(notification.payload) else {
+                        logger.warning("ignored a notification that names no position", metadata: ["payload": "\(notification.payload)"])
+                        continue
+                    }
+                    publish(position)
+                }
+            }
+            reason = "the connection ended"
+        } catch {
+            reason = ConnectionSlot.reason(error)
+        }
+        let failure = PostgresStoreError.listenerLost(reason)
+        if let starting {
+            starting.resume(throwing: failure)
+        }
+        let waiters = state.withLock { state in
+            state.failure = failure
+            defer { state.waiters = [:] }
+            return state.waiters.values
+        }
+        for waiter in waiters {
+            waiter.continuation.resume(throwing: failure)
+        }
+    }
+
+    /// Records that positions up to `position` are committed and wakes the readers waiting for them.
+    private func publish(_ position: UInt64) {
+        let woken = state.withLock { state -> [Waiter] in
+            guard position > state.newest else { return [] }
+            state.newest = position
+            let woken = state.waiters.filter { $0.value.after < position }
+            for id in woken.keys {
+                state.waiters.removeValue(forKey: id)
+            }
+            return Array(woken.values)
+        }
+        for waiter in woken {
+            waiter.continuation.resume(returning: position)
+        }
+    }
+}
