@@ -89,13 +89,25 @@ final class TmuxTerminal: Sendable {
     }
 
     /// The program's exit status, once it has exited.
+    ///
+    /// tmux learns it from SIGCHLD, which it can miss: Debian's tmux is linked with libutempter,
+    /// whose `utempter_remove_record` sets SIGCHLD to its default action (discard) while it waits
+    /// for its helper, and tmux calls it when the program's terminal closes, which the program's
+    /// exit does just before it sends SIGCHLD. A SIGCHLD that arrives in that window is lost
+    /// (tmux issue 311): the program stays an unreaped zombie and its pane dead without a status.
+    /// So while the pane is dead (tmux has seen the terminal close, and its libutempter call is
+    /// over) without a status, the server is sent SIGCHLD: it then reaps every child that has
+    /// exited, and a program still exiting sends its own SIGCHLD, now outside that window.
     func exitStatus(timeout: Duration = .seconds(30)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while true {
             let pane = try await tmux(["display-message", "-p", "-t", "main", "#{pane_dead} #{pane_dead_status}"])
             let fields = pane.split(whereSeparator: \.isWhitespace)
-            if fields.first == "1", let status = fields.dropFirst().first.flatMap({ Int32($0) }) {
-                return status
+            if fields.first == "1" {
+                if let status = fields.dropFirst().first.flatMap({ Int32($0) }) {
+                    return status
+                }
+                Glibc.kill(server.processIdentifier, SIGCHLD)
             }
             guard ContinuousClock.now < deadline else {
                 throw TerminalFailure(message: "the program did not exit within \(timeout); screen:\n\(try await screen())")
