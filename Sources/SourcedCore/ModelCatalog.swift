@@ -1,7 +1,8 @@
 /// The models a daemon serves, by name: the Swift models compiled in and the programs loaded at
 /// run time (``ModelProgram``, run as ``DynamicModel``).
 ///
-/// A catalog is fixed when the engine starts; requests name a model by its ``Entry/name``.
+/// Requests name a model by its ``Entry/name``. A catalog is a value: the engine replaces its
+/// catalog as a whole when the programs are reloaded (`Engine.adopt(_:)`), never edits one.
 public struct ModelCatalog: Sendable {
     /// The models shipped with Sourced. Register a new model by adding one line here.
     public static let builtIn = ModelCatalog([

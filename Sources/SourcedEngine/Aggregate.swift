@@ -17,11 +17,16 @@ final class Aggregate<Model: AggregateModel>: LiveAggregate {
     /// The state and version after every decided chain, durable or not.
     var head = Snapshot<Model>(version: 0, state: nil)
     var reads: [PendingRead] = []
+    /// The program it runs for its whole life in memory, if `Model` is ``DynamicModel``: the one
+    /// its shard served when it was created. A reload that changes it retires the aggregate
+    /// (``LiveAggregate/retired``) instead of switching programs under a folded state.
+    let program: (any ModelProgram)?
     /// The state version its snapshots are written with: `Model`'s, or its program's.
     let stateVersion: Int
 
-    init(key: AggregateKey, stateVersion: Int) {
-        self.stateVersion = stateVersion
+    init(key: AggregateKey, program: (any ModelProgram)?) {
+        self.program = program
+        self.stateVersion = program?.stateVersion ?? Model.stateVersion
         super.init(key: key)
     }
 

@@ -18,7 +18,8 @@ public final class Engine: Sendable {
     public struct Configuration: Sendable {
         /// Where the logs live; created if missing, locked while the engine runs.
         public var dataDirectory: String
-        /// The models served.
+        /// The models served at start; ``Engine/adopt(_:)`` replaces them while the engine runs
+        /// (``Engine/models``).
         public var models: ModelCatalog
         /// The most aggregates kept in memory.
         public var maximumAggregates: Int
@@ -112,6 +113,8 @@ public final class Engine: Sendable {
     /// The I/O threads: loads, reads, the checkpoint.
     let pool: NIOThreadPool
     private let counters: EngineCounters
+    /// The models served now.
+    private let served: ServedModels
     private let snapshots: SnapshotWriter?
     /// Saves the global checkpoint, until shutdown.
     private let maintenance: Task<Void, Never>
@@ -214,6 +217,8 @@ public final class Engine: Sendable {
         self.pool = pool
         let counters = EngineCounters()
         self.counters = counters
+        let served = ServedModels(configuration.models)
+        self.served = served
         let snapshots = configuration.snapshotInterval > 0
             ? SnapshotWriter(interval: UInt64(configuration.snapshotInterval), store: store, logger: logger)
             : nil
@@ -227,7 +232,7 @@ public final class Engine: Sendable {
             return Shard(
                 index: index, loop: loop, capacity: max(capacity, 1), store: store, committer: committer, counters: counters,
                 snapshots: snapshots, memoryBudget: configuration.maximumMemory.map { $0 / loops.count } ?? .max,
-                commandWindow: configuration.commandWindow, models: configuration.models
+                commandWindow: configuration.commandWindow, models: served
             )
         }
         self.shards = shards
@@ -319,8 +324,9 @@ public final class Engine: Sendable {
         _ id: AggregateID,
         _ body: @escaping @Sendable (Shard, AggregateKey, @escaping (Result<Value, EngineError>) -> Void) -> Void
     ) async throws(EngineError) -> Value {
-        guard configuration.models.model(named: name)?.type == Model.self else {
-            throw .unknownModel(name, known: configuration.models.names)
+        let models = models
+        guard models.model(named: name)?.type == Model.self else {
+            throw .unknownModel(name, known: models.names)
         }
         guard edgeCalls.withLock({ calls in
             guard calls.accepting else { return false }
@@ -366,6 +372,39 @@ public final class Engine: Sendable {
         return Subscription(after: position, committer: committer, store: store, limit: configuration.subscriptionBuffer, client: true) { chain in
             (model == nil || chain.key.model == model) && (id == nil || chain.key.id == id)
         }
+    }
+
+    /// The models served now: ``Configuration/models`` until a reload replaces them (``adopt(_:)``).
+    /// One lock, held to copy the catalog: read it once per request.
+    public var models: ModelCatalog {
+        served.current
+    }
+
+    /// Serves `catalog` from now on and returns what changed (``ModelChanges``).
+    ///
+    /// First the data directories of models new to the store are made
+    /// (``AggregateStore/openModels(_:)``); if that fails, nothing changes. Requests parsed after this call begins see the new catalog. Before it returns, every shard
+    /// has retired the live aggregates of the changed and removed models (``Shard/retire(_:)``):
+    /// a request sent after it returns runs, on an aggregate of a changed model, under the new
+    /// program, folding the aggregate's log afresh. Logs, snapshots and the aggregates of removed
+    /// models stay on disk. Once ``shutdown()`` has begun the catalog is still replaced, but no
+    /// shard is told.
+    ///
+    /// - Throws: ``EngineError`` if a new model's directories cannot be made or lie where the
+    ///   store cannot serve them without a restart.
+    public func adopt(_ catalog: ModelCatalog) async throws(EngineError) -> ModelChanges {
+        do {
+            try await store.openModels(catalog.models.map(\.name))
+        } catch {
+            throw EngineError(error)
+        }
+        let changes = served.replace(with: catalog)
+        let retired = changes.retired
+        guard !retired.isEmpty, counters.accepting else { return changes }
+        let retiring = shards.map { shard in shard.loop.submit { shard.retire(retired) } }
+        // A loop that already stopped (shutdown) fails its future: it serves nothing anyway.
+        _ = try? await EventLoopFuture.whenAllComplete(retiring, on: shards[0].loop).get()
+        return changes
     }
 
     /// Evicts, from now on, aggregates unused for `timeout` instead of the timeout set before

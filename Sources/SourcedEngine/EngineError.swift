@@ -51,7 +51,7 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             self = .outcomeUnknown(error.description)
         case .recordTooLarge:
             self = .tooLarge(error.description)
-        case .io, .stopped, .shutDown, .locked, .positionDropped:
+        case .io, .stopped, .shutDown, .locked, .positionDropped, .modelDirectoryNeedsRestart:
             self = .unavailable(error.description)
         }
     }

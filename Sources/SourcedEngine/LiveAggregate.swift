@@ -44,6 +44,12 @@ class LiveAggregate {
     /// folded in since (recorded or replayed).
     var stateBytes = 0
     var eventBytes = 0
+    /// Set when a reload changed or removed its model while it was in use: it is dropped, without
+    /// a snapshot, as soon as its last user leaves, and is never used again.
+    var retired = false
+    /// The requests that came for a retired aggregate, in arrival order: run again once it is
+    /// dropped, so that they load the aggregate afresh under the program now served.
+    var afterRetirement: [() -> Void] = []
     /// Whether the aggregate is in its shard's ``IdleAggregates``, and its neighbours there.
     var isIdle = false
     unowned(unsafe) var older: LiveAggregate?

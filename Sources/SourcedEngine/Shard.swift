@@ -62,8 +62,8 @@ public final class Shard: @unchecked Sendable {
     private var drained: [EventLoopPromise<Void>] = []
     /// How many command ids each aggregate remembers (``CommandWindow``).
     private let commandWindow: Int
-    /// The engine's models: where a ``DynamicModel`` aggregate finds its program.
-    private let models: ModelCatalog
+    /// The models served: where a new ``DynamicModel`` aggregate finds its program.
+    private let models: ServedModels
     /// The timer evicting aggregates idle for longer than the idle timeout (``evictIdle(after:)``).
     private var idleEviction: RepeatedTask?
 
@@ -77,7 +77,7 @@ public final class Shard: @unchecked Sendable {
         snapshots: SnapshotWriter?,
         memoryBudget: Int,
         commandWindow: Int,
-        models: ModelCatalog
+        models: ServedModels
     ) {
         precondition(capacity > 0)
         self.commandWindow = commandWindow
@@ -229,7 +229,7 @@ public final class Shard: @unchecked Sendable {
         }
         let decided: (events: [Model.Event], state: Model.State?)
         do {
-            decided = try Model.decide(chain: commands, state: head.state, program: program(of: aggregate))
+            decided = try Model.decide(chain: commands, state: head.state, program: aggregate.program)
         } catch {
             release(aggregate)
             switch error {
@@ -448,13 +448,30 @@ public final class Shard: @unchecked Sendable {
 
     // MARK: - Live aggregates
 
-    /// The program a ``DynamicModel`` aggregate runs; `nil` for a Swift model, without a lookup.
-    private func program<Model: AggregateModel>(of aggregate: Aggregate<Model>) -> (any ModelProgram)? {
-        program(of: aggregate.key, Model.self)
+    /// The program a new aggregate `key` of `Model` runs: its model's, for a ``DynamicModel``;
+    /// `nil`, without a lookup, for a Swift model.
+    private func program<Model: AggregateModel>(for key: AggregateKey, _ model: Model.Type) -> (any ModelProgram)? {
+        Model.self == DynamicModel.self ? models.current.program(named: key.model) : nil
     }
 
-    private func program<Model: AggregateModel>(of key: AggregateKey, _ model: Model.Type) -> (any ModelProgram)? {
-        Model.self == DynamicModel.self ? models.program(named: key.model) : nil
+    /// Retires the live aggregates of `retired`, the models a reload changed or removed
+    /// (``ModelChanges/retired``): they were folded by code no longer served.
+    ///
+    /// An idle one is dropped now, a busy one as soon as its last request is answered, without a
+    /// snapshot either way. Requests that arrive for a busy one meanwhile wait, then load it
+    /// afresh from its log under the program served then; for a removed model there is none, and
+    /// they are answered `model_failed`. Nothing on disk changes.
+    func retire(_ retired: Set<String>) {
+        loop.assertInEventLoop()
+        for aggregate in aggregates.values where retired.contains(aggregate.key.model) {
+            if aggregate.users == 0 {
+                idle.remove(aggregate)
+                drop(aggregate)
+            } else {
+                aggregate.retired = true
+            }
+        }
+        admitWaitingForRoom()
     }
 
     /// Calls `body` once `key`'s aggregate is loaded (or failed to load), with the aggregate in
@@ -465,6 +482,10 @@ public final class Shard: @unchecked Sendable {
     ) {
         let aggregate: Aggregate<Model>
         if let live = aggregates[key] {
+            guard !live.retired else {
+                live.afterRetirement.append { self.withAggregate(key, body) }
+                return
+            }
             // A key's model name maps to one type in the catalog, so the aggregate is of it.
             aggregate = unsafeDowncast(live, to: Aggregate<Model>.self)
             counters.hits.increment()
@@ -473,7 +494,7 @@ public final class Shard: @unchecked Sendable {
                 waitingForRoom.append { self.withAggregate(key, body) }
                 return
             }
-            aggregate = Aggregate<Model>(key: key, stateVersion: program(of: key, Model.self)?.stateVersion ?? Model.stateVersion)
+            aggregate = Aggregate<Model>(key: key, program: program(for: key, Model.self))
             aggregates[key] = aggregate
             account(aggregate, state: 0, events: 0, created: true)
             counters.live.increment()
@@ -512,7 +533,7 @@ public final class Shard: @unchecked Sendable {
         aggregate.phase = .loading
         counters.loads.increment()
         let window = CommandWindow(capacity: commandWindow)
-        let program = program(of: aggregate)
+        let program = aggregate.program
         store.replay(
             aggregate.key, into: StateFold<Model>(commands: window, program: program), repairingFrom: committer,
             snapshots: StateFold<Model>.snapshots(of: aggregate.key.model, stateVersion: aggregate.stateVersion, program: program, commandWindow: commandWindow),
@@ -554,13 +575,26 @@ public final class Shard: @unchecked Sendable {
         aggregate.users -= 1
         guard aggregate.users == 0 else { return }
         busy -= 1
-        aggregate.lastUsed = .now()
-        idle.append(aggregate)
-        evictOverBudget()
+        if aggregate.retired {
+            drop(aggregate)
+            let requests = aggregate.afterRetirement
+            aggregate.afterRetirement = []
+            requests.forEach { $0() }
+        } else {
+            aggregate.lastUsed = .now()
+            idle.append(aggregate)
+            evictOverBudget()
+        }
+        admitWaitingForRoom()
+        checkDrained()
+    }
+
+    /// Runs the requests waiting for room, in arrival order, while there is room or an idle
+    /// aggregate to evict for it.
+    private func admitWaitingForRoom() {
         while !waitingForRoom.isEmpty, aggregates.count < capacity || !idle.isEmpty {
             waitingForRoom.removeFirst()()
         }
-        checkDrained()
     }
 
     /// Makes room for one more aggregate, evicting the least recently used idle one if needed.
@@ -580,14 +614,19 @@ public final class Shard: @unchecked Sendable {
 
     /// Drops an idle aggregate, first starting a snapshot if its log grew since its last one.
     private func evict(_ aggregate: LiveAggregate) {
+        drop(aggregate)
+        if let snapshots, case .ready = aggregate.phase, let durable = aggregate.durableSnapshot(), durable.version > aggregate.snapshotVersion {
+            _ = snapshots.write(aggregate.key, on: loop, durable.make)
+        }
+    }
+
+    /// Forgets an aggregate no one uses, without a snapshot.
+    private func drop(_ aggregate: LiveAggregate) {
         aggregates.removeValue(forKey: aggregate.key)
         counters.live.increment(by: -1)
         counters.evictions.increment()
         memory -= aggregate.memoryEstimate
         counters.memory.increment(by: -aggregate.memoryEstimate)
-        if let snapshots, case .ready = aggregate.phase, let durable = aggregate.durableSnapshot(), durable.version > aggregate.snapshotVersion {
-            _ = snapshots.write(aggregate.key, on: loop, durable.make)
-        }
     }
 
     // MARK: - Snapshots and memory

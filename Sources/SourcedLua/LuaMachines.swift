@@ -4,10 +4,17 @@ import SourcedCore
 /// The Lua machines of the calling thread, one per program: what keeps a Lua state on the one
 /// thread that created it.
 ///
-/// Reached through a `pthread` key: a thread's machines are closed when the thread ends. Each
-/// entry holds its program, so a program's identity is never reused while its machine lives.
+/// Reached through a `pthread` key: a thread's machines are closed when the thread ends. An entry
+/// holds its program weakly and is used only for that very program, so a program released (a
+/// reload replaced it) is never confused with a new one at its address; its machine is closed
+/// when the thread next makes a machine.
 final class LuaMachines {
-    private var machines: [ObjectIdentifier: (program: LuaProgram, machine: LuaMachine)] = [:]
+    private struct Entry {
+        weak var program: LuaProgram?
+        let machine: LuaMachine
+    }
+
+    private var machines: [ObjectIdentifier: Entry] = [:]
 
     private static let key: pthread_key_t = {
         var key = pthread_key_t()
@@ -30,9 +37,11 @@ final class LuaMachines {
 
     /// This thread's machine for `program`, made on first use.
     func machine(for program: LuaProgram) throws(ModelFault) -> LuaMachine {
-        if let entry = machines[ObjectIdentifier(program)] { return entry.machine }
+        let id = ObjectIdentifier(program)
+        if let entry = machines[id], entry.program === program { return entry.machine }
+        machines = machines.filter { $0.value.program != nil }
         let machine = try program.makeMachine()
-        machines[ObjectIdentifier(program)] = (program, machine)
+        machines[id] = Entry(program: program, machine: machine)
         return machine
     }
 

@@ -4,16 +4,24 @@ import Glibc
 public enum LuaModelDirectory {
     /// Loads and checks every model of the directory at `path`.
     ///
+    /// A program of `previous` whose file still holds the same source, under the same limits, is
+    /// returned as it is rather than loaded again: a reload keeps the identity (and the threads'
+    /// Lua states) of the models it does not change.
+    ///
     /// - Throws: ``LuaModelError`` for the first file that cannot be read or is not a valid model;
     ///   nothing is loaded then.
-    public static func load(_ path: String, limits: LuaLimits = .default) throws(LuaModelError) -> [LuaProgram] {
-        try files(in: path).map { (file) throws(LuaModelError) in
+    public static func load(_ path: String, limits: LuaLimits = .default, reusing previous: [LuaProgram] = []) throws(LuaModelError) -> [LuaProgram] {
+        let previous = Dictionary(previous.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        return try files(in: path).map { (file) throws(LuaModelError) in
             let full = "\(path)/\(file)"
             let source: String
             do throws(ReadError) {
                 source = try read(full)
             } catch {
                 throw .unreadableFile(path: full, reason: String(cString: strerror(error.code)))
+            }
+            if let program = previous[full], program.source == source, program.limits == limits {
+                return program
             }
             return try LuaProgram(source: source, path: full, limits: limits)
         }

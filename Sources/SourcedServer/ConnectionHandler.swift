@@ -242,6 +242,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
             engine.aggregateIDs(of: model, after: after, limit: limit, on: context.eventLoop).assumeIsolated().whenComplete { result in
                 self.fill(number, RequestRouter.listed(result, model: model, req: req))
             }
+        case .reloadModels(let models, let req):
+            slots.append(.waiting(summary, started: started))
+            let loop = NIOLoopBound(self, eventLoop: context.eventLoop)
+            Task {
+                let bytes = await RequestRouter.reload(models, req: req)
+                loop.eventLoop.execute { loop.value.fill(number, bytes) }
+            }
         case .monitor(let confirmation):
             recorder.record(summary, reply: confirmation, started: started)
             slots.append(.monitor(confirmation))

@@ -28,11 +28,15 @@ struct RequestRouter: Sendable {
         case monitor(ByteBuffer)
         /// A page of a model's aggregate ids, read on the I/O threads.
         case list(model: String, after: AggregateID?, limit: Int, req: [UInt8]?)
+        /// A reload of the models, off the event loop (it reads files).
+        case reloadModels(any ModelReloader, req: [UInt8]?)
     }
 
     let engine: Engine
     /// The read models clients may `query`, by name.
     let projections: [String: any QueryableProjection]
+    /// What reloads the models; `nil` when the daemon has no models directory.
+    let models: (any ModelReloader)?
     let statistics: @Sendable () -> JSONValue
 
     /// The route of a request line, and what the metrics and the monitor say about it.
@@ -42,7 +46,7 @@ struct RequestRouter: Sendable {
         }
         let request: Request
         do {
-            request = try Request(line: line.readableBytesView, catalog: engine.configuration.models)
+            request = try Request(line: line.readableBytesView, catalog: engine.models)
         } catch {
             return (RequestSummary(kind: .invalid), .reply(Reply.failure(error, req: nil)))
         }
@@ -63,7 +67,12 @@ struct RequestRouter: Sendable {
             }
             return .query(projection, name: name, parameters: parameters, req: request.req)
         case .models:
-            return .reply(Reply.success(ModelsBody(catalog: engine.configuration.models), req: request.req))
+            return .reply(Reply.success(ModelsBody(catalog: engine.models), req: request.req))
+        case .reloadModels:
+            guard let models else {
+                return .reply(Reply.failure(ProtocolError(.reloadRefused, ModelReloadError.noModelsDirectory.description), req: request.req))
+            }
+            return .reloadModels(models, req: request.req)
         case .stats:
             return .inTurn { [statistics] in Reply.success(members: ["stats": statistics()], req: request.req) }
         case .ping:
@@ -102,6 +111,23 @@ struct RequestRouter: Sendable {
         case .failure:
             // The I/O threads stopped: the daemon is shutting down.
             return Reply.failure(ProtocolError(.unavailable, "sourced is shutting down"), req: req)
+        }
+    }
+
+    /// The reply to a `models` reload: `{"ok":true,"reloaded":true,"added":[...],"changed":[...],
+    /// "removed":[...],"unchanged":[...]}` (model names, sorted), or `reload_refused`.
+    static func reload(_ models: any ModelReloader, req: [UInt8]?) async -> ByteBuffer {
+        do {
+            let changes = try await models.reloadModels()
+            func names(_ names: [String]) -> JSONValue { .array(names.map { .string($0) }) }
+            return Reply.success(members: [
+                "reloaded": true, "added": names(changes.added), "changed": names(changes.changed),
+                "removed": names(changes.removed), "unchanged": names(changes.unchanged),
+            ], req: req)
+        } catch .shuttingDown {
+            return Reply.failure(ProtocolError(.unavailable, ModelReloadError.shuttingDown.description), req: req)
+        } catch {
+            return Reply.failure(ProtocolError(.reloadRefused, error.description), req: req)
         }
     }
 

@@ -70,12 +70,15 @@ public final class UnixSocketServer: Sendable {
         configuration: Configuration,
         engine: Engine,
         projections: [any QueryableProjection] = [],
+        models: (any ModelReloader)? = nil,
         logger: Logger
     ) async throws -> UnixSocketServer {
         let connections = ConnectionTable(configuration: configuration)
         let metrics = RequestMetrics(loops: engine.eventLoopGroup.makeIterator(), configuration: configuration.metrics, logger: logger)
         let started = ContinuousClock.now
-        let router = RequestRouter(engine: engine, projections: Dictionary(uniqueKeysWithValues: projections.map { ($0.name, $0) })) {
+        let router = RequestRouter(
+            engine: engine, projections: Dictionary(uniqueKeysWithValues: projections.map { ($0.name, $0) }), models: models
+        ) {
             Self.statistics(engine, connections.counts, metrics, uptime: .now - started)
         }
         let bootstrap = ServerBootstrap(group: engine.eventLoopGroup)

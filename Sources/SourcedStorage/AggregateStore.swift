@@ -117,6 +117,8 @@ public final class AggregateStore: Sendable {
     public let modelsSyncedPerLog: [String: String]
     /// A model directory on each file system where `syncfs` is trusted: usually one.
     private let trustedFileSystems: [Int32]
+    /// The devices of ``trustedFileSystems``: where a model first served later may keep its logs.
+    private let trustedDevices: Set<UInt64>
 
     /// Opens and locks the data directory at `path`, running on `pool`.
     ///
@@ -162,6 +164,42 @@ public final class AggregateStore: Sendable {
         }
         modelsSyncedPerLog = perLog
         trustedFileSystems = trusted
+        trustedDevices = devices
+    }
+
+    /// Opens the directories of `models` not served when the store opened (a reload of the Lua
+    /// models adds them), on the I/O threads.
+    ///
+    /// Such a directory must lie on a file system whose logs the checkpoint already makes durable
+    /// with `syncfs`: the set of models synced log by log and of file systems synced is fixed at
+    /// open.
+    ///
+    /// - Throws: ``StorageError/modelDirectoryNeedsRestart(path:reason:)`` for a directory
+    ///   elsewhere, ``StorageError/io(operation:path:errno:)`` for one that cannot be made;
+    ///   ``StorageError/shutDown`` once the I/O threads stopped.
+    public func openModels(_ models: [String]) async throws {
+        let directory = directory
+        let fileSystemType = configuration.systemCalls.fileSystemType
+        let devices = trustedDevices
+        do {
+            try await pool.runIfActive {
+                try directory.openModels(models) { model, descriptor in
+                    let path = "\(directory.path)/aggregates/\(model)"
+                    if let reason = FileSystemMagic.syncfsDistrust(fileSystemType(descriptor)) {
+                        throw StorageError.modelDirectoryNeedsRestart(path: path, reason: "needs its logs synced one by one (\(reason))")
+                    }
+                    var info = stat()
+                    guard fstat(descriptor, &info) == 0 else { throw StorageError.io(operation: "fstat", path: path, errno: errno) }
+                    guard devices.contains(UInt64(info.st_dev)) else {
+                        throw StorageError.modelDirectoryNeedsRestart(path: path, reason: "lies on another file system than the models served at start")
+                    }
+                }
+            }
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError.shutDown
+        }
     }
 
     /// How many `fdatasync`/`fsync` calls the store has made.

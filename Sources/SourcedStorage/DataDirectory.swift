@@ -9,16 +9,17 @@ import Synchronization
 /// on with zero-filled space, see ``GlobalLogSpace``), `global.checkpoint` (how far the aggregate
 /// logs are known to hold the global log), `aggregates/<model>/<file>.log` (see ``LogFileName``) and
 /// `snapshots/<model>/<file>.log.snap` (see ``SnapshotFile``). Model directories are created, and
-/// made durable, when the directory is opened, so creating an aggregate's log later needs only one
-/// directory sync.
+/// made durable, when the directory is opened, or when a model is first served after that
+/// (``openModels(_:)``), so creating an aggregate's log later needs only one directory sync.
 ///
 /// Opening performs blocking system calls; call it from a thread that may block.
 public final class DataDirectory: Sendable {
     /// The directory's path as given.
     public let path: String
     private let lockDescriptor: Int32
-    private let modelDescriptors: [String: Int32]
-    private let snapshotDescriptors: [String: Int32]
+    /// The open directories of each model: its logs', its snapshots'. Models are added, never
+    /// removed, while the directory is open.
+    private let folders: Mutex<[String: (aggregates: Int32, snapshots: Int32)]>
     /// The global log's segments, open for the directory's lifetime.
     let globalSegments: GlobalSegments
     /// The global log's checkpoint, open for the directory's lifetime.
@@ -56,8 +57,7 @@ public final class DataDirectory: Sendable {
             throw error
         }
         lockDescriptor = lock
-        modelDescriptors = descriptors
-        snapshotDescriptors = snapshots
+        folders = Mutex(Dictionary(uniqueKeysWithValues: descriptors.map { ($0.key, ($0.value, snapshots[$0.key]!)) }))
         checkpointDescriptor = global[0]
         globalSegments = segments!
         var activeInfo = stat()
@@ -79,8 +79,9 @@ public final class DataDirectory: Sendable {
 
     private func closeFiles() {
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        modelDescriptors.values.forEach { _ = Glibc.close($0) }
-        snapshotDescriptors.values.forEach { _ = Glibc.close($0) }
+        folders.withLock { folders in
+            folders.values.forEach { _ = Glibc.close($0.aggregates); _ = Glibc.close($0.snapshots) }
+        }
         globalSegments.close()
         _ = Glibc.close(checkpointDescriptor)
         Self.unlock(lockDescriptor, path)
@@ -88,12 +89,33 @@ public final class DataDirectory: Sendable {
 
     /// The descriptor of `model`'s directory, for `openat` and directory syncs.
     func descriptor(of model: String) -> Int32? {
-        modelDescriptors[model]
+        folders.withLock { $0[model]?.aggregates }
     }
 
     /// The descriptor of `model`'s snapshot directory.
     func snapshotDescriptor(of model: String) -> Int32? {
-        snapshotDescriptors[model]
+        folders.withLock { $0[model]?.snapshots }
+    }
+
+    /// Opens (creating if needed) the directories of the `models` not open yet, for models first
+    /// served after the directory was opened. Each model's log directory passes `check` before
+    /// the model is added. Blocking.
+    ///
+    /// - Throws: ``StorageError/io(operation:path:errno:)`` if one cannot be created or opened,
+    ///   or what `check` throws; the models added before it stay open.
+    func openModels(_ models: [String], check: (String, Int32) throws -> Void) throws {
+        for model in models where descriptor(of: model) == nil {
+            let aggregates = try Self.openDirectory(path + "/aggregates/" + model)
+            let snapshots: Int32
+            do {
+                try check(model, aggregates)
+                snapshots = try Self.openDirectory(path + "/snapshots/" + model)
+            } catch {
+                _ = Glibc.close(aggregates)
+                throw error
+            }
+            folders.withLock { $0[model] = (aggregates, snapshots) }
+        }
     }
 
     /// The path of `key`'s snapshot, for messages.
@@ -101,9 +123,9 @@ public final class DataDirectory: Sendable {
         "\(path)/snapshots/\(key.model)/\(SnapshotFile.fileName(for: key.id))"
     }
 
-    /// The models opened with the directory, sorted.
+    /// The models whose directories are open, sorted.
     var models: [String] {
-        modelDescriptors.keys.sorted()
+        folders.withLock { $0.keys.sorted() }
     }
 
     /// The path of `key`'s log, for messages.
@@ -114,7 +136,7 @@ public final class DataDirectory: Sendable {
     /// Whether any non-empty aggregate log exists. Reads directory entries only until it finds
     /// one; blocking.
     public func hasAggregateLogs() -> Bool {
-        modelDescriptors.values.contains { descriptor in
+        folders.withLock { $0.values.map(\.aggregates) }.contains { descriptor in
             let duplicate = dup(descriptor)
             guard duplicate >= 0, let stream = fdopendir(duplicate) else { return false }
             defer { closedir(stream) }

@@ -20,6 +20,10 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case recordTooLarge(bytes: Int, limit: Int)
     /// The store is shutting down.
     case shutDown
+    /// A model first served while the daemon runs has its directory on a file system whose logs
+    /// the checkpoint does not make durable as they are (`syncfs` distrusted, or another file
+    /// system than the models' at start).
+    case modelDirectoryNeedsRestart(path: String, reason: String)
     /// Chains were asked for that retention dropped from the global log; it begins at `earliest`.
     case positionDropped(earliest: UInt64)
 
@@ -41,6 +45,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             "the events of one chain take \(bytes) bytes; at most \(limit) fit in one record"
         case .shutDown:
             "storage is shut down"
+        case .modelDirectoryNeedsRestart(let path, let reason):
+            "\(path) \(reason); restart sourced to serve this model"
         case .positionDropped(let earliest):
             "the global log no longer holds those positions (dropped by retention); it begins at position \(earliest)"
         }

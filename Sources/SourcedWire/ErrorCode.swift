@@ -39,6 +39,9 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
     /// its instruction budget or memory, raised an error, or returned malformed events or state.
     /// Nothing was written and the aggregate is unchanged; the message says which and where.
     case modelFailed = "model_failed"
+    /// (`models` with `"reload": true`) A model file did not load: nothing was reloaded and the
+    /// models served before are served still. The message names the file and what is wrong.
+    case reloadRefused = "reload_refused"
     /// The connecting user is not in the daemon's allow-list (`--allow-uid`, `--allow-gid`).
     case forbidden
     /// A bug in sourced; please report it.

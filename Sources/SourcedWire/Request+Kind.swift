@@ -3,7 +3,7 @@ extension Request.Operation {
     var kind: RequestKind {
         switch self {
         case .aggregate(let request): request.kind
-        case .models: .models
+        case .models, .reloadModels: .models
         case .stats: .stats
         case .ping: .ping
         case .monitor: .monitor

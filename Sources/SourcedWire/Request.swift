@@ -9,6 +9,8 @@ public struct Request: Sendable {
         /// `execute`, `get` or `events`: work inside one aggregate, for a model of the catalog.
         case aggregate(any AggregateRequest)
         case models
+        /// `models` with `"reload": true`: re-read the models directory, then answer what changed.
+        case reloadModels
         case stats
         case ping
         /// Stream one line per request the daemon handles, until the client closes.
@@ -69,7 +71,7 @@ public struct Request: Sendable {
     }
 
     private enum Field: String, CodingKey {
-        case op, model, id, command, commands, expect, from, limit, projection, after
+        case op, model, id, command, commands, expect, from, limit, projection, after, reload
         case commandID = "command_id"
     }
 
@@ -127,7 +129,7 @@ public struct Request: Sendable {
         case "query":
             let projection = try fields.decode(String.self, .projection)
             return .query(projection: projection, parameters: try fields.value())
-        case "models": return .models
+        case "models": return try fields.decodeIfPresent(Bool.self, .reload) == true ? .reloadModels : .models
         case "stats": return .stats
         case "ping": return .ping
         case "monitor": return .monitor

@@ -6,15 +6,25 @@ import SourcedWire
 
 struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the models the daemon serves and their commands.",
+        abstract: "List the models the daemon serves and their commands, or reload its Lua models.",
         discussion: examples([
             ("What can I send?", "sourcectl models"),
+            ("Serve the Lua models as --models-dir holds them now", "sourcectl models reload"),
         ])
     )
+
+    /// What `models` can do besides listing.
+    enum Action: String, ExpressibleByArgument, CaseIterable {
+        case reload
+    }
+
+    @Argument(help: "reload: re-read the daemon's models directory; all files load or nothing changes.")
+    var action: Action?
 
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
+        guard action != .reload else { return try await reload() }
         let reply = try await connection.call(["op": "models"])
         guard !connection.json else { return }
         let out = Terminal.standardOutput
@@ -33,6 +43,18 @@ struct Models: AsyncParsableCommand {
             }
         }
         out.write(Terminal.table(rows))
+    }
+
+    /// Asks for a reload and prints what changed, one line per kind of change.
+    private func reload() async throws {
+        let reply = try await connection.call(["op": "models", "reload": true])
+        guard !connection.json else { return }
+        let out = Terminal.standardOutput
+        let rows = ["added", "changed", "removed", "unchanged"].map { change in
+            let names = reply[change]?.arrayValue?.compactMap(\.stringValue) ?? []
+            return [change, names.isEmpty ? out.paint("none", .dim) : names.joined(separator: ", ")]
+        }
+        out.write("models reloaded\n" + Terminal.table(rows))
     }
 }
 

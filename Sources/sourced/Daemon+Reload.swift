@@ -4,14 +4,24 @@ import SourcedServer
 import SourcedSystemd
 
 extension Daemon {
-    /// Reloads the configuration on each SIGHUP in `hangUps`, one at a time, telling systemd
-    /// (`RELOADING=1`, then `READY=1`), until `hangUps` ends; returns the settings then in force.
-    func reloadOnHangUp(_ hangUps: AsyncStream<Void>, engine: Engine, server: UnixSocketServer, listening: String) async -> DaemonSettings {
+    /// Reloads the configuration, then the models of the models directory if there is one
+    /// (`models`), on each SIGHUP in `hangUps`, one at a time, telling systemd (`RELOADING=1`,
+    /// then `READY=1`), until `hangUps` ends; returns the settings then in force.
+    func reloadOnHangUp(
+        _ hangUps: AsyncStream<Void>, engine: Engine, server: UnixSocketServer, models: LuaModelReloader?, listening: String
+    ) async -> DaemonSettings {
         var running = settings
         for await _ in hangUps {
             SystemdNotifier.reloading()
-            let outcome: String
+            var outcome: String
             (running, outcome) = reload(running, engine: engine, server: server)
+            if let models {
+                do throws(ModelReloadError) {
+                    outcome += "; models reloaded: \(try await models.reloadModels())"
+                } catch {
+                    outcome += "; models not reloaded"
+                }
+            }
             SystemdNotifier.ready(status: "serving on \(listening); \(outcome)")
         }
         return running

@@ -67,7 +67,7 @@ struct Daemon {
     }
 
     /// Runs until SIGTERM/SIGINT (success) or a fatal failure. SIGHUP reloads the configuration
-    /// file once the daemon serves; SIGHUPs that arrive before, or while a reload runs, make one
+    /// file, then the Lua models of the models directory, once the daemon serves; SIGHUPs that arrive before, or while a reload runs, make one
     /// reload after it. No reload runs once shutdown begins.
     func run() async -> Outcome {
         signal(SIGPIPE, SIG_IGN)
@@ -93,10 +93,11 @@ struct Daemon {
         // Only what --projection names runs: an unused projection would cost every commit.
         let projections: [any QueryableProjection] = settings.projections.contains("account-balances") ? [AccountBalances()] : []
         let models: ModelCatalog
-        do {
-            models = try ModelCatalog.builtIn.adding(settings.modelsDirectory.map { try LuaModelDirectory.load($0) } ?? [])
+        do throws(ModelReloadError) {
+            models = try settings.modelsDirectory.map { directory throws(ModelReloadError) in try LuaModelReloader.catalog(of: directory) } ?? .builtIn
         } catch {
-            return .failure("cannot load the models of --models-dir: \(error)")
+            guard case .refused(let reason) = error else { return .failure("cannot load the models of --models-dir: \(error)") }
+            return .failure("cannot load the models of --models-dir: \(reason)")
         }
         if let directory = settings.modelsDirectory {
             logger.info("loaded Lua models", metadata: [
@@ -129,9 +130,10 @@ struct Daemon {
         } catch {
             return .failure("cannot open the data directory: \(error)")
         }
+        let reloader = settings.modelsDirectory.map { LuaModelReloader(directory: $0, engine: engine, logger: logger) }
         do {
             server = try await UnixSocketServer.bind(
-                listener, configuration: settings.server, engine: engine, projections: projections, logger: logger
+                listener, configuration: settings.server, engine: engine, projections: projections, models: reloader, logger: logger
             )
         } catch {
             await engine.shutdown()
@@ -170,7 +172,7 @@ struct Daemon {
         logger.info("ready", metadata: readyMetadata)
         SystemdNotifier.ready(status: "serving on \(listening)")
         let monitors = Task { await monitor(engine, server) }
-        let reloads = Task { await reloadOnHangUp(hangUps, engine: engine, server: server, listening: listening) }
+        let reloads = Task { await reloadOnHangUp(hangUps, engine: engine, server: server, models: reloader, listening: listening) }
 
         let reason = await shutdown.wait()
         monitors.cancel()
