@@ -1,4 +1,5 @@
 import Logging
+import NIOPosix
 import SourcedEngine
 import SourcedServer
 import SourcedSystemd
@@ -14,7 +15,7 @@ extension Daemon {
         for await _ in hangUps {
             SystemdNotifier.reloading()
             var outcome: String
-            (running, outcome) = reload(running, engine: engine, server: server)
+            (running, outcome) = await reload(running, engine: engine, server: server)
             if let models {
                 do throws(ModelReloadError) {
                     outcome += "; models reloaded: \(try await models.reloadModels())"
@@ -31,14 +32,16 @@ extension Daemon {
     /// and can change while the daemon runs; logs one line per changed setting, and a change
     /// that needs a restart is logged and not applied. A file that cannot be read, parsed or
     /// validated changes nothing. Returns the settings now in force and the outcome in words.
-    func reload(_ running: DaemonSettings, engine: Engine, server: UnixSocketServer) -> (DaemonSettings, String) {
+    func reload(_ running: DaemonSettings, engine: Engine, server: UnixSocketServer) async -> (DaemonSettings, String) {
         guard let path = source.configurationPath else {
             logger.notice("SIGHUP: no configuration file (--config or SOURCED_CONFIG); nothing to reload")
             return (running, "nothing to reload")
         }
         let read: DaemonSettings
         do {
-            read = try source.load()
+            // Reading the file blocks: not on the cooperative pool.
+            let source = source
+            read = try await NIOThreadPool.singleton.runIfActive { try source.load() }
         } catch {
             logger.error("configuration not reloaded; the running configuration stays", metadata: ["error": "\(error)"])
             return (running, "reload refused: \(error)")
