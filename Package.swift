@@ -44,6 +44,7 @@ let package = Package(
             dependencies: [
                 "SourcedCore",
                 "SourcedJSON",
+                "SourcedPostgres",
                 "SourcedStorage",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -60,6 +60,12 @@ final class Aggregate<Model: AggregateModel>: LiveAggregate {
         commands.forget(after: durable.version)
     }
 
+    /// Removes and returns the reads waiting for chains not yet durable, in arrival order.
+    func takeWaitingReads() -> [PendingRead] {
+        defer { reads = [] }
+        return reads
+    }
+
     override func failWaitingReads(_ error: EngineError) {
         let failed = reads
         reads = []

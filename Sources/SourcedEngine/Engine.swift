@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SourcedCore
+import SourcedPostgres
 import SourcedStorage
 import Synchronization
 
@@ -16,8 +17,13 @@ import Synchronization
 /// commit threads, loads and reads on its thread pool.
 public final class Engine: Sendable {
     public struct Configuration: Sendable {
-        /// Where the logs live; created if missing, locked while the engine runs.
+        /// Where the logs live; created if missing, locked while the engine runs. Not used when
+        /// ``postgres`` is set.
         public var dataDirectory: String
+        /// When set, chains live in this PostgreSQL database instead of the data directory
+        /// (``PostgresChainStore``), which other daemons may share: then snapshots, `sync`,
+        /// retention and the file settings do not apply.
+        public var postgres: PostgresConnectionSettings?
         /// The models served at start; ``Engine/adopt(_:)`` replaces them while the engine runs
         /// (``Engine/models``).
         public var models: ModelCatalog
@@ -81,9 +87,11 @@ public final class Engine: Sendable {
             systemCalls: SystemCalls = .posix,
             globalSegmentSize: Int = AggregateStore.Configuration.defaultGlobalSegmentSize,
             globalRetentionBytes: Int? = nil,
-            commandWindow: Int = 32
+            commandWindow: Int = 32,
+            postgres: PostgresConnectionSettings? = nil
         ) {
             self.dataDirectory = dataDirectory
+            self.postgres = postgres
             self.models = models
             self.maximumAggregates = maximumAggregates
             self.maximumMemory = maximumMemory
@@ -107,11 +115,8 @@ public final class Engine: Sendable {
     /// The event loops the shards run on; a server should serve its connections on them.
     public let eventLoopGroup: MultiThreadedEventLoopGroup
     private let shards: [Shard]
-    let store: AggregateStore
-    private let committer: GlobalCommitter
+    let store: any ChainStore
     private let handlers: [HandlerRunner]
-    /// The I/O threads: loads, reads, the checkpoint.
-    let pool: NIOThreadPool
     private let counters: EngineCounters
     /// The models served now.
     private let served: ServedModels
@@ -148,89 +153,61 @@ public final class Engine: Sendable {
             logger.warning("this kernel's syncfs does not report write-back errors (Linux before 5.8); using sync every-log")
             configuration.sync = .everyLog
         }
-        let pool = NIOThreadPool(numberOfThreads: configuration.ioThreads)
-        pool.start()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
+        let store: any ChainStore
         do {
-            let store = try await AggregateStore.open(
-                path: configuration.dataDirectory,
-                models: configuration.models.models.map { $0.name },
-                configuration: .init(
-                    sync: configuration.sync,
-                    maximumOpenFiles: configuration.maximumOpenFiles,
-                    systemCalls: configuration.systemCalls,
-                    globalSegmentSize: configuration.globalSegmentSize
-                ),
-                pool: pool,
-                logger: logger,
-                onFatal: onFatal
-            )
-            if configuration.sync == .always {
-                if store.modelsSyncedPerLog.isEmpty {
-                    logger.notice("aggregate logs are made durable by one syncfs per file system each checkpoint round")
-                } else {
-                    logger.notice(
-                        "syncfs cannot be trusted for some aggregate logs; they are made durable by an fdatasync of each log written, each checkpoint round",
-                        metadata: ["models": "\(store.modelsSyncedPerLog.map { "aggregates/\($0.key): \($0.value)" }.sorted().joined(separator: "; "))"]
-                    )
-                }
+            if let postgres = configuration.postgres {
+                store = try await PostgresChainStore.open(postgres, eventLoopGroup: group, logger: logger)
+            } else {
+                store = try await LocalChainStore.open(configuration, logger: logger, onFatal: onFatal)
             }
-            let recovered = try await GlobalRecovery.scan(store)
-            logger.info("read the global log", metadata: [
-                "last_position": "\(recovered.last)", "segments": "\(recovered.log.segments)", "bytes_read": "\(recovered.log.bytesRead)",
-            ])
-            let committer = GlobalCommitter(store: store, recovered: recovered)
-            let handlers = configuration.handlers.map { HandlerRunner($0, store: store, committer: committer) }
-            var started: [HandlerRunner] = []
-            do {
-                try await GlobalRecovery.reconcile(recovered, store: store, copy: committer, models: configuration.models, logger: logger)
-                for handler in handlers {
-                    try await handler.start()
-                    started.append(handler)
-                }
-            } catch {
-                for handler in started {
-                    await handler.stop()
-                }
-                committer.feed.close()
-                try? await pool.runIfActive { committer.stop() }
-                throw error
-            }
-            return Engine(configuration, store, committer, handlers, pool, logger)
         } catch {
-            try? await pool.shutdownGracefully()
+            try? await group.shutdownGracefully()
             throw error
         }
+        let handlers = configuration.handlers.map { HandlerRunner($0, store: store) }
+        var started: [HandlerRunner] = []
+        do {
+            for handler in handlers {
+                try await handler.start()
+                started.append(handler)
+            }
+        } catch {
+            for handler in started {
+                await handler.stop()
+            }
+            await store.close()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        return Engine(configuration, group, store, handlers, logger)
     }
 
     private init(
         _ configuration: Configuration,
-        _ store: AggregateStore,
-        _ committer: GlobalCommitter,
+        _ group: MultiThreadedEventLoopGroup,
+        _ store: any ChainStore,
         _ handlers: [HandlerRunner],
-        _ pool: NIOThreadPool,
         _ logger: Logger
     ) {
         self.configuration = configuration
         self.store = store
-        self.committer = committer
         self.handlers = handlers
-        self.pool = pool
         let counters = EngineCounters()
         self.counters = counters
         let served = ServedModels(configuration.models)
         self.served = served
         let snapshots = configuration.snapshotInterval > 0
-            ? SnapshotWriter(interval: UInt64(configuration.snapshotInterval), store: store, logger: logger)
+            ? store.makeSnapshotWriter(interval: UInt64(configuration.snapshotInterval), logger: logger)
             : nil
         self.snapshots = snapshots
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         eventLoopGroup = group
         let loops = Array(group.makeIterator())
         // The capacity is split between the shards; the first ones take the remainder.
         let shards = loops.enumerated().map { index, loop in
             let capacity = configuration.maximumAggregates / loops.count + (index < configuration.maximumAggregates % loops.count ? 1 : 0)
             return Shard(
-                index: index, loop: loop, capacity: max(capacity, 1), store: store, committer: committer, counters: counters,
+                index: index, loop: loop, capacity: max(capacity, 1), store: store, counters: counters,
                 snapshots: snapshots, memoryBudget: configuration.maximumMemory.map { $0 / loops.count } ?? .max,
                 commandWindow: configuration.commandWindow, models: served
             )
@@ -241,20 +218,11 @@ public final class Engine: Sendable {
             shard.loop.execute { shard.evictIdle(after: timeout) }
         }
         let checkpointInterval = configuration.checkpointInterval
-        let retention = configuration.globalRetentionBytes
         maintenance = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: checkpointInterval)
                 guard !Task.isCancelled else { break }
-                try? await committer.checkpoint.save(store)
-                if let retention {
-                    let bound = handlers.reduce(committer.checkpoint.saved) { min($0, $1.saved) }
-                    do {
-                        try await store.dropGlobalSegments(endingBy: bound, keepingBytes: retention)
-                    } catch {
-                        logger.warning("cannot drop global segments by retention", metadata: ["error": "\(error)"])
-                    }
-                }
+                await store.maintain(handlersSaved: handlers.map(\.saved).min() ?? .max)
             }
         }
     }
@@ -365,11 +333,11 @@ public final class Engine: Sendable {
         model: String? = nil,
         id: AggregateID? = nil
     ) throws(EngineError) -> Subscription {
-        let newest = committer.lastPosition
+        let newest = store.lastPosition
         guard position <= newest else {
             throw .unavailable("position \(position) is beyond the newest position \(newest)")
         }
-        return Subscription(after: position, committer: committer, store: store, limit: configuration.subscriptionBuffer, client: true) { chain in
+        return Subscription(after: position, store: store, limit: configuration.subscriptionBuffer, client: true) { chain in
             (model == nil || chain.key.model == model) && (id == nil || chain.key.id == id)
         }
     }
@@ -434,11 +402,11 @@ public final class Engine: Sendable {
             commands: counters.commands.current,
             rejections: counters.rejections.current,
             events: counters.events.current,
-            groupCommits: committer.groupCommits.current,
-            syncs: store.syncCount,
-            openFiles: store.openFileCount,
-            subscribers: committer.feed.subscriberCount,
-            position: committer.feed.lastPosition,
+            groupCommits: store.groupCommits,
+            syncs: store.syncs,
+            openFiles: store.openFiles,
+            subscribers: store.feed.subscriberCount,
+            position: store.feed.lastPosition,
             handlers: handlers.map(\.status)
         )
     }
@@ -447,14 +415,7 @@ public final class Engine: Sendable {
     /// every shard's loop run work. A daemon pings its watchdog only after this returns, so a
     /// hung disk, a stuck loop or a stopped store gets the process restarted.
     public func checkHealth() async throws(EngineError) {
-        if let failure = store.fatalError {
-            throw .unavailable(failure.description)
-        }
-        do {
-            try await pool.runIfActive {}
-        } catch {
-            throw .unavailable("the I/O threads are not running")
-        }
+        try await store.checkHealth()
         for shard in shards {
             do {
                 try await shard.loop.submit {}.get()
@@ -492,12 +453,7 @@ public final class Engine: Sendable {
         for handler in handlers {
             await handler.stop()
         }
-        committer.feed.close()
-        try? await committer.checkpoint.save(store)
-        let committer = committer
-        try? await pool.runIfActive { committer.stop() }
-        try? await pool.shutdownGracefully()
+        await store.close()
         try? await eventLoopGroup.shutdownGracefully()
-        store.directory.close()
     }
 }

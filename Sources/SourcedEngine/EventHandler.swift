@@ -39,8 +39,7 @@ final class HandlerRunner: Sendable {
     static let attempts = 8
 
     let handler: any EventHandler
-    private let store: AggregateStore
-    private let committer: GlobalCommitter
+    private let store: any ChainStore
     private let progress: Mutex<HandlerStatus>
     /// The position of the handler's durable checkpoint: global segments up to it may be dropped.
     private let savedPosition = Mutex<UInt64>(0)
@@ -48,10 +47,9 @@ final class HandlerRunner: Sendable {
     /// The subscription feeding the handler, and whether the runner is stopping.
     private let feed = Mutex<(subscription: Subscription?, stopping: Bool)>((nil, false))
 
-    init(_ handler: any EventHandler, store: AggregateStore, committer: GlobalCommitter) {
+    init(_ handler: any EventHandler, store: any ChainStore) {
         self.handler = handler
         self.store = store
-        self.committer = committer
         progress = Mutex(HandlerStatus(name: handler.name, position: 0, failure: nil))
     }
 
@@ -68,7 +66,7 @@ final class HandlerRunner: Sendable {
     func start() async throws {
         let saved = try await store.readHandlerState(handler.name)
         try await handler.restore(saved?.state)
-        let position = min(saved?.position ?? 0, committer.lastPosition)
+        let position = min(saved?.position ?? 0, store.lastPosition)
         progress.withLock { $0.position = position }
         savedPosition.withLock { $0 = position }
         task.withLock { $0 = Task { await self.run(from: position) } }
@@ -89,7 +87,7 @@ final class HandlerRunner: Sendable {
         var saved = ContinuousClock.now
         while true {
             // A handler never falls behind for good: if it does, it catches up from the log.
-            let subscription = Subscription(after: position, committer: committer, store: store, limit: 10_000, client: false) { _ in true }
+            let subscription = Subscription(after: position, store: store, limit: 10_000, client: false) { _ in true }
             let stopping = feed.withLock { feed in
                 feed.subscription = subscription
                 return feed.stopping

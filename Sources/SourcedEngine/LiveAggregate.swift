@@ -21,6 +21,11 @@ class LiveAggregate {
     var users = 0
     /// Chains decided and handed to the commit thread, not yet answered by it.
     var inFlight = 0
+    /// The shard's batch its newest decided chain went into (``Shard``'s count of batches sent).
+    var batch: UInt64 = 0
+    /// At a shared store, commands waiting for the aggregate's chains at the store to be answered
+    /// before they are decided, in arrival order (``ChainStore/isShared``).
+    var heldForCommit: [() -> Void] = []
     /// When the last user left.
     var lastUsed = NIODeadline.now()
     /// Requests waiting for the aggregate to load, in arrival order; called with the load's error.

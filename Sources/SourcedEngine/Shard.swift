@@ -35,8 +35,7 @@ public final class Shard: @unchecked Sendable {
     public let loop: any EventLoop
     let index: Int
     private let capacity: Int
-    private let store: AggregateStore
-    private let committer: GlobalCommitter
+    private let store: any ChainStore
     private let counters: EngineCounters
     private let snapshots: SnapshotWriter?
     private let memoryBudget: Int
@@ -52,10 +51,12 @@ public final class Shard: @unchecked Sendable {
     /// Chains decided in this loop tick, and how each is answered.
     private var batch: [CommittedChain] = []
     private var offsets: [Int] = []
-    private var completions: [(Result<UInt64, EngineError>) -> Void] = []
+    private var completions: [(ChainOutcome) -> Void] = []
     private var submitScheduled = false
     /// The completions of the batches at the commit thread, oldest first.
-    private var inFlight = Deque<[(Result<UInt64, EngineError>) -> Void]>()
+    private var inFlight = Deque<[(ChainOutcome) -> Void]>()
+    /// Counts the batches sent: the chains decided since the last one go in batch `sent + 1`.
+    private var sent: UInt64 = 0
     /// Raised when a batch fails: the commit thread refuses batches decided before the shard
     /// learnt of the failure, since they may build on the failed chains.
     private var generation: UInt64 = 0
@@ -71,8 +72,7 @@ public final class Shard: @unchecked Sendable {
         index: Int,
         loop: any EventLoop,
         capacity: Int,
-        store: AggregateStore,
-        committer: GlobalCommitter,
+        store: any ChainStore,
         counters: EngineCounters,
         snapshots: SnapshotWriter?,
         memoryBudget: Int,
@@ -86,7 +86,6 @@ public final class Shard: @unchecked Sendable {
         self.loop = loop
         self.capacity = capacity
         self.store = store
-        self.committer = committer
         self.counters = counters
         self.snapshots = snapshots
         self.memoryBudget = memoryBudget
@@ -116,12 +115,42 @@ public final class Shard: @unchecked Sendable {
         loop.assertInEventLoop()
         guard !commands.isEmpty else { return done(.failure(.emptyChain)) }
         guard counters.accepting else { return done(.failure(.unavailable("sourced is shutting down"))) }
+        admit(ChainRequest<Model>(commands: commands, expected: expected, commandID: commandID), key: key, done)
+    }
+
+    private func admit<Model: AggregateModel>(
+        _ request: ChainRequest<Model>,
+        key: AggregateKey,
+        _ done: @escaping (Result<Commit<Model>, EngineError>) -> Void
+    ) {
         withAggregate(key) { (aggregate: Aggregate<Model>, error) in
             if let error {
                 self.release(aggregate)
                 return done(.failure(error))
             }
-            self.decide(commands, expected, commandID, on: aggregate, done)
+            self.decideWhenFree(request, on: aggregate, done)
+        }
+    }
+
+    /// Decides `request` now, or, at a shared store (``ChainStore/isShared``) while chains of the
+    /// aggregate are at the store, once they are answered: a chain found stale there must have
+    /// no successor on its way, decided on the state it led to.
+    private func decideWhenFree<Model: AggregateModel>(
+        _ request: ChainRequest<Model>,
+        on aggregate: Aggregate<Model>,
+        _ done: @escaping (Result<Commit<Model>, EngineError>) -> Void
+    ) {
+        guard store.isShared, aggregate.inFlight > 0, aggregate.batch <= sent else {
+            return decide(request, on: aggregate, done)
+        }
+        aggregate.heldForCommit.append {
+            self.proceed(aggregate) { aggregate, error in
+                if let error {
+                    self.release(aggregate)
+                    return done(.failure(error))
+                }
+                self.decideWhenFree(request, on: aggregate, done)
+            }
         }
     }
 
@@ -159,7 +188,10 @@ public final class Shard: @unchecked Sendable {
             let durableVersions = versions.clamped(to: 1..<(snapshot.version + 1))
             // The log up to `durableLength` holds exactly the chains up to the snapshot's
             // version; appends beyond it may run meanwhile without disturbing the read.
-            self.store.read(aggregate.key, length: aggregate.durableLength, into: EventRangeFold<Model>(versions: durableVersions), on: self.loop)
+            self.store.read(
+                aggregate.key, length: aggregate.durableLength, version: snapshot.version,
+                into: EventRangeFold<Model>(versions: durableVersions), on: self.loop
+            )
                 .assumeIsolated().whenComplete { read in
                     self.release(aggregate)
                     done(read.map { ($0.events, snapshot) }.mapError { EngineError($0) })
@@ -196,12 +228,13 @@ public final class Shard: @unchecked Sendable {
     // MARK: - Deciding
 
     private func decide<Model: AggregateModel>(
-        _ commands: [Model.Command],
-        _ expected: UInt64?,
-        _ commandID: [UInt8]?,
+        _ request: ChainRequest<Model>,
         on aggregate: Aggregate<Model>,
         _ done: @escaping (Result<Commit<Model>, EngineError>) -> Void
     ) {
+        let commands = request.commands
+        let expected = request.expected
+        let commandID = request.commandID
         var stamp: CommandStamp?
         if let commandID, commandWindow > 0 {
             let fingerprint: UInt64
@@ -271,12 +304,13 @@ public final class Shard: @unchecked Sendable {
         let recordLength = chain.aggregateRecordLength
         aggregate.logEnd += recordLength
         aggregate.inFlight += 1
+        aggregate.batch = sent + 1
         batch.append(chain)
         offsets.append(offset)
-        completions.append { result in
+        completions.append { outcome in
             aggregate.inFlight -= 1
-            switch result {
-            case .success(let position):
+            switch outcome {
+            case .committed(let position):
                 if stamp != nil {
                     aggregate.commands.committed(firstVersion: chain.firstVersion, at: position)
                 }
@@ -294,16 +328,45 @@ public final class Shard: @unchecked Sendable {
                 done(.success(commit))
                 self.release(aggregate)
                 aggregate.answerDurableReads()
-            case .failure(let error):
+            case .failed(let error):
                 aggregate.forgetUndurable()
                 aggregate.failWaitingReads(error)
                 done(.failure(error))
                 self.release(aggregate)
+            case .stale:
+                // Nothing of it was written: it is decided again, after the chains before it,
+                // on the aggregate as the store holds it now, and the reads waiting for it
+                // follow. Each step keeps the aggregate in use, so it stays live meanwhile.
+                aggregate.forgetUndurable()
+                if request.attempt < Self.staleAttempts {
+                    var retry = request
+                    retry.attempt += 1
+                    self.admit(retry, key: aggregate.key, done)
+                } else {
+                    done(.failure(.unavailable(
+                        "\(aggregate.key) was changed by another writer each of \(Self.staleAttempts) times this command was decided; send it again"
+                    )))
+                }
+                for read in aggregate.takeWaitingReads() {
+                    self.proceed(aggregate) { aggregate, error in
+                        if let error { return read.answer(.failure(error)) }
+                        self.whenDurable(aggregate, version: aggregate.head.version, read.answer)
+                    }
+                }
+                self.release(aggregate)
+            }
+            if aggregate.inFlight == 0, !aggregate.heldForCommit.isEmpty {
+                let held = aggregate.heldForCommit
+                aggregate.heldForCommit = []
+                held.forEach { $0() }
             }
             self.loadIfWaiting(aggregate)
         }
         scheduleSubmit()
     }
+
+    /// How many times a chain is decided while a shared store keeps finding its aggregate stale.
+    static let staleAttempts = 8
 
     /// Answers a repeat of the command id of `original` with its outcome, once it is durable: its
     /// version and position, its events, and the durable state now. The events are read from the
@@ -319,7 +382,7 @@ public final class Shard: @unchecked Sendable {
                 self.release(aggregate)
                 return done(result.map { _ in Commit(version: 0, position: 0, events: [], state: nil) })
             }
-            self.store.globalChain(at: original.position, on: self.loop).assumeIsolated().whenComplete { found in
+            self.store.chain(at: original.position, on: self.loop).assumeIsolated().whenComplete { found in
                 guard case .success(let chain?) = found, chain.key == aggregate.key, chain.firstVersion == original.firstVersion,
                       let events = try? chain.events.withUnsafeBytes({ payload in
                           try EventPayload.decode(Model.Event.self, from: payload, header: LogRecordHeader(
@@ -344,7 +407,7 @@ public final class Shard: @unchecked Sendable {
         _ done: @escaping (Result<Commit<Model>, EngineError>) -> Void
     ) {
         let versions = original.firstVersion..<(original.lastVersion + 1)
-        store.read(aggregate.key, length: aggregate.durableLength, into: EventRangeFold<Model>(versions: versions), on: loop)
+        store.read(aggregate.key, length: aggregate.durableLength, version: snapshot.version, into: EventRangeFold<Model>(versions: versions), on: loop)
             .assumeIsolated().whenComplete { read in
                 self.release(aggregate)
                 done(read.mapError { EngineError($0) }.flatMap { fold in
@@ -407,7 +470,8 @@ public final class Shard: @unchecked Sendable {
         submitScheduled = false
         guard !batch.isEmpty else { return }
         inFlight.append(completions)
-        committer.enqueue(ShardBatch(shard: self, generation: generation, chains: batch, offsets: offsets))
+        sent += 1
+        store.enqueue(ShardBatch(shard: self, generation: generation, chains: batch, offsets: offsets))
         batch = []
         offsets = []
         completions = []
@@ -418,13 +482,19 @@ public final class Shard: @unchecked Sendable {
         loop.assertInEventLoop()
         let answers = inFlight.removeFirst()
         switch outcome {
-        case .committed(let first, let failure):
+        case .committed(let first, let failure, let stale):
+            var position = first
             for (offset, answer) in answers.enumerated() {
-                if let failure, failure.chains.contains(offset) {
-                    answer(.failure(failure.error))
-                } else {
-                    answer(.success(first + UInt64(offset)))
+                if stale.contains(offset) {
+                    answer(.stale)
+                    continue
                 }
+                if let failure, failure.chains.contains(offset) {
+                    answer(.failed(failure.error))
+                } else {
+                    answer(.committed(position))
+                }
+                position += 1
             }
         case .failed(let error, let failedGeneration):
             if failedGeneration >= generation {
@@ -440,7 +510,7 @@ public final class Shard: @unchecked Sendable {
                 affected.forEach { $0.failWaitingReads(error) }
             }
             for answer in answers {
-                answer(.failure(error))
+                answer(.failed(error))
             }
         }
         checkDrained()
@@ -535,7 +605,7 @@ public final class Shard: @unchecked Sendable {
         let window = CommandWindow(capacity: commandWindow)
         let program = aggregate.program
         store.replay(
-            aggregate.key, into: StateFold<Model>(commands: window, program: program), repairingFrom: committer,
+            aggregate.key, into: StateFold<Model>(commands: window, program: program),
             snapshots: StateFold<Model>.snapshots(of: aggregate.key.model, stateVersion: aggregate.stateVersion, program: program, commandWindow: commandWindow),
             on: loop
         )

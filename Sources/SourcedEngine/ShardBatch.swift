@@ -16,9 +16,11 @@ struct ShardBatch: Sendable {
 /// What became of a ``ShardBatch``.
 enum BatchOutcome: Sendable {
     /// The chains are durable in the global log with consecutive positions from `firstPosition`
-    /// and written to their aggregates' logs, except those listed in `failure`: committed, but
-    /// their aggregate log could not be written, so the store stopped.
-    case committed(firstPosition: UInt64, failure: (error: EngineError, chains: Set<Int>)?)
+    /// and written to their aggregates' logs, except those listed in `failure` and in `stale`.
+    /// Those in `failure` are committed and take their positions, but their aggregate log could
+    /// not be written, so the store stopped. Those in `stale` (a shared store's only) were not
+    /// written and take no position: another writer had appended to their aggregates.
+    case committed(firstPosition: UInt64, failure: (error: EngineError, chains: Set<Int>)?, stale: Set<Int> = [])
     /// Nothing of the batch was committed.
     case failed(EngineError, generation: UInt64)
 }

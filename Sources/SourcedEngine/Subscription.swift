@@ -30,8 +30,7 @@ public final class Subscription: Sendable {
         }
     }
 
-    private let committer: GlobalCommitter
-    private let store: AggregateStore
+    private let store: any ChainStore
     private let limit: Int
     /// Whether a client's `subscribe` made it (counted in `stats`), not an in-process handler.
     private let isClient: Bool
@@ -39,10 +38,9 @@ public final class Subscription: Sendable {
     private let state: Mutex<State>
 
     init(
-        after position: UInt64, committer: GlobalCommitter, store: AggregateStore, limit: Int, client: Bool,
+        after position: UInt64, store: any ChainStore, limit: Int, client: Bool,
         filter: @escaping @Sendable (CommittedChain) -> Bool
     ) {
-        self.committer = committer
         self.store = store
         self.limit = limit
         isClient = client
@@ -106,14 +104,14 @@ public final class Subscription: Sendable {
     /// Reads the next chunk of the log, or switches to live when there is nothing left to read.
     private func catchUp() async throws {
         let position = self.position
-        if committer.lastPosition == position {
-            if let subscriber = committer.feed.register(after: position, limit: limit, client: isClient) {
+        if store.lastPosition == position {
+            if let subscriber = store.feed.register(after: position, limit: limit, client: isClient) {
                 let cancelled = state.withLock { state in
                     if case .ended = state.phase { return true }
                     state.phase = .live(subscriber)
                     return false
                 }
-                if cancelled { committer.feed.remove(subscriber) }
+                if cancelled { store.feed.remove(subscriber) }
             }
             return
         }
@@ -132,7 +130,7 @@ public final class Subscription: Sendable {
             if case .live(let subscriber) = state.phase { return subscriber }
             return nil
         }
-        if let subscriber { committer.feed.remove(subscriber) }
+        if let subscriber { store.feed.remove(subscriber) }
     }
 }
 

@@ -153,6 +153,48 @@ public final class PostgresEventStore: Sendable {
         return chains
     }
 
+    /// The chain at `position`, or `nil` if there is none.
+    public func chain(at position: UInt64) async throws(PostgresStoreError) -> CommittedChain? {
+        try await read { connection, logger in
+            try await Self.chains(
+                connection.query(
+                    "SELECT \(unescaped: ChainColumns.selected) FROM sourced.chains WHERE position = \(Int64(position))",
+                    logger: logger
+                )
+            ).first
+        }
+    }
+
+    /// The ids of `model`'s aggregates after `after`, at most `limit`, in the byte order of their
+    /// UTF-8, and whether more follow. Every aggregate has exactly one chain at version 1, so the
+    /// primary key's index lists them.
+    public func aggregateIDs(of model: String, after: AggregateID?, limit: Int) async throws(PostgresStoreError) -> DataDirectory.IDPage {
+        let ids = try await read { connection, logger in
+            var ids: [String] = []
+            let rows = try await connection.query(
+                """
+                SELECT aggregate_id FROM sourced.chains
+                WHERE model = \(model) AND aggregate_id > \(after?.rawValue ?? "") AND first_version = 1
+                ORDER BY aggregate_id LIMIT \(Int64(limit) + 1)
+                """,
+                logger: logger
+            )
+            for try await id in rows.decode(String.self) {
+                ids.append(id)
+            }
+            return ids
+        }
+        var page = DataDirectory.IDPage(ids: [], more: ids.count > limit)
+        for id in ids.prefix(limit) {
+            do {
+                page.ids.append(try AggregateID(id))
+            } catch {
+                throw .corrupt("an aggregate of \(model) has an invalid id: \(error)")
+            }
+        }
+        return page
+    }
+
     /// The chains of `key` after `version` in version order, at most `limit`.
     public func chains(of key: AggregateKey, after version: UInt64, limit: Int = defaultPageSize) async throws(PostgresStoreError) -> [CommittedChain] {
         try await read { connection, logger in

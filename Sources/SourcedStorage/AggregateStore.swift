@@ -101,6 +101,19 @@ public final class AggregateStore: Sendable {
         public var position: UInt64 = 0
         /// Whether the replay started from a snapshot.
         public var snapshot = SnapshotUse.notAsked
+
+        public init(
+            fold: Fold, version: UInt64, length: Int, restoredChains: Int = 0, lastRecordOffset: Int = 0, position: UInt64 = 0,
+            snapshot: SnapshotUse = .notAsked
+        ) {
+            self.snapshot = snapshot
+            self.fold = fold
+            self.version = version
+            self.length = length
+            self.restoredChains = restoredChains
+            self.lastRecordOffset = lastRecordOffset
+            self.position = position
+        }
     }
 
     public let directory: DataDirectory
