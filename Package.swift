@@ -107,6 +107,7 @@ let package = Package(
                 "SourcedStorage",
                 "SourcedEngine",
                 "SourcedLua",
+                "SourcedPostgres",
                 "SourcedProjections",
                 "SourcedServer",
                 "SourcedSystemd",

@@ -54,6 +54,8 @@ final class Aggregate<Model: AggregateModel>: LiveAggregate {
         })
     }
 
+    override var durableVersion: UInt64 { durable.version }
+
     override func forgetUndurable() {
         super.forgetUndurable()
         head = durable

@@ -213,6 +213,16 @@ public final class Engine: Sendable {
             )
         }
         self.shards = shards
+        store.observeCommits { chains in
+            var perShard: [Int: [(AggregateKey, UInt64)]] = [:]
+            for chain in chains {
+                perShard[Self.shardIndex(of: chain.key, among: shards.count), default: []].append((chain.key, chain.lastVersion))
+            }
+            for (index, changed) in perShard {
+                let shard = shards[index]
+                shard.loop.execute { shard.forget(changed) }
+            }
+        }
         let timeout = configuration.idleTimeout
         for shard in shards {
             shard.loop.execute { shard.evictIdle(after: timeout) }
@@ -233,7 +243,11 @@ public final class Engine: Sendable {
 
     /// The shard that holds `key`'s aggregate: the same for a key as long as the engine runs.
     public func shard(for key: AggregateKey) -> Shard {
-        shards.count == 1 ? shards[0] : shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+        shards[Self.shardIndex(of: key, among: shards.count)]
+    }
+
+    private static func shardIndex(of key: AggregateKey, among count: Int) -> Int {
+        count == 1 ? 0 : Int(UInt(bitPattern: key.hashValue) % UInt(count))
     }
 
     /// Runs `commands` on aggregate `id` of `model` as one atomic chain.

@@ -72,6 +72,9 @@ class LiveAggregate {
         self.key = key
     }
 
+    /// The version of the durable state: 0 until loaded.
+    var durableVersion: UInt64 { 0 }
+
     /// The durable version, and how to build a snapshot of it on another thread; `nil` for an
     /// aggregate never created.
     func durableSnapshot() -> (version: UInt64, make: @Sendable () throws -> SnapshotFile)? {

@@ -544,6 +544,25 @@ public final class Shard: @unchecked Sendable {
         admitWaitingForRoom()
     }
 
+    /// Drops the live aggregates a shared store holds newer chains of, `(key, last version)` each,
+    /// than they folded: another writer changed them (``ChainStore/observeCommits(_:)``). An idle
+    /// one is dropped now; one in use, with no chain of its own at the store, once its requests
+    /// are answered, and requests that come meanwhile load it afresh. One with chains at the
+    /// store learns of the change when they come back stale.
+    func forget(_ changed: [(key: AggregateKey, version: UInt64)]) {
+        loop.assertInEventLoop()
+        for (key, version) in changed {
+            guard let aggregate = aggregates[key], !aggregate.retired, aggregate.durableVersion < version else { continue }
+            if aggregate.users == 0 {
+                idle.remove(aggregate)
+                drop(aggregate)
+            } else if aggregate.inFlight == 0 {
+                aggregate.retired = true
+            }
+        }
+        admitWaitingForRoom()
+    }
+
     /// Calls `body` once `key`'s aggregate is loaded (or failed to load), with the aggregate in
     /// use: `body` must ``release(_:)`` it when its request is answered.
     private func withAggregate<Model: AggregateModel>(

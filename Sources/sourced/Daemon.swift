@@ -122,12 +122,16 @@ struct Daemon {
                     handlers: projections,
                     globalSegmentSize: settings.segmentSize,
                     globalRetentionBytes: settings.retainGlobal,
-                    commandWindow: settings.commandWindow
+                    commandWindow: settings.commandWindow,
+                    postgres: settings.postgres
                 ),
                 logger: logger,
                 onFatal: { error in shutdown.fire(.storageFailed(error.description)) }
             )
         } catch {
+            if let postgres = settings.postgres {
+                return .failure("cannot open the PostgreSQL store \(postgres): \(error)")
+            }
             return .failure("cannot open the data directory: \(error)")
         }
         let reloader = settings.modelsDirectory.map { LuaModelReloader(directory: $0, engine: engine, logger: logger) }
@@ -163,7 +167,8 @@ struct Daemon {
         }
         let listening = inheritedSocket.map { "\(SocketActivation.path(of: $0) ?? "unnamed socket") (from systemd)" } ?? settings.socketPath
         var readyMetadata: Logger.Metadata = [
-            "socket": "\(listening)", "data": "\(settings.dataDirectory)", "sync": "\(settings.sync.rawValue)",
+            "socket": "\(listening)", "data": "\(settings.postgres.map { "postgresql \($0)" } ?? settings.dataDirectory)",
+            "sync": "\(settings.postgres == nil ? settings.sync.rawValue : "postgresql")",
             "version": "\(BuildInfo.description)",
         ]
         if let address = metrics?.address {

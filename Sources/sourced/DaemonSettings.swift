@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import Prometheus
+import SourcedPostgres
 import SourcedServer
 import SourcedStorage
 import SourcedWire
@@ -12,6 +13,8 @@ import SourcedWire
 struct DaemonSettings: Sendable {
     var socketPath: String
     var dataDirectory: String
+    /// The PostgreSQL database chains live in instead of ``dataDirectory``, `nil` for the local logs.
+    var postgres: PostgresConnectionSettings?
     /// Where the Lua models are, `nil` for none.
     var modelsDirectory: String?
     var maximumAggregates: Int
@@ -87,6 +90,12 @@ struct DaemonSettings: Sendable {
         let seconds: (Double) -> Bool = { $0 > 0 && $0 <= 31_536_000 }
         socketPath = flags.socket ?? defaults.socketPath
         dataDirectory = flags.dataDir ?? defaults.dataDirectory
+        let postgresString = try setting(flags.postgres, "postgres", default: "") { $0 }
+        do {
+            postgres = postgresString.isEmpty ? nil : try PostgresConnectionSettings(parsing: postgresString)
+        } catch {
+            throw ValidationError("invalid --postgres (or SOURCED_POSTGRES, or postgres in the configuration file): \(error)")
+        }
         let models = try setting(flags.modelsDir, "models-dir", default: "") { $0 }
         modelsDirectory = models.isEmpty ? nil : models
         maximumAggregates = try setting(flags.maxAggregates, "max-aggregates", default: 100_000, valid: positive) { Int($0) }

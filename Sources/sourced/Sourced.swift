@@ -40,6 +40,9 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Directory holding the logs; created if missing, locked while running. (env: SOURCED_DATA_DIR; default: ~/.local/state/sourced/data)")
     var dataDir: String?
 
+    @Option(help: "Keep chains in this PostgreSQL database instead of --data-dir, which several daemons may share: a libpq connection string, URL (postgres://user@host:5432/db?target_session_attrs=read-write) or key=value pairs, several hosts allowed; keep the password in a password file (passfile=, PGPASSFILE or ~/.pgpass), not here. Snapshots, --sync, --segment-size and --retain-global do not apply; see docs/operations.md, \"Running on PostgreSQL\". (env: SOURCED_POSTGRES; default: none)")
+    var postgres: String?
+
     @Option(help: "Directory of Lua models: every *.lua file in it is served as a model beside the built-in ones (docs/models.md, \"Lua models\"); a file that does not load stops the start. (env: SOURCED_MODELS_DIR; default: none)")
     var modelsDir: String?
 

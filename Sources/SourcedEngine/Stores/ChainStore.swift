@@ -21,6 +21,11 @@ protocol ChainStore: AnyObject, Sendable {
     /// Delivers every committed chain, in position order, to live subscribers.
     var feed: CommitFeed { get }
 
+    /// At a shared store, has `observer` called with the chains every writer commits, in position
+    /// order, as the feed gets them, so that the engine can drop what it caches of aggregates
+    /// another writer changed. A store that is not shared never calls it.
+    func observeCommits(_ observer: @escaping @Sendable ([CommittedChain]) -> Void)
+
     /// The newest position a reader of the global stream can read up to.
     var lastPosition: UInt64 { get }
 

@@ -97,6 +97,8 @@ final class LocalChainStore: ChainStore {
     var openFiles: Int { store.openFileCount }
     var fatalError: StorageError? { store.fatalError }
 
+    func observeCommits(_ observer: @escaping @Sendable ([CommittedChain]) -> Void) {}
+
     func enqueue(_ batch: ShardBatch) {
         committer.enqueue(batch)
     }

@@ -36,6 +36,7 @@ final class PostgresChainStore: ChainStore {
     private let logger: Logger
     private let queue = Mutex(Queue())
     private let commits = Atomic<Int>(0)
+    private let observer = Mutex<(@Sendable ([CommittedChain]) -> Void)?>(nil)
     private let tasks = Mutex<(committer: Task<Void, Never>?, tail: Task<Void, Never>?)>((nil, nil))
 
     private init(events: PostgresEventStore, last: UInt64, settings: PostgresConnectionSettings, eventLoopGroup: any EventLoopGroup, logger: Logger) {
@@ -72,6 +73,10 @@ final class PostgresChainStore: ChainStore {
     var syncs: Int { 0 }
     var openFiles: Int { 0 }
     var fatalError: StorageError? { nil }
+
+    func observeCommits(_ observer: @escaping @Sendable ([CommittedChain]) -> Void) {
+        self.observer.withLock { $0 = observer }
+    }
 
     // MARK: - Commits
 
@@ -181,6 +186,7 @@ final class PostgresChainStore: ChainStore {
                     let chains = try await events.chains(after: published)
                     guard let last = chains.last else { break }
                     feed.publish(chains)
+                    observer.withLock { $0 }?(chains)
                     published = last.position
                 }
             } catch is CancellationError {
