@@ -154,7 +154,7 @@ let package = Package(
             dependencies: ["SourcedCore", "SourcedEngine", "SourcedJSON", "SourcedLua", "SourcedStorage", "SourcedTestSupport"]
         ),
         .testTarget(name: "SourcedStorageTests", dependencies: ["SourcedStorage", "SourcedTestSupport"]),
-        .testTarget(name: "SourcedEngineTests", dependencies: ["SourcedEngine", "SourcedTestSupport"]),
+        .testTarget(name: "SourcedEngineTests", dependencies: ["SourcedEngine", "SourcedPostgres", "SourcedTestSupport"]),
         .testTarget(
             name: "SourcedWireTests",
             dependencies: ["SourcedCore", "SourcedJSON", "SourcedWire", .product(name: "NIOCore", package: "swift-nio")]

@@ -54,7 +54,7 @@ final class Aggregate<Model: AggregateModel>: LiveAggregate {
         })
     }
 
-    override var durableVersion: UInt64 { durable.version }
+    override var headVersion: UInt64 { head.version }
 
     override func forgetUndurable() {
         super.forgetUndurable()

@@ -415,6 +415,7 @@ public final class Engine: Sendable {
             snapshots: snapshots?.written.load(ordering: .relaxed) ?? 0,
             commands: counters.commands.current,
             rejections: counters.rejections.current,
+            staleRetries: counters.staleRetries.current,
             events: counters.events.current,
             groupCommits: store.groupCommits,
             syncs: store.syncs,

@@ -25,6 +25,9 @@ public struct EngineStatistics: Hashable, Sendable {
     public var commands: Int
     /// Command chains the model rejected.
     public var rejections: Int
+    /// Command chains decided again because a shared store (PostgreSQL) found that another
+    /// daemon had appended to their aggregate first; 0 on the local logs.
+    public var staleRetries: Int = 0
     /// Events committed.
     public var events: Int
     /// Group commits made: each one write and one sync of the global log for every chain
@@ -55,6 +58,7 @@ final class EngineCounters: Sendable {
     let memory = Atomic<Int>(0)
     let commands = Atomic<Int>(0)
     let rejections = Atomic<Int>(0)
+    let staleRetries = Atomic<Int>(0)
     let events = Atomic<Int>(0)
     private let open = Atomic<Bool>(true)
 

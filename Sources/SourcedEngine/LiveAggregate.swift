@@ -72,8 +72,8 @@ class LiveAggregate {
         self.key = key
     }
 
-    /// The version of the durable state: 0 until loaded.
-    var durableVersion: UInt64 { 0 }
+    /// The version after every chain decided on it, durable or not: 0 until loaded.
+    var headVersion: UInt64 { 0 }
 
     /// The durable version, and how to build a snapshot of it on another thread; `nil` for an
     /// aggregate never created.

@@ -144,6 +144,11 @@ public final class Shard: @unchecked Sendable {
             return decide(request, on: aggregate, done)
         }
         aggregate.heldForCommit.append {
+            guard !aggregate.retired else {
+                // Another writer changed it meanwhile (``forget(_:)``): decided on it loaded afresh.
+                self.admit(request, key: aggregate.key, done)
+                return self.release(aggregate)
+            }
             self.proceed(aggregate) { aggregate, error in
                 if let error {
                     self.release(aggregate)
@@ -341,6 +346,7 @@ public final class Shard: @unchecked Sendable {
                 if request.attempt < Self.staleAttempts {
                     var retry = request
                     retry.attempt += 1
+                    self.counters.staleRetries.increment()
                     self.admit(retry, key: aggregate.key, done)
                 } else {
                     done(.failure(.unavailable(
@@ -544,19 +550,20 @@ public final class Shard: @unchecked Sendable {
         admitWaitingForRoom()
     }
 
-    /// Drops the live aggregates a shared store holds newer chains of, `(key, last version)` each,
-    /// than they folded: another writer changed them (``ChainStore/observeCommits(_:)``). An idle
-    /// one is dropped now; one in use, with no chain of its own at the store, once its requests
-    /// are answered, and requests that come meanwhile load it afresh. One with chains at the
-    /// store learns of the change when they come back stale.
+    /// Drops the live aggregates of which a shared store holds a chain, `(key, last version)`,
+    /// beyond every version they decided: another writer changed them
+    /// (``ChainStore/observeCommits(_:)``). An idle one is dropped now, one in use once its
+    /// requests are answered, and requests that come meanwhile load it afresh. A chain within
+    /// the versions an aggregate decided is its own, or, if another writer's, makes its own
+    /// come back stale.
     func forget(_ changed: [(key: AggregateKey, version: UInt64)]) {
         loop.assertInEventLoop()
         for (key, version) in changed {
-            guard let aggregate = aggregates[key], !aggregate.retired, aggregate.durableVersion < version else { continue }
+            guard let aggregate = aggregates[key], !aggregate.retired, aggregate.headVersion < version else { continue }
             if aggregate.users == 0 {
                 idle.remove(aggregate)
                 drop(aggregate)
-            } else if aggregate.inFlight == 0 {
+            } else {
                 aggregate.retired = true
             }
         }

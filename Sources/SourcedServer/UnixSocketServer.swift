@@ -184,6 +184,7 @@ public final class UnixSocketServer: Sendable {
             "snapshots_written": .integer(Int64(figures.snapshots)),
             "commands": .integer(Int64(figures.commands)),
             "rejections": .integer(Int64(figures.rejections)),
+            "stale_retries": .integer(Int64(figures.staleRetries)),
             "events": .integer(Int64(figures.events)),
             "fsyncs": .integer(Int64(figures.syncs)),
             "group_commits": .integer(Int64(figures.groupCommits)),

@@ -4,6 +4,7 @@ import PostgresNIO
 import SourcedCore
 import SourcedPostgres
 import SourcedStorage
+import SourcedTestSupport
 import Testing
 
 /// A fresh, empty database in the suite's cluster, for one test.

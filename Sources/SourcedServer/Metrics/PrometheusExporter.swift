@@ -38,6 +38,7 @@ public final class PrometheusExporter: Sendable {
                 ("snapshots_written", "Snapshots written.", figures.snapshots),
                 ("commands", "Command chains committed.", figures.commands),
                 ("rejections", "Command chains the model rejected.", figures.rejections),
+                ("stale_retries", "Command chains decided again: another daemon sharing the PostgreSQL store had appended first.", figures.staleRetries),
                 ("events", "Events committed.", figures.events),
                 ("fsyncs", "fdatasync and fsync calls made.", figures.syncs),
                 ("group_commits", "Group commits: writes and syncs of the global log.", figures.groupCommits),

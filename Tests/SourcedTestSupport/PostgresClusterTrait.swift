@@ -1,16 +1,15 @@
-import SourcedTestSupport
 import Testing
 
 /// Runs the suite it marks inside one PostgreSQL cluster of its own (``PostgresCluster``),
 /// started before the suite's first test and stopped and removed after its last. If the cluster
 /// cannot start, the suite fails with the reason.
-struct PostgresClusterTrait: SuiteTrait, TestScoping {
+public struct PostgresClusterTrait: SuiteTrait, TestScoping {
     /// The cluster of the suite running in this task.
-    @TaskLocal static var current: PostgresCluster?
+    @TaskLocal public static var current: PostgresCluster?
 
-    var isRecursive: Bool { false }
+    public var isRecursive: Bool { false }
 
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
         let cluster = try await PostgresCluster.start()
         do {
             try await Self.$current.withValue(cluster) { try await function() }
@@ -24,5 +23,5 @@ struct PostgresClusterTrait: SuiteTrait, TestScoping {
 
 extension Trait where Self == PostgresClusterTrait {
     /// Runs the suite inside a PostgreSQL cluster of its own.
-    static var postgresCluster: Self { Self() }
+    public static var postgresCluster: Self { Self() }
 }
