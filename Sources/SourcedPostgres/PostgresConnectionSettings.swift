@@ -3,34 +3,63 @@ import NIOCore
 import PostgresNIO
 
 /// Where and as whom the store connects, from a libpq-style connection string: a URL
-/// (`postgres://sourced@/events?host=/run/postgresql`) or `key=value` pairs
-/// (`host=/run/postgresql dbname=events user=sourced`).
+/// (`postgres://sourced@/events?host=/run/postgresql`,
+/// `postgres://sourced@db1:5432,db2:5432/events?target_session_attrs=read-write`) or `key=value`
+/// pairs (`host=/run/postgresql dbname=events user=sourced`).
 ///
-/// Understood: `host` (a Unix socket directory if it starts with `/`, else a host name), `port`,
-/// `user`, `dbname`, `password`, `passfile`, `connect_timeout` (seconds), `application_name`,
+/// Understood: `host` (a Unix socket directory if it starts with `/`, else a host name; several,
+/// separated by commas), `port` (one for every host, or one per host), `user`, `dbname`,
+/// `password`, `passfile`, `connect_timeout` (seconds, for each host tried), `application_name`,
 /// `sslmode` (`disable`, `allow` or `prefer`: TLS is not supported yet, so the connection is
-/// unencrypted), `target_session_attrs` (`any` only). Anything else is refused rather than
+/// unencrypted), `target_session_attrs` (``TargetSessionAttributes``: `any`, `read-write`,
+/// `read-only`, `primary`, `standby`, `prefer-standby`). Anything else is refused rather than
 /// ignored. Defaults as libpq's: the socket directory `/var/run/postgresql`, port 5432, the user
 /// running the process, a database named like the user.
 ///
+/// With several hosts, a connection goes to the first one, in the order given, that answers within
+/// `connect_timeout` and has the `target_session_attrs`; each new connection tries them all again
+/// (``connect(eventLoopGroup:logger:role:)``), so after a failover the promoted standby is found
+/// without a restart.
+///
 /// The password should not be in the string (it would show in `ps` and in shell history): it is
-/// looked up, if the string has none, in the password file (``PasswordFile``) named by `passfile`,
-/// else by `PGPASSFILE`, else `~/.pgpass` if that exists.
+/// looked up for each host, if the string has none, in the password file (``PasswordFile``) named by
+/// `passfile`, else by `PGPASSFILE`, else `~/.pgpass` if that exists.
 public struct PostgresConnectionSettings: Sendable, Equatable, CustomStringConvertible {
-    /// A Unix socket directory (starts with `/`) or a host name or address.
-    public var host: String
-    public var port: Int
+    /// The servers to try, in order; never empty.
+    public var hosts: [PostgresHost]
     public var user: String
     public var database: String
-    /// The password, once resolved; never printed.
-    public var password: String?
+    /// How long one host may take to accept a connection, authenticate it and answer the
+    /// `target_session_attrs` check.
     public var connectTimeout: Duration
     public var applicationName: String?
+    /// Which servers qualify when connecting.
+    public var targetSessionAttributes: TargetSessionAttributes
+
+    /// The first host: a Unix socket directory (starts with `/`) or a host name or address.
+    public var host: String {
+        get { hosts[0].host }
+        set { hosts[0].host = newValue }
+    }
+
+    /// The first host's port.
+    public var port: Int {
+        get { hosts[0].port }
+        set { hosts[0].port = newValue }
+    }
+
+    /// The first host's password, once resolved; never printed. Setting it sets every host's.
+    public var password: String? {
+        get { hosts[0].password }
+        set {
+            for index in hosts.indices { hosts[index].password = newValue }
+        }
+    }
 
     /// The socket directory Debian's PostgreSQL listens in.
     public static let defaultSocketDirectory = "/var/run/postgresql"
 
-    /// Parses `string` and resolves the password.
+    /// Parses `string` and resolves the passwords.
     /// - Parameter environment: looks up `PGPASSFILE` and `HOME`; the process environment by default.
     /// - Throws: ``PostgresStoreError/invalidConnectionString(_:)`` or ``PostgresStoreError/passwordFile(path:reason:)``.
     public init(parsing string: String, environment: (String) -> String? = { getenv($0).map { String(cString: $0) } }) throws(PostgresStoreError) {
@@ -38,14 +67,7 @@ public struct PostgresConnectionSettings: Sendable, Equatable, CustomStringConve
         for key in parameters.keys where !Self.knownKeys.contains(key) {
             throw .invalidConnectionString("unknown parameter \"\(key)\"")
         }
-        host = parameters["host"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultSocketDirectory
-        guard !host.contains(",") else { throw .invalidConnectionString("several hosts are not supported yet") }
-        if let port = parameters["port"], !port.isEmpty {
-            guard let number = Int(port), (1...65535).contains(number) else { throw .invalidConnectionString("port \"\(port)\" is not a port number") }
-            self.port = number
-        } else {
-            port = 5432
-        }
+        hosts = try Self.hosts(parameters["host"] ?? "", ports: parameters["port"] ?? "")
         guard let user = parameters["user"].flatMap({ $0.isEmpty ? nil : $0 }) ?? Self.processUser() else {
             throw .invalidConnectionString("no user given and the process's user has no name")
         }
@@ -61,38 +83,70 @@ public struct PostgresConnectionSettings: Sendable, Equatable, CustomStringConve
         if let mode = parameters["sslmode"], !["disable", "allow", "prefer"].contains(mode) {
             throw .invalidConnectionString("sslmode \(mode) needs TLS, which is not supported yet (use a Unix socket, or sslmode=disable on a trusted network)")
         }
-        if let attributes = parameters["target_session_attrs"], attributes != "any" {
-            throw .invalidConnectionString("target_session_attrs \(attributes) is not supported yet")
+        let attributes = parameters["target_session_attrs"] ?? "any"
+        guard let target = TargetSessionAttributes(rawValue: attributes) else {
+            let known = TargetSessionAttributes.allCases.map(\.rawValue).joined(separator: ", ")
+            throw .invalidConnectionString("target_session_attrs \"\(attributes)\" is not one of \(known)")
         }
-        password = parameters["password"]
-        if password == nil {
+        targetSessionAttributes = target
+        if let password = parameters["password"] {
+            self.password = password
+        } else {
             let named = parameters["passfile"] ?? environment("PGPASSFILE")
             let path = named ?? environment("HOME").map { $0 + "/.pgpass" }
             if let path, let file = try PasswordFile(path: path, mustExist: named != nil) {
-                password = file.password(host: host, port: port, database: database, user: user)
+                for index in hosts.indices {
+                    hosts[index].password = file.password(host: hosts[index].host, port: hosts[index].port, database: database, user: user)
+                }
             }
         }
     }
 
-    /// The settings as postgres-nio takes them.
-    var configuration: PostgresConnection.Configuration {
-        var configuration = if host.hasPrefix("/") {
-            PostgresConnection.Configuration(unixSocketPath: socketPath, username: user, password: password, database: database)
+    /// The settings as postgres-nio takes them, for connecting to `server`.
+    func configuration(for server: PostgresHost) -> PostgresConnection.Configuration {
+        var configuration = if server.isUnixSocket {
+            PostgresConnection.Configuration(unixSocketPath: server.socketPath, username: user, password: server.password, database: database)
         } else {
-            PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: .disable)
+            PostgresConnection.Configuration(host: server.host, port: server.port, username: user, password: server.password, database: database, tls: .disable)
         }
-        configuration.options.connectTimeout = .seconds(connectTimeout.components.seconds)
+        configuration.options.connectTimeout = .nanoseconds(connectTimeout.components.seconds * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)
         if let applicationName {
             configuration.options.additionalStartupParameters = [("application_name", applicationName)]
         }
         return configuration
     }
 
-    /// The server's socket file, for a Unix socket connection: `<host>/.s.PGSQL.<port>`.
-    public var socketPath: String { "\(host)/.s.PGSQL.\(port)" }
+    /// The settings as postgres-nio takes them, for the first host only, without the
+    /// `target_session_attrs` check: what `PostgresCommitListener` used before
+    /// ``connect(eventLoopGroup:logger:role:)``; remove once nothing uses it.
+    var configuration: PostgresConnection.Configuration { configuration(for: hosts[0]) }
 
-    /// Where the store connects, without the password: `user@host:port/database`.
-    public var description: String { "\(user)@\(host.hasPrefix("/") ? socketPath : "\(host):\(port)")/\(database)" }
+    /// The first host's socket file, for a Unix socket connection: `<host>/.s.PGSQL.<port>`.
+    public var socketPath: String { hosts[0].socketPath }
+
+    /// Where the store connects, without the password: `user@host:port/database`, with every
+    /// host, comma-separated, when there are several.
+    public var description: String { "\(user)@\(hosts.map(\.description).joined(separator: ","))/\(database)" }
+
+    /// The hosts of comma-separated `host` and `port` lists, as libpq pairs them: an empty host is
+    /// the default socket directory, an empty port 5432, and one port serves every host.
+    private static func hosts(_ hostList: String, ports portList: String) throws(PostgresStoreError) -> [PostgresHost] {
+        let names = hostList.split(separator: ",", omittingEmptySubsequences: false).map { $0.isEmpty ? defaultSocketDirectory : String($0) }
+        let portTexts = portList.split(separator: ",", omittingEmptySubsequences: false)
+        guard portTexts.count == 1 || portTexts.count == names.count else {
+            throw .invalidConnectionString("\(portTexts.count) ports for \(names.count) hosts: give one port for all hosts or one per host")
+        }
+        var ports: [Int] = []
+        for text in portTexts {
+            if text.isEmpty {
+                ports.append(5432)
+            } else {
+                guard let number = Int(text), (1...65535).contains(number) else { throw .invalidConnectionString("port \"\(text)\" is not a port number") }
+                ports.append(number)
+            }
+        }
+        return names.enumerated().map { index, name in PostgresHost(host: name, port: ports.count == 1 ? ports[0] : ports[index]) }
+    }
 
     private static let knownKeys: Set<String> = [
         "host", "port", "user", "dbname", "password", "passfile", "connect_timeout", "application_name", "sslmode", "target_session_attrs",
@@ -139,12 +193,23 @@ public struct PostgresConnectionSettings: Sendable, Equatable, CustomStringConve
             }
             main = main[main.index(after: at)...]
         }
-        if let colon = main.lastIndex(of: ":"), !main.hasPrefix("[") || main[..<colon].hasSuffix("]") {
-            try fill("port", main[main.index(after: colon)...])
-            main = main[..<colon]
-        }
+        // Hosts, each with an optional port: `h1:p1,h2,[::1]:p3`.
         if !main.isEmpty {
-            try fill("host", main.trimmingPrefix("[").dropLast(main.hasPrefix("[") ? 1 : 0))
+            var hosts: [String] = []
+            var ports: [String] = []
+            for element in main.split(separator: ",", omittingEmptySubsequences: false) {
+                var host = element
+                var port: Substring = ""
+                if let colon = element.lastIndex(of: ":"), !element.hasPrefix("[") || element[..<colon].hasSuffix("]") {
+                    port = element[element.index(after: colon)...]
+                    host = element[..<colon]
+                }
+                hosts.append(try percentDecoded(host.trimmingPrefix("[").dropLast(host.hasPrefix("[") ? 1 : 0)))
+                ports.append(try percentDecoded(port))
+            }
+            // Already decoded: set as they are, unless the query named them.
+            if parameters["host"] == nil { parameters["host"] = hosts.joined(separator: ",") }
+            if parameters["port"] == nil, ports.contains(where: { !$0.isEmpty }) { parameters["port"] = ports.joined(separator: ",") }
         }
         return parameters.filter { !$0.value.isEmpty }
     }

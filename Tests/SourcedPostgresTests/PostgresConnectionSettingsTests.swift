@@ -39,18 +39,18 @@ struct PostgresConnectionSettingsTests {
     }
 
     @Test(arguments: [
-        "postgres://u@/d?sslmode=require", "postgres://u@a,b/d", "host=/x bogus=1", "host", "dbname='open",
-        "postgres://u@/d?target_session_attrs=read-write", "port=0", "postgres://u@/d?x", "postgres://u@/d%zz",
+        "postgres://u@/d?sslmode=require", "host=/x bogus=1", "host", "dbname='open",
+        "postgres://u@/d?target_session_attrs=read_write", "port=0", "postgres://u@/d?x", "postgres://u@/d%zz",
+        "host=a,b,c port=1,2", "host=a,b port=1,x", "postgres://u@a:1,b:0/d",
     ])
     func refused(_ string: String) {
         #expect(throws: PostgresStoreError.self) { try PostgresConnectionSettings(parsing: string, environment: { _ in nil }) }
     }
 
     @Test func thePasswordComesFromThePasswordFile() throws {
+        // Kept until the test ends: the directory goes with it.
         let directory = TemporaryDirectory()
-        let path = directory.file("pgpass")
-        try write(Array("# comment\nother:*:*:*:no\nlocalhost:5432:events:sourced:pa\\:ss\n*:*:*:sourced:fallback\n".utf8), to: path)
-        try #require(chmod(path, 0o600) == 0)
+        let path = try writePasswordFile("# comment\nother:*:*:*:no\nlocalhost:5432:events:sourced:pa\\:ss\n*:*:*:sourced:fallback\n", in: directory)
         let socket = try PostgresConnectionSettings(parsing: "postgres://sourced@/events?host=/tmp/pg&passfile=\(path)", environment: noEnvironment)
         #expect(socket.password == "pa:ss")
         let environment: (String) -> String? = { $0 == "PGPASSFILE" ? path : nil }
@@ -62,9 +62,7 @@ struct PostgresConnectionSettingsTests {
 
     @Test func aPasswordFileOthersCanReadIsRefused() throws {
         let directory = TemporaryDirectory()
-        let path = directory.file("pgpass")
-        try write(Array("*:*:*:*:secret\n".utf8), to: path)
-        try #require(chmod(path, 0o644) == 0)
+        let path = try writePasswordFile("*:*:*:*:secret\n", in: directory, mode: 0o644)
         #expect(throws: PostgresStoreError.passwordFile(path: path, reason: "readable by group or others; chmod 600 it")) {
             try PostgresConnectionSettings(parsing: "host=/tmp user=u passfile=\(path)", environment: { _ in nil })
         }
