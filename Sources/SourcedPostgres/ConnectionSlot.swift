@@ -6,7 +6,11 @@ import PostgresNIO
 /// was lost: what a store keeps per role (commits, reads), so that requests of one role run in
 /// order on one backend.
 ///
-/// Callers that arrive while a connection is being opened share that attempt.
+/// Each opening tries every host of the settings again, in order, with the
+/// `target_session_attrs` check (``PostgresConnectionSettings/connect(eventLoopGroup:logger:role:)``):
+/// once the connection to a failed primary is lost, the next call finds the promoted standby.
+/// Callers that arrive while a connection is being opened share that attempt; a failed attempt is
+/// not remembered, so the call after it tries again.
 actor ConnectionSlot {
     private let settings: PostgresConnectionSettings
     private let eventLoopGroup: any EventLoopGroup
@@ -31,13 +35,7 @@ actor ConnectionSlot {
         if let current, !current.isClosed { return current }
         current = nil
         let task = opening ?? Task { [settings, eventLoopGroup, logger, role] in
-            do {
-                return try await PostgresConnection.connect(
-                    on: eventLoopGroup.any(), configuration: settings.configuration, id: ConnectionIDs.shared.next(), logger: logger
-                )
-            } catch {
-                throw PostgresStoreError.cannotConnect(target: "\(settings) (\(role))", reason: Self.reason(error))
-            }
+            try await settings.connect(eventLoopGroup: eventLoopGroup, logger: logger, role: role)
         }
         opening = task
         defer { if opening == task { opening = nil } }

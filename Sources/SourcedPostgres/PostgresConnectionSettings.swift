@@ -109,11 +109,16 @@ public struct PostgresConnectionSettings: Sendable, Equatable, CustomStringConve
         } else {
             PostgresConnection.Configuration(host: server.host, port: server.port, username: user, password: server.password, database: database, tls: .disable)
         }
-        configuration.options.connectTimeout = .nanoseconds(connectTimeout.components.seconds * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)
+        configuration.options.connectTimeout = connectTimeoutAmount
         if let applicationName {
             configuration.options.additionalStartupParameters = [("application_name", applicationName)]
         }
         return configuration
+    }
+
+    /// ``connectTimeout`` as NIO takes it.
+    var connectTimeoutAmount: TimeAmount {
+        .nanoseconds(connectTimeout.components.seconds * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)
     }
 
     /// The settings as postgres-nio takes them, for the first host only, without the
