@@ -16,27 +16,20 @@ public final class PostgresCluster: Sendable {
     public let user = "sourced"
     /// A libpq password file (mode 0600) for ``user``: pass it as `passfile`.
     public let passwordFile: String
-    private let binaries: String
-    private let serverUser: String?
+    private let programs: PostgresPrograms
 
-    private init(directory: String, binaries: String, serverUser: String?) {
+    private init(directory: String, programs: PostgresPrograms) {
         self.directory = directory
         passwordFile = directory + "/client.pgpass"
-        self.binaries = binaries
-        self.serverUser = serverUser
+        self.programs = programs
     }
 
     /// Creates and starts a cluster.
     /// - Throws: ``PostgresClusterError`` saying which step failed and why.
     public static func start() async throws -> PostgresCluster {
-        let binaries = try findBinaries()
-        let serverUser = geteuid() == 0 ? "nobody" : nil
-        // Short, under /tmp: the socket's path must fit in 107 bytes.
-        let directory = "/tmp/sourced-pg-" + UUID().uuidString.prefix(8).lowercased()
-        guard mkdir(directory, 0o700) == 0 else {
-            throw PostgresClusterError(step: "mkdir \(directory)", reason: String(cString: strerror(errno)))
-        }
-        let cluster = PostgresCluster(directory: directory, binaries: binaries, serverUser: serverUser)
+        let programs = try PostgresPrograms.find()
+        let directory = try PostgresPrograms.makeDirectory(prefix: "sourced-pg")
+        let cluster = PostgresCluster(directory: directory, programs: programs)
         do {
             try await cluster.create()
             return cluster
@@ -73,12 +66,7 @@ public final class PostgresCluster: Sendable {
         try write(Array(password.utf8), to: serverPasswordFile)
         try write(Array("*:*:*:\(user):\(password)\n".utf8), to: passwordFile)
         guard chmod(passwordFile, 0o600) == 0 else { throw PostgresClusterError(step: "chmod", reason: String(cString: strerror(errno)!)) }
-        if let serverUser {
-            guard let entry = getpwnam(serverUser) else { throw PostgresClusterError(step: "getpwnam", reason: "no user \(serverUser)") }
-            for path in [directory, serverPasswordFile] where chown(path, entry.pointee.pw_uid, entry.pointee.pw_gid) != 0 {
-                throw PostgresClusterError(step: "chown \(path)", reason: String(cString: strerror(errno)!))
-            }
-        }
+        try programs.handOver([directory, serverPasswordFile])
         try await run(
             "initdb",
             ["-D", directory + "/data", "-U", user, "--pwfile", serverPasswordFile, "--auth", "scram-sha-256", "-E", "UTF8", "--locale", "C", "--no-sync"],
@@ -97,37 +85,9 @@ public final class PostgresCluster: Sendable {
     /// Runs one of the PostgreSQL programs, as the server's user if `asServer`, its output to `log`
     /// in the directory.
     private func run(_ program: String, _ arguments: [String], asServer: Bool, environment: [String: String] = [:], log: String) async throws {
-        var path = binaries + "/" + program
-        var arguments = arguments
-        if asServer, let serverUser {
-            arguments = ["-u", serverUser, "--", path] + arguments
-            path = "/usr/sbin/runuser"
-        }
-        let logPath = directory + "/" + log
-        let status: Int32
-        do {
-            status = try await SpawnedProgram.run(
-                path, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, directory: directory, logPath: logPath
-            )
-        } catch {
-            throw PostgresClusterError(step: program, reason: "cannot run \(path): \(error)")
-        }
-        guard status == 0 else {
-            var reason = "exited with status \(status): " + ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
-            if let serverLog = try? String(contentsOfFile: directory + "/server.log", encoding: .utf8) {
-                reason += "\nserver log:\n" + serverLog
-            }
-            throw PostgresClusterError(step: program, reason: reason)
-        }
-    }
-
-    /// The newest `/usr/lib/postgresql/<version>/bin` that has `initdb`.
-    private static func findBinaries() throws -> String {
-        let root = "/usr/lib/postgresql"
-        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
-        guard let version = versions.last(where: { FileManager.default.isExecutableFile(atPath: "\(root)/\($0)/bin/initdb") }) else {
-            throw PostgresClusterError(step: "find initdb", reason: "no \(root)/<version>/bin/initdb: install Debian's postgresql package (scripts/install-deps)")
-        }
-        return "\(root)/\(version)/bin"
+        try await programs.run(
+            program, arguments, asServer: asServer, environment: environment, directory: directory,
+            log: directory + "/" + log, serverLog: directory + "/server.log"
+        )
     }
 }
