@@ -52,10 +52,37 @@ struct PostgresHostSelectionTests {
         }
     }
 
+    @Test func aHostThatDoesNotAnswerIsSkippedAfterConnectTimeout() async throws {
+        try await withReplicatedCluster { cluster in
+            let s1 = cluster.standbys[0]
+            try cluster.suspend(s1)
+            defer { try? cluster.resume(s1) }
+            let clock = ContinuousClock()
+            let start = clock.now
+            let connected = try await connectedNode(cluster, [s1, cluster.primary], "read-write", connectTimeout: 1)
+            let elapsed = clock.now - start
+            #expect(connected == "p")
+            #expect(elapsed >= .seconds(1), "the hanging host was given its connect_timeout")
+            // Alone, it is named with the timeout.
+            let settings = try PostgresConnectionSettings(
+                parsing: cluster.connectionString(database: "postgres", nodes: [s1], targetSessionAttributes: "any", connectTimeout: 1)
+            )
+            do {
+                let connection = try await settings.connect(logger: Logger(label: "test"), role: "test")
+                try? await connection.close()
+                Issue.record("connected to a suspended server")
+            } catch {
+                #expect("\(error)".contains("\(s1.socketPath): ") && "\(error)".contains("Connect timeout (1 s)"), "\(error)")
+            }
+        }
+    }
+
     /// The `cluster_name` of the node a connection to `nodes` with `attributes` settles on.
-    private func connectedNode(_ cluster: PostgresReplicatedCluster, _ nodes: [PostgresNode], _ attributes: String) async throws -> String {
+    private func connectedNode(
+        _ cluster: PostgresReplicatedCluster, _ nodes: [PostgresNode], _ attributes: String, connectTimeout: Int = 30
+    ) async throws -> String {
         let settings = try PostgresConnectionSettings(
-            parsing: cluster.connectionString(database: "postgres", nodes: nodes, targetSessionAttributes: attributes, connectTimeout: 30)
+            parsing: cluster.connectionString(database: "postgres", nodes: nodes, targetSessionAttributes: attributes, connectTimeout: connectTimeout)
         )
         let connection = try await settings.connect(logger: Logger(label: "test"), role: "test")
         do {

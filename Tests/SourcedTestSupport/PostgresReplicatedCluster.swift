@@ -109,15 +109,9 @@ public final class PostgresReplicatedCluster: Sendable {
     /// - Returns: the PIDs killed, the postmaster first.
     @discardableResult
     public func killPrimary(_ node: PostgresNode, timeout: Duration = .seconds(60)) async throws -> [pid_t] {
+        let postmaster = try postmasterPID(of: node)
+        try signal(SIGSTOP, to: postmaster, of: node)
         let pidFile = node.dataDirectory + "/postmaster.pid"
-        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-            let first = text.split(separator: "\n").first, let postmaster = pid_t(first), postmaster > 0
-        else {
-            throw PostgresClusterError(step: "kill \(node)", reason: "no running server: cannot read a PID from \(pidFile)")
-        }
-        guard kill(postmaster, SIGSTOP) == 0 else {
-            throw PostgresClusterError(step: "kill \(node)", reason: "SIGSTOP \(postmaster): \(String(cString: strerror(errno)))")
-        }
         let children = Self.children(of: postmaster)
         for child in children { kill(child, SIGKILL) }
         kill(postmaster, SIGKILL)
@@ -131,6 +125,18 @@ public final class PostgresReplicatedCluster: Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
         return killed
+    }
+
+    /// Stops `node`'s postmaster with SIGSTOP: connections to it are accepted by the kernel and
+    /// then never answered, as with a server that hangs or a host that drops packets. Its running
+    /// backends go on. ``resume(_:)`` continues it.
+    public func suspend(_ node: PostgresNode) throws {
+        try signal(SIGSTOP, to: try postmasterPID(of: node), of: node)
+    }
+
+    /// Continues a postmaster ``suspend(_:)`` stopped.
+    public func resume(_ node: PostgresNode) throws {
+        try signal(SIGCONT, to: try postmasterPID(of: node), of: node)
     }
 
     /// Of `candidates`, the standby that holds the most WAL: once each has replayed what it
@@ -234,6 +240,23 @@ public final class PostgresReplicatedCluster: Sendable {
             try await startServer(standby)
         }
         try await waitForSynchronousStandbys(standbys, of: primary, timeout: timeout)
+    }
+
+    /// The PID of `node`'s postmaster, from the first line of its own `postmaster.pid`.
+    private func postmasterPID(of node: PostgresNode) throws -> pid_t {
+        let pidFile = node.dataDirectory + "/postmaster.pid"
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+            let first = text.split(separator: "\n").first, let postmaster = pid_t(first), postmaster > 0
+        else {
+            throw PostgresClusterError(step: "find the server of \(node)", reason: "no running server: cannot read a PID from \(pidFile)")
+        }
+        return postmaster
+    }
+
+    private func signal(_ number: Int32, to pid: pid_t, of node: PostgresNode) throws {
+        guard kill(pid, number) == 0 else {
+            throw PostgresClusterError(step: "signal \(number) to \(node)", reason: "kill \(pid): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// `primary_conninfo` for a standby streaming from `primary` under `applicationName`.
