@@ -41,14 +41,7 @@ public final class PostgresCommitListener: Sendable {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "sourced.postgres")
     ) async throws(PostgresStoreError) -> PostgresCommitListener {
-        let connection: PostgresConnection
-        do {
-            connection = try await PostgresConnection.connect(
-                on: eventLoopGroup.any(), configuration: settings.configuration, id: ConnectionIDs.shared.next(), logger: logger
-            )
-        } catch {
-            throw .cannotConnect(target: "\(settings) (commit listener)", reason: ConnectionSlot.reason(error))
-        }
+        let connection = try await settings.connect(eventLoopGroup: eventLoopGroup, logger: logger, role: "commit listener")
         let listener = PostgresCommitListener(connection: connection)
         do {
             try await withCheckedThrowingContinuation { (started: CheckedContinuation<Void, any Error>) in

@@ -121,10 +121,6 @@ public struct PostgresConnectionSettings: Sendable, Equatable, CustomStringConve
         .nanoseconds(connectTimeout.components.seconds * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)
     }
 
-    /// The settings as postgres-nio takes them, for the first host only, without the
-    /// `target_session_attrs` check: what `PostgresCommitListener` used before
-    /// ``connect(eventLoopGroup:logger:role:)``; remove once nothing uses it.
-    var configuration: PostgresConnection.Configuration { configuration(for: hosts[0]) }
 
     /// The first host's socket file, for a Unix socket connection: `<host>/.s.PGSQL.<port>`.
     public var socketPath: String { hosts[0].socketPath }
