@@ -75,6 +75,10 @@ class LiveAggregate {
     /// The version after every chain decided on it, durable or not: 0 until loaded.
     var headVersion: UInt64 { 0 }
 
+    /// Set when a shared store reported another writer's chain while the aggregate was loading
+    /// or had chains at the store: it catches up once those are answered (``Shard``).
+    var behind = false
+
     /// The durable version, and how to build a snapshot of it on another thread; `nil` for an
     /// aggregate never created.
     func durableSnapshot() -> (version: UInt64, make: @Sendable () throws -> SnapshotFile)? {

@@ -144,11 +144,6 @@ public final class Shard: @unchecked Sendable {
             return decide(request, on: aggregate, done)
         }
         aggregate.heldForCommit.append {
-            guard !aggregate.retired else {
-                // Another writer changed it meanwhile (``forget(_:)``): decided on it loaded afresh.
-                self.admit(request, key: aggregate.key, done)
-                return self.release(aggregate)
-            }
             self.proceed(aggregate) { aggregate, error in
                 if let error {
                     self.release(aggregate)
@@ -361,6 +356,9 @@ public final class Shard: @unchecked Sendable {
                 }
                 self.release(aggregate)
             }
+            if aggregate.inFlight == 0, aggregate.behind, case .ready = aggregate.phase {
+                aggregate.phase = .unloaded
+            }
             if aggregate.inFlight == 0, !aggregate.heldForCommit.isEmpty {
                 let held = aggregate.heldForCommit
                 aggregate.heldForCommit = []
@@ -550,24 +548,25 @@ public final class Shard: @unchecked Sendable {
         admitWaitingForRoom()
     }
 
-    /// Drops the live aggregates of which a shared store holds a chain, `(key, last version)`,
+    /// Marks the live aggregates of which a shared store holds a chain, `(key, last version)`,
     /// beyond every version they decided: another writer changed them
-    /// (``ChainStore/observeCommits(_:)``). An idle one is dropped now, one in use once its
-    /// requests are answered, and requests that come meanwhile load it afresh. A chain within
-    /// the versions an aggregate decided is its own, or, if another writer's, makes its own
-    /// come back stale.
+    /// (``ChainStore/observeCommits(_:)``). The next request catches such an aggregate up
+    /// (``loadIfWaiting(_:)``): at once if none of its chains is at the store or loading,
+    /// otherwise once they are answered. A chain within the versions an aggregate decided is its
+    /// own, or, if another writer's, makes its own come back stale.
     func forget(_ changed: [(key: AggregateKey, version: UInt64)]) {
         loop.assertInEventLoop()
         for (key, version) in changed {
-            guard let aggregate = aggregates[key], !aggregate.retired, aggregate.headVersion < version else { continue }
-            if aggregate.users == 0 {
-                idle.remove(aggregate)
-                drop(aggregate)
-            } else {
-                aggregate.retired = true
+            guard let aggregate = aggregates[key], aggregate.headVersion < version else { continue }
+            switch aggregate.phase {
+            case .ready where aggregate.inFlight == 0:
+                aggregate.phase = .unloaded
+            case .ready, .loading:
+                aggregate.behind = true
+            case .unloaded, .broken:
+                break
             }
         }
-        admitWaitingForRoom()
     }
 
     /// Calls `body` once `key`'s aggregate is loaded (or failed to load), with the aggregate in
@@ -624,14 +623,22 @@ public final class Shard: @unchecked Sendable {
 
     /// Starts loading an unloaded aggregate that requests wait for, once none of its chains is
     /// in flight (after a failed commit they must all be answered first).
+    ///
+    /// At a shared store an aggregate loaded before only catches up: the chains after its
+    /// durable version are folded into its durable state, which is always a prefix of the
+    /// store's history, so another writer's commit costs a read of its chains, not a replay.
     private func loadIfWaiting<Model: AggregateModel>(_ aggregate: Aggregate<Model>) {
         guard case .unloaded = aggregate.phase, aggregate.inFlight == 0, !aggregate.waiting.isEmpty else { return }
         aggregate.phase = .loading
+        aggregate.behind = false
         counters.loads.increment()
-        let window = CommandWindow(capacity: commandWindow)
         let program = aggregate.program
+        let catchingUp = store.isShared && aggregate.durable.version > 0
+        let fold = catchingUp
+            ? StateFold<Model>(state: aggregate.durable.state, commands: aggregate.commands, program: program)
+            : StateFold<Model>(commands: CommandWindow(capacity: commandWindow), program: program)
         store.replay(
-            aggregate.key, into: StateFold<Model>(commands: window, program: program),
+            aggregate.key, into: fold, after: catchingUp ? aggregate.durable.version : 0,
             snapshots: StateFold<Model>.snapshots(of: aggregate.key.model, stateVersion: aggregate.stateVersion, program: program, commandWindow: commandWindow),
             on: loop
         )
@@ -644,10 +651,13 @@ public final class Shard: @unchecked Sendable {
                 aggregate.durableLength = replay.length
                 aggregate.logEnd = replay.length
                 aggregate.durableRecordOffset = replay.lastRecordOffset
-                aggregate.durablePosition = replay.position
+                aggregate.durablePosition = max(replay.position, aggregate.durablePosition)
                 aggregate.commands = replay.fold.commands
-                aggregate.phase = .ready
-                self.loaded(aggregate, replay.snapshot)
+                // Another writer's chain that came while it loaded may lie beyond what it read.
+                aggregate.phase = aggregate.behind ? .unloaded : .ready
+                if !catchingUp {
+                    self.loaded(aggregate, replay.snapshot)
+                }
             case .failure(let error):
                 let error = EngineError(error)
                 if case .corrupt = error {

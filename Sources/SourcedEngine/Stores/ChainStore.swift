@@ -41,11 +41,14 @@ protocol ChainStore: AnyObject, Sendable {
     /// the order the shard sent its batches.
     func enqueue(_ batch: ShardBatch)
 
-    /// Loads aggregate `key`: folds its chains into `fold`, starting from its snapshot where the
-    /// store keeps snapshots and `codec` accepts one.
+    /// Loads aggregate `key`: folds its chains after version `after` into `fold`, which holds
+    /// the versions up to it, starting from its snapshot where the store keeps snapshots and
+    /// `codec` accepts one. Only a shared store is asked to start after version 0 (an aggregate
+    /// catching up with another writer).
     func replay<Model: AggregateModel>(
         _ key: AggregateKey,
         into fold: StateFold<Model>,
+        after version: UInt64,
         snapshots codec: SnapshotCodec<StateFold<Model>>,
         on loop: any EventLoop
     ) -> EventLoopFuture<AggregateStore.Replay<StateFold<Model>>>

@@ -106,10 +106,12 @@ final class LocalChainStore: ChainStore {
     func replay<Model: AggregateModel>(
         _ key: AggregateKey,
         into fold: StateFold<Model>,
+        after version: UInt64,
         snapshots codec: SnapshotCodec<StateFold<Model>>,
         on loop: any EventLoop
     ) -> EventLoopFuture<AggregateStore.Replay<StateFold<Model>>> {
-        store.replay(key, into: fold, repairingFrom: committer, snapshots: codec, on: loop)
+        precondition(version == 0, "the local logs are never shared: an aggregate is always loaded whole")
+        return store.replay(key, into: fold, repairingFrom: committer, snapshots: codec, on: loop)
     }
 
     func read<Fold: LogFold>(_ key: AggregateKey, length: Int, version: UInt64, into fold: Fold, on loop: any EventLoop) -> EventLoopFuture<Fold> {

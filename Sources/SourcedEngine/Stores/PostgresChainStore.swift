@@ -208,6 +208,7 @@ final class PostgresChainStore: ChainStore {
     func replay<Model: AggregateModel>(
         _ key: AggregateKey,
         into fold: StateFold<Model>,
+        after version: UInt64,
         snapshots codec: SnapshotCodec<StateFold<Model>>,
         on loop: any EventLoop
     ) -> EventLoopFuture<AggregateStore.Replay<StateFold<Model>>> {
@@ -217,7 +218,7 @@ final class PostgresChainStore: ChainStore {
             var fold = fold
             var position: UInt64 = 0
             let version = try await Self.mapped {
-                try await events.replay(key) { chain in
+                try await events.replay(key, after: version) { chain in
                     try chain.apply(to: &fold)
                     position = chain.position
                 }
