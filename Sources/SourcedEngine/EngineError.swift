@@ -19,7 +19,9 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     /// write (and rolled it back).
     case unavailable(String)
     /// Storage failed while making the command durable: it may or may not have been recorded.
-    /// The engine accepts no further writes; restart it so recovery can run.
+    /// On the local logs the engine accepts no further writes: restart it so recovery can run.
+    /// On PostgreSQL the connection was lost during the commit: the aggregate catches up from the
+    /// database at its next request, and a retry with the same command id runs at most once.
     case outcomeUnknown(String)
     /// The request's command id was accepted before for another command on this aggregate.
     case commandIDReused(String)

@@ -199,7 +199,7 @@ public final class UnixSocketServer: Sendable {
             "connections": .integer(Int64(connections.open)),
             "connections_accepted": .integer(Int64(connections.accepted)),
             "connections_refused": .integer(Int64(connections.refused)),
-            "sync": .string(engine.configuration.sync.rawValue),
+            "sync": .string(engine.configuration.postgres == nil ? engine.configuration.sync.rawValue : "postgresql"),
             "uptime_seconds": .integer(uptime.components.seconds),
             "version": .string(BuildInfo.description),
             "rss_bytes": ProcessMemory.residentBytes.map { .integer(Int64($0)) } ?? .null,
