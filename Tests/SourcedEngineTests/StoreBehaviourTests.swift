@@ -5,14 +5,6 @@ import SourcedStorage
 import SourcedTestSupport
 import Testing
 
-/// Where a test's engine keeps its chains.
-enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
-    case local
-    case postgres
-
-    var testDescription: String { rawValue }
-}
-
 /// The engine's behaviour, the same on both stores: commands and chains, rejections, `expect`,
 /// read-your-writes, command ids, reads, listing, subscriptions, handlers, restarts. The suite
 /// runs inside a PostgreSQL cluster of its own; each PostgreSQL case gets a fresh database.
@@ -25,9 +17,8 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
         init(_ kind: StoreKind, directory: TemporaryDirectory, handlers: [any EventHandler] = []) async throws {
             var configuration = Engine.Configuration(dataDirectory: directory.file("data"), ioThreads: 4, threads: 2, handlers: handlers)
-            if kind == .postgres {
-                let cluster = try #require(PostgresClusterTrait.current, "the suite runs in a PostgreSQL cluster")
-                configuration.postgres = try PostgresConnectionSettings(parsing: try await cluster.freshDatabase())
+            if let database = try await kind.freshDatabase() {
+                configuration.postgres = try PostgresConnectionSettings(parsing: database)
             }
             self.configuration = configuration
         }

@@ -4,10 +4,12 @@ import SourcedTestSupport
 import SourcedWire
 import Testing
 
-@Suite struct ProtocolTests {
+/// The protocol as clients see it; the tests marked with a store run on the local logs and on
+/// PostgreSQL (`--postgres`) alike.
+@Suite(.postgresCluster) struct ProtocolTests {
     /// The session of docs/protocol.md, line by line, compared in meaning.
-    @Test func theDocumentedSessionBehavesAsDocumented() async throws {
-        let daemon = try await DaemonProcess()
+    @Test(arguments: StoreKind.allCases) func theDocumentedSessionBehavesAsDocumented(_ store: StoreKind) async throws {
+        let daemon = try await DaemonProcess(arguments: try await store.daemonArguments())
         let client = try await LineClient.connect(daemon.socketPath)
         let created = try await client.request(line: #"{"op":"execute","model":"counter","id":"c1","command":{"type":"create"}}"#)
         #expect(created == ["ok": true, "model": "counter", "id": "c1", "version": 1, "position": 1, "events": [["type": "created"]], "state": ["count": 0]])
@@ -28,8 +30,8 @@ import Testing
         #expect(await daemon.stop() == 0)
     }
 
-    @Test func eventsPageThroughAnAggregate() async throws {
-        let daemon = try await DaemonProcess()
+    @Test(arguments: StoreKind.allCases) func eventsPageThroughAnAggregate(_ store: StoreKind) async throws {
+        let daemon = try await DaemonProcess(arguments: try await store.daemonArguments())
         let client = try await LineClient.connect(daemon.socketPath)
         _ = try await client.request(line: #"{"op":"execute","model":"account","id":"a1","commands":[{"type":"open","owner":"ada"},{"type":"deposit","amount":5},{"type":"withdraw","amount":2}]}"#)
         let page = try await client.request(line: #"{"op":"events","model":"account","id":"a1","from":1,"limit":1}"#)
@@ -49,8 +51,8 @@ import Testing
 
     /// `list` pages a model's ids after a cursor; a model's ids only, and only aggregates that
     /// recorded something.
-    @Test func listPagesAModelsIds() async throws {
-        let daemon = try await DaemonProcess()
+    @Test(arguments: StoreKind.allCases) func listPagesAModelsIds(_ store: StoreKind) async throws {
+        let daemon = try await DaemonProcess(arguments: try await store.daemonArguments())
         let client = try await LineClient.connect(daemon.socketPath)
         for id in ["k3", "k1", "k2"] {
             #expect(try await client.request(line: #"{"op":"execute","model":"counter","id":"\#(id)","command":{"type":"create"}}"#)["ok"] == true)
@@ -74,8 +76,8 @@ import Testing
     }
 
     /// A `stats` pipelined behind an `execute` on one connection sees what the execute did.
-    @Test func pipelinedStatsSeeTheCommandsBeforeThem() async throws {
-        let daemon = try await DaemonProcess()
+    @Test(arguments: StoreKind.allCases) func pipelinedStatsSeeTheCommandsBeforeThem(_ store: StoreKind) async throws {
+        let daemon = try await DaemonProcess(arguments: try await store.daemonArguments())
         let client = try await LineClient.connect(daemon.socketPath)
         var lines: [UInt8] = []
         for index in 0..<20 {
@@ -116,15 +118,16 @@ import Testing
         _ = await daemon.stop()
     }
 
-    @Test func stateSurvivesARestart() async throws {
+    @Test(arguments: StoreKind.allCases) func stateSurvivesARestart(_ store: StoreKind) async throws {
         let directory = TemporaryDirectory("sd")
-        var daemon = try await DaemonProcess(in: directory)
+        let arguments = try await store.daemonArguments()
+        var daemon = try await DaemonProcess(in: directory, arguments: arguments)
         var client = try await LineClient.connect(daemon.socketPath)
         _ = try await client.request(line: #"{"op":"execute","model":"account","id":"a1","commands":[{"type":"open","owner":"ada"},{"type":"deposit","amount":100}]}"#)
         _ = try await client.request(line: #"{"op":"execute","model":"account","id":"a1","command":{"type":"withdraw","amount":40}}"#)
         await client.close()
         #expect(await daemon.stop() == 0)
-        daemon = try await DaemonProcess(in: directory)
+        daemon = try await DaemonProcess(in: directory, arguments: arguments)
         client = try await LineClient.connect(daemon.socketPath)
         let state = try await client.request(line: #"{"op":"get","model":"account","id":"a1"}"#)
         #expect(state["version"] == 3 && state["state"] == ["owner": "ada", "balance": 60, "closed": false])

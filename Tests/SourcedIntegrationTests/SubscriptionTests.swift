@@ -54,7 +54,9 @@ struct ConnectionClosed: Error, CustomStringConvertible {
     var description: String { reason }
 }
 
-@Suite struct SubscriptionTests {
+/// Subscriptions as clients see them; the tests marked with a store run on the local logs and on
+/// PostgreSQL (`--postgres`) alike.
+@Suite(.postgresCluster) struct SubscriptionTests {
     /// Pipelines `count` increments on the given counters from one connection.
     func increment(_ ids: [String], on path: String) async throws -> [Int64] {
         let client = try await LineClient.connect(path)
@@ -69,8 +71,9 @@ struct ConnectionClosed: Error, CustomStringConvertible {
         return positions
     }
 
-    @Test func subscribersSeeEveryPositionOnceInOrderUnderConcurrentWriters() async throws {
-        let daemon = try await DaemonProcess()
+    @Test(arguments: StoreKind.allCases)
+    func subscribersSeeEveryPositionOnceInOrderUnderConcurrentWriters(_ store: StoreKind) async throws {
+        let daemon = try await DaemonProcess(arguments: try await store.daemonArguments())
         let aggregates = (0..<1000).map { "c\($0)" }
         let setup = try await LineClient.connect(daemon.socketPath)
         let creates = aggregates.map { #"{"op":"execute","model":"counter","id":"\#($0)","command":{"type":"create"}}"# }
@@ -117,8 +120,8 @@ struct ConnectionClosed: Error, CustomStringConvertible {
         #expect(await daemon.stop() == 0)
     }
 
-    @Test func liveOnlyAndFilteredSubscriptions() async throws {
-        let daemon = try await DaemonProcess()
+    @Test(arguments: StoreKind.allCases) func liveOnlyAndFilteredSubscriptions(_ store: StoreKind) async throws {
+        let daemon = try await DaemonProcess(arguments: try await store.daemonArguments())
         let client = try await LineClient.connect(daemon.socketPath)
         _ = try await client.request(line: #"{"op":"execute","model":"counter","id":"old","command":{"type":"create"}}"#)
         let live = try await LineClient.connect(daemon.socketPath)
