@@ -13,6 +13,8 @@ final class CommitFeed: Sendable {
         var last: UInt64
         var subscribers: [ObjectIdentifier: FeedSubscriber] = [:]
         var closed = false
+        /// Readers waiting for the feed to reach a position (``waitUntilPublished(_:)``).
+        var waiting: [(position: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
     private let state: Mutex<State>
@@ -34,13 +36,28 @@ final class CommitFeed: Sendable {
     /// Delivers `chains`, whose positions follow the last published one.
     func publish(_ chains: [CommittedChain]) {
         guard let newest = chains.last?.position else { return }
-        let subscribers = state.withLock { state in
+        let (subscribers, reached) = state.withLock { state in
             state.last = newest
-            return Array(state.subscribers.values)
+            let reached = state.waiting.filter { $0.position <= newest }
+            state.waiting.removeAll { $0.position <= newest }
+            return (Array(state.subscribers.values), reached)
         }
-        // Delivery order per subscriber matches publication order: publish is only called by the
-        // global committer, one batch after the other.
+        // Delivery order per subscriber matches publication order: publish is only called by one
+        // publisher at a time, one batch after the other.
         subscribers.forEach { $0.deliver(chains) }
+        reached.forEach { $0.continuation.resume() }
+    }
+
+    /// Returns once chains up to `position` are published, or the feed is closed.
+    func waitUntilPublished(_ position: UInt64) async {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state in
+                guard state.last < position, !state.closed else { return true }
+                state.waiting.append((position, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
     }
 
     /// Registers a subscriber for chains after `position`, if `position` is the last published
@@ -60,12 +77,16 @@ final class CommitFeed: Sendable {
 
     /// Ends every subscriber and refuses new ones: the engine is shutting down.
     func close() {
-        let subscribers = state.withLock { state in
+        let (subscribers, waiting) = state.withLock { state in
             state.closed = true
-            defer { state.subscribers = [:] }
-            return Array(state.subscribers.values)
+            defer {
+                state.subscribers = [:]
+                state.waiting = []
+            }
+            return (Array(state.subscribers.values), state.waiting)
         }
         subscribers.forEach { $0.finish() }
+        waiting.forEach { $0.continuation.resume() }
     }
 
     func remove(_ subscriber: FeedSubscriber) {

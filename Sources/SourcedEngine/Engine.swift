@@ -347,7 +347,7 @@ public final class Engine: Sendable {
         model: String? = nil,
         id: AggregateID? = nil
     ) throws(EngineError) -> Subscription {
-        let newest = store.lastPosition
+        let newest = store.committedPosition
         guard position <= newest else {
             throw .unavailable("position \(position) is beyond the newest position \(newest)")
         }
@@ -421,7 +421,7 @@ public final class Engine: Sendable {
             syncs: store.syncs,
             openFiles: store.openFiles,
             subscribers: store.feed.subscriberCount,
-            position: store.feed.lastPosition,
+            position: store.committedPosition,
             handlers: handlers.map(\.status)
         )
     }

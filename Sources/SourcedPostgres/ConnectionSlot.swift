@@ -71,6 +71,6 @@ actor ConnectionSlot {
         if let message = error.serverInfo?[.message] {
             return "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))"
         }
-        return error.underlying.map { "\(error.code): \($0)" } ?? "\(error.code)"
+        return error.underlying.map { "\(error.code): \(reason($0))" } ?? "\(error.code)"
     }
 }

@@ -26,8 +26,14 @@ protocol ChainStore: AnyObject, Sendable {
     /// another writer changed. A store that is not shared never calls it.
     func observeCommits(_ observer: @escaping @Sendable ([CommittedChain]) -> Void)
 
-    /// The newest position a reader of the global stream can read up to.
+    /// The newest position a reader of the global stream can read up to: the feed's.
     var lastPosition: UInt64 { get }
+
+    /// The newest position known committed: ``lastPosition``, or beyond it a position this
+    /// engine committed that the feed has not reached yet (a shared store's feed follows the
+    /// database). What `stats` reports, and where a subscription may start; reading the stream
+    /// after it waits for the feed.
+    var committedPosition: UInt64 { get }
 
     /// Figures for `stats`.
     var groupCommits: Int { get }

@@ -92,6 +92,7 @@ final class LocalChainStore: ChainStore {
     var isShared: Bool { false }
     var feed: CommitFeed { committer.feed }
     var lastPosition: UInt64 { committer.lastPosition }
+    var committedPosition: UInt64 { committer.lastPosition }
     var groupCommits: Int { committer.groupCommits.current }
     var syncs: Int { store.syncCount }
     var openFiles: Int { store.openFileCount }

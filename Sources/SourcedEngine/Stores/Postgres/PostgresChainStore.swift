@@ -16,10 +16,12 @@ import Synchronization
 /// connection is lost answers `outcome_unknown`; its aggregates are reloaded from the database,
 /// and a command id makes the client's retry safe.
 ///
-/// **The live feed** follows the database, not this daemon's commits: woken by `LISTEN`
-/// (``PostgresCommitListener``), it reads the chains after the last it published, so it carries
-/// every daemon's chains in position order. A lost listener is started again (on whichever host
-/// of the connection string now qualifies) and the feed goes on where it stopped.
+/// **The live feed** carries every daemon's chains in position order. A commit of this daemon
+/// that follows the last chain published is published at once, before its commands are
+/// answered; the rest comes from following the database: woken by `LISTEN`
+/// (``PostgresCommitListener``), the feed reads the chains after the last it published. A lost
+/// listener is started again (on whichever host of the connection string now qualifies) and the
+/// feed goes on where it stopped.
 ///
 /// Aggregates are loaded by folding their chains (no snapshots); handler checkpoints are rows.
 final class PostgresChainStore: ChainStore {
@@ -36,7 +38,13 @@ final class PostgresChainStore: ChainStore {
     private let logger: Logger
     private let queue = Mutex(Queue())
     private let commits = Atomic<Int>(0)
-    private let observer = Mutex<(@Sendable ([CommittedChain]) -> Void)?>(nil)
+    /// The newest position this daemon committed.
+    private let committed = Atomic<UInt64>(0)
+    /// Serializes publishing to the feed: the committer and the follower both publish, each
+    /// only what follows the last position published, which this holds.
+    private let publishing: Mutex<UInt64>
+    /// Whom ``publishInOrder(_:)`` tells of the chains it published.
+    private let observer = Mutex(CommitObserver?.none)
     private let tasks = Mutex<(committer: Task<Void, Never>?, tail: Task<Void, Never>?)>((nil, nil))
 
     private init(events: PostgresEventStore, last: UInt64, settings: PostgresConnectionSettings, eventLoopGroup: any EventLoopGroup, logger: Logger) {
@@ -45,6 +53,7 @@ final class PostgresChainStore: ChainStore {
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         feed = CommitFeed(last: last)
+        publishing = Mutex(last)
     }
 
     /// Connects, migrates the schema, and starts the committer and the feed.
@@ -69,13 +78,29 @@ final class PostgresChainStore: ChainStore {
 
     var isShared: Bool { true }
     var lastPosition: UInt64 { feed.lastPosition }
+    var committedPosition: UInt64 { max(feed.lastPosition, committed.load(ordering: .relaxed)) }
     var groupCommits: Int { commits.load(ordering: .relaxed) }
     var syncs: Int { 0 }
     var openFiles: Int { 0 }
     var fatalError: StorageError? { nil }
 
     func observeCommits(_ observer: @escaping @Sendable ([CommittedChain]) -> Void) {
-        self.observer.withLock { $0 = observer }
+        self.observer.withLock { $0 = CommitObserver(call: observer) }
+    }
+
+    /// Publishes the chains of `chains` after the last position published, if they follow it
+    /// without a gap, and tells the observer; returns the last position published.
+    @discardableResult
+    private func publishInOrder(_ chains: [CommittedChain]) -> UInt64 {
+        publishing.withLock { last in
+            let fresh = chains.drop { $0.position <= last }
+            guard let first = fresh.first, first.position == last + 1 else { return last }
+            let published = Array(fresh)
+            feed.publish(published)
+            observer.withLock { $0 }?.call(published)
+            last = published[published.count - 1].position
+            return last
+        }
     }
 
     // MARK: - Commits
@@ -122,9 +147,15 @@ final class PostgresChainStore: ChainStore {
             var first: UInt64 = 0
             if !chains.isEmpty {
                 do {
-                    first = try await events.commit(chains).first!.position
+                    let written = try await events.commit(chains)
+                    first = written[0].position
                     commits.add(1, ordering: .relaxed)
-                } catch .stale(let refused) {
+                    committed.max(written[written.count - 1].position, ordering: .relaxed)
+                    // Subscribers and a `stats` sent after these commands see them at once,
+                    // unless another daemon's chains come first: the follower publishes those.
+                    publishInOrder(written)
+                } catch .stale(let refused) where !Set(refused.map(\.key)).isSubset(of: stale) {
+                    // Each round leaves out at least one more aggregate, so this ends.
                     let keys = Set(refused.map(\.key))
                     logger.debug("chains were stale: another writer appended first", metadata: ["aggregates": "\(keys.count)"])
                     stale.formUnion(keys)
@@ -172,22 +203,20 @@ final class PostgresChainStore: ChainStore {
     /// open; starts the listener again whenever it is lost.
     private func follow(_ first: PostgresCommitListener) async {
         var listener: PostgresCommitListener? = first
-        var published = feed.lastPosition
         var delay = Duration.milliseconds(50)
         while !Task.isCancelled {
             do {
                 if listener == nil {
                     listener = try await PostgresCommitListener.start(settings, eventLoopGroup: eventLoopGroup, logger: logger)
-                    logger.notice("listening for commits again", metadata: ["last_position": "\(published)"])
+                    logger.notice("listening for commits again", metadata: ["last_position": "\(feed.lastPosition)"])
                 }
+                var published = feed.lastPosition
                 let newest = try await listener!.wait(after: published)
                 delay = .milliseconds(50)
                 while published < newest {
                     let chains = try await events.chains(after: published)
-                    guard let last = chains.last else { break }
-                    feed.publish(chains)
-                    observer.withLock { $0 }?(chains)
-                    published = last.position
+                    guard !chains.isEmpty else { break }
+                    published = publishInOrder(chains)
                 }
             } catch is CancellationError {
                 break
@@ -253,6 +282,8 @@ final class PostgresChainStore: ChainStore {
 
     func readGlobalChains(after position: UInt64) async throws -> [CommittedChain] {
         // Only what the feed published: a subscription switches to live at the feed's position.
+        // One that starts at a position this daemon committed first waits for the feed.
+        await feed.waitUntilPublished(position)
         let through = feed.lastPosition
         guard position < through else { return [] }
         return try await Self.mapped {
