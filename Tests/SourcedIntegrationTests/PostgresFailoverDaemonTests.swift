@@ -40,7 +40,7 @@ struct PostgresFailoverDaemonTests {
         let daemon = try await DaemonProcess(arguments: ["--postgres", url], logLevel: "info")
         let pid = daemon.pid
         let socket = daemon.socketPath
-        let load = DaemonFailoverLoad(acknowledgementsAfterPromotion: Self.acknowledgedAfterPromotion)
+        let load = FailoverLoad(acknowledgementsAfterPromotion: Self.acknowledgedAfterPromotion)
         let clock = ContinuousClock()
         let deadline = clock.now + Self.loadDeadline
 
@@ -54,16 +54,11 @@ struct PostgresFailoverDaemonTests {
             try await waitUntil(timeout: .seconds(300)) { load.acknowledgedCount >= Self.acknowledgedBeforeKill }
             let killedAt = clock.now
             load.phase = .failingOver(killedAt: killedAt)
-            try await cluster.killPrimary(cluster.primary)
-            let promoted = try await cluster.mostAdvancedStandby(of: cluster.standbys)
-            try await cluster.promote(promoted)
-            load.phase = .after(killedAt: killedAt)
-            let promotedAfter = clock.now - killedAt
-            // The promoted standby commits only once the other one streams from it
-            // (`synchronous_standby_names` still asks for one copy).
-            let other = try #require(cluster.standbys.first { $0 != promoted })
-            try await cluster.follow(other, newPrimary: promoted)
-            try await cluster.waitForSynchronousStandbys([other], of: promoted)
+            var promotedAfter = Duration.zero
+            let (promoted, other) = try await cluster.failOver {
+                load.phase = .after(killedAt: killedAt)
+                promotedAfter = clock.now - killedAt
+            }
             print("daemon failover: promoted \(promoted.name) \(Self.seconds(promotedAfter)) after the kill, \(other.name) streaming synchronously from it \(Self.seconds(clock.now - killedAt)) after the kill")
             var acknowledged: [[SeenChain]] = []
             for try await chains in group { acknowledged.append(chains) }
@@ -148,7 +143,7 @@ struct PostgresFailoverDaemonTests {
     /// `outcome_unknown`, or whose connection is lost, is sent again with the same command id
     /// until it is acknowledged. Stops once the client has its share acknowledged after the
     /// promotion; returns every acknowledged command in the order acknowledged.
-    private static func execute(as client: Int, at socket: String, load: DaemonFailoverLoad, deadline: ContinuousClock.Instant) async throws -> [SeenChain] {
+    private static func execute(as client: Int, at socket: String, load: FailoverLoad, deadline: ContinuousClock.Instant) async throws -> [SeenChain] {
         var connection: LineClient? = try await LineClient.connect(socket)
         var acknowledged: [SeenChain] = []
         var version: Int64 = 1

@@ -19,7 +19,7 @@ struct PostgresFailoverTests {
             // Every node, the primary first: the store settles on whichever accepts writes.
             let settings = try PostgresConnectionSettings(parsing: cluster.connectionString(database: "events", nodes: cluster.nodes, connectTimeout: 5))
             let store = try await PostgresEventStore.open(settings, logger: Logger(label: "test"))
-            let load = FailoverLoad(commitsAfterFailover: 20)
+            let load = FailoverLoad(acknowledgementsAfterPromotion: 20)
             let clock = ContinuousClock()
 
             let acknowledged = try await withDeadline(.seconds(600)) {
@@ -32,22 +32,19 @@ struct PostgresFailoverTests {
                     let acknowledgedBefore = load.acknowledgedCount
                     let killedAt = clock.now
                     load.phase = .failingOver(killedAt: killedAt)
-                    try await cluster.killPrimary(cluster.primary)
-                    let promoted = try await cluster.mostAdvancedStandby(of: cluster.standbys)
-                    try await cluster.promote(promoted)
-                    load.phase = .after(killedAt: killedAt)
-                    let promotedAfter = clock.now - killedAt
-                    let other = try #require(cluster.standbys.first { $0 != promoted })
-                    try await cluster.follow(other, newPrimary: promoted)
-                    try await cluster.waitForSynchronousStandbys([other], of: promoted)
+                    var promotedAfter = Duration.zero
+                    let (promoted, other) = try await cluster.failOver {
+                        load.phase = .after(killedAt: killedAt)
+                        promotedAfter = clock.now - killedAt
+                    }
                     let followingAfter = clock.now - killedAt
                     var acknowledged: [[[CommittedChain]]] = []
                     for try await batches in group { acknowledged.append(batches) }
-                    let blocked = load.blocked(killedAt: killedAt)
+                    let blocked = load.figures(killedAt: killedAt)
                     print(
                         "failover: killed the primary after \(acknowledgedBefore) commits were acknowledged; promoted \(promoted.name) after \(promotedAfter),"
                             + " \(other.name) streaming synchronously from it after \(followingAfter); first commit acknowledged by it \(blocked.killToFirstAcknowledgement.map { "\($0)" } ?? "never") after the kill,"
-                            + " longest gap between acknowledgements \(blocked.longestGap); failures: \(load.errors.sorted { $0.key < $1.key })"
+                            + " longest gap between acknowledgements \(blocked.longestGap); failures: \(blocked.errors.sorted { $0.key < $1.key })"
                     )
                     return acknowledged
                 }

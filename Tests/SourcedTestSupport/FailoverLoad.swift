@@ -1,10 +1,10 @@
 import Synchronization
 
-/// What the clients of the daemon-level failover test share: the phase of the failover, when
-/// each command was acknowledged, and when and how commands failed.
-final class DaemonFailoverLoad: Sendable {
+/// What the writers of a failover test share (a store's committers or a daemon's clients): the
+/// phase of the failover, when each write was acknowledged, and when and how writes failed.
+public final class FailoverLoad: Sendable {
     /// Where the failover stands.
-    enum Phase: Sendable {
+    public enum Phase: Sendable {
         /// The first primary runs.
         case before
         /// The primary was killed at this instant; no standby is promoted yet.
@@ -14,18 +14,18 @@ final class DaemonFailoverLoad: Sendable {
     }
 
     /// Figures of a run, for the test's printout.
-    struct Figures: Sendable {
-        var acknowledgedBeforeKill = 0
-        var acknowledgedAfterPromotion = 0
-        var duplicates = 0
-        var errors: [String: Int] = [:]
+    public struct Figures: Sendable {
+        public var acknowledgedBeforeKill = 0
+        public var acknowledgedAfterPromotion = 0
+        public var duplicates = 0
+        public var errors: [String: Int] = [:]
         /// The first and last failed attempt, measured from the kill.
-        var errorsFrom: Duration?
-        var errorsUntil: Duration?
+        public var errorsFrom: Duration?
+        public var errorsUntil: Duration?
         /// From the kill to the first command acknowledged after the promotion.
-        var killToFirstAcknowledgement: Duration?
+        public var killToFirstAcknowledgement: Duration?
         /// The longest time without any acknowledgement.
-        var longestGap: Duration = .zero
+        public var longestGap: Duration = .zero
     }
 
     private struct State {
@@ -42,13 +42,13 @@ final class DaemonFailoverLoad: Sendable {
 
     private let state = Mutex(State())
     /// How many commands each client must have acknowledged after the promotion before it stops.
-    let acknowledgementsAfterPromotion: Int
+    public let acknowledgementsAfterPromotion: Int
 
-    init(acknowledgementsAfterPromotion: Int) {
+    public init(acknowledgementsAfterPromotion: Int) {
         self.acknowledgementsAfterPromotion = acknowledgementsAfterPromotion
     }
 
-    var phase: Phase {
+    public var phase: Phase {
         get { state.withLock { $0.phase } }
         set {
             state.withLock { state in
@@ -58,10 +58,10 @@ final class DaemonFailoverLoad: Sendable {
         }
     }
 
-    var acknowledgedCount: Int { state.withLock { $0.acknowledgements.count } }
+    public var acknowledgedCount: Int { state.withLock { $0.acknowledgements.count } }
 
     /// Records that one of `client`'s commands was acknowledged now.
-    func acknowledged(by client: Int, duplicate: Bool) {
+    public func acknowledged(by client: Int, duplicate: Bool = false) {
         let now = ContinuousClock.now
         state.withLock { state in
             state.acknowledgements.append(now)
@@ -74,7 +74,7 @@ final class DaemonFailoverLoad: Sendable {
     }
 
     /// Counts a failed attempt under `kind` (an error code, or how the connection failed).
-    func failed(_ kind: String) {
+    public func failed(_ kind: String) {
         let now = ContinuousClock.now
         state.withLock { state in
             state.errors[kind, default: 0] += 1
@@ -84,12 +84,12 @@ final class DaemonFailoverLoad: Sendable {
     }
 
     /// Whether `client` has done its share after the promotion.
-    func isDone(_ client: Int) -> Bool {
+    public func isDone(_ client: Int) -> Bool {
         state.withLock { ($0.acknowledgedAfter[client] ?? 0) >= acknowledgementsAfterPromotion }
     }
 
     /// The run's figures, with times measured from `killedAt`.
-    func figures(killedAt: ContinuousClock.Instant) -> Figures {
+    public func figures(killedAt: ContinuousClock.Instant) -> Figures {
         state.withLock { state in
             let sorted = state.acknowledgements.sorted()
             return Figures(
