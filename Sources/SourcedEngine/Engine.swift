@@ -7,14 +7,16 @@ import SourcedStorage
 import Synchronization
 
 /// Sourced's engine: one live instance per aggregate, owned by its shard's event loop, over a
-/// group-committed global log and per-aggregate logs.
+/// ``ChainStore``: the group-committed global log and per-aggregate logs of a data directory, or
+/// a PostgreSQL database (``Configuration/postgres``).
 ///
 /// Commands for one aggregate run one at a time on its shard, so they never race and need no
 /// optimistic locking; a command on a loaded aggregate costs O(1). Shards run in parallel, one
-/// per event loop. A command is answered only once its events are durable in the global log.
+/// per event loop. A command is answered only once its events are durable in the store.
 ///
-/// No file I/O runs on an event loop or on the caller's executor: commits run on the engine's two
-/// commit threads, loads and reads on its thread pool.
+/// No blocking I/O runs on an event loop or on the caller's executor: on the local logs commits
+/// run on the store's two commit threads, loads and reads on its thread pool; on PostgreSQL all
+/// of it is requests on postgres-nio connections.
 public final class Engine: Sendable {
     public struct Configuration: Sendable {
         /// Where the logs live; created if missing, locked while the engine runs. Not used when
@@ -133,7 +135,7 @@ public final class Engine: Sendable {
         var drained: [CheckedContinuation<Void, Never>] = []
     }
 
-    /// Opens the data directory and starts the engine.
+    /// Opens the store (the data directory, or the PostgreSQL database) and starts the engine.
     ///
     /// - Parameter onFatal: called once if storage fails in a way only a restart can recover from
     ///   (a failed sync); the engine refuses writes from then on, and the owner should exit.
