@@ -43,6 +43,8 @@ struct DaemonSettings: Sendable {
     /// Keys the configuration file sets to no effect, because a flag or an environment variable
     /// sets them as well (and wins).
     var overriddenInFile: [String] = []
+    /// The options given a value by a flag, a variable or the file, by name.
+    var given: Set<String> = []
 
     /// The projections `--projection` can name.
     static let knownProjections = ["account-balances"]
@@ -57,6 +59,7 @@ struct DaemonSettings: Sendable {
         var environment = processEnvironment
         var origins: [String: String] = [:]
         var overridden: Set<String> = []
+        var given: Set<String> = []
         for (key, entry) in file?.entries ?? [:] {
             let variable = Self.variable(for: key)
             if let set = environment[variable], !set.isEmpty {
@@ -75,12 +78,14 @@ struct DaemonSettings: Sendable {
             parse: (String) -> Value?
         ) throws -> Value {
             if let flag {
+                given.insert(name)
                 if file?.entries[name] != nil { overridden.insert(name) }
                 guard valid(flag) else { throw ValidationError("invalid value \"\(flag)\" for --\(name); see sourced --help") }
                 return flag
             }
             let variable = Self.variable(for: name)
             guard let text = environment[variable], !text.isEmpty else { return value }
+            given.insert(name)
             guard let parsed = parse(text), valid(parsed) else {
                 throw ValidationError("invalid value \"\(text)\" in \(origins[variable] ?? variable); see sourced --help")
             }
@@ -158,5 +163,6 @@ struct DaemonSettings: Sendable {
             overridden.insert(name)
         }
         overriddenInFile = overridden.sorted()
+        self.given = given
     }
 }

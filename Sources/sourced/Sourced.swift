@@ -138,6 +138,7 @@ struct Sourced: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: logLevel) }
         let logger = Logger(label: "sourced")
         settings.warnOfOverriddenKeys(logger)
+        settings.warnOfOptionsPostgresIgnores(logger)
         if let inherited, socket != nil || ProcessInfo.processInfo.environment["SOURCED_SOCKET"] != nil {
             logger.warning("--socket (or SOURCED_SOCKET) is ignored: systemd passed the listening socket", metadata: [
                 "ignored": "\(settings.socketPath)", "listening": "\(SocketActivation.path(of: inherited) ?? "unnamed socket")",

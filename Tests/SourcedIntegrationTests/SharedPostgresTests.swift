@@ -60,6 +60,19 @@ import Testing
         await b.close()
     }
 
+    @Test func optionsOfTheLocalLogsAreReportedUnused() async throws {
+        let cluster = try #require(PostgresClusterTrait.current)
+        let daemon = try await DaemonProcess(arguments: [
+            "--postgres", try await cluster.freshDatabase(), "--retain-global", "1MiB", "--sync", "none",
+        ], logLevel: "info")
+        #expect(await LineClient.answersPing(at: daemon.socketPath))
+        #expect(await daemon.stop() == 0)
+        let log = daemon.log
+        #expect(log.contains("--retain-global is not used: chains live in PostgreSQL"), "\(log)")
+        #expect(log.contains("--sync is not used: chains live in PostgreSQL"), "\(log)")
+        #expect(!log.contains("--segment-size is not used"), "only what was given: \(log)")
+    }
+
     @Test func aDaemonServesWhatAnotherWrote() async throws {
         let (first, second) = try await twoDaemons()
         let a = try await LineClient.connect(first.socketPath)
