@@ -99,7 +99,7 @@ public final class PostgresCommitListener: Sendable {
         let reason: String
         do {
             try await connection.listen(on: PostgresSchema.commitChannel) { notifications in
-                let rows = try await connection.query("SELECT last FROM sourced.position_counter", logger: logger)
+                let rows = try await connection.queryWhileOpen("SELECT last FROM sourced.position_counter", logger: logger)
                 for try await last in rows.decode(Int64.self) {
                     publish(UInt64(last))
                 }

@@ -61,7 +61,7 @@ extension PostgresConnectionSettings {
         let timer = connection.eventLoop.scheduleTask(deadline: deadline) { connection.close().whenComplete { _ in } }
         defer { timer.cancel() }
         do {
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'", logger: logger
             )
             for try await (inRecovery, readOnly) in rows.decode((Bool, Bool).self) {

@@ -83,7 +83,7 @@ public final class PostgresEventStore: Sendable {
         }
         let base: Int64
         do {
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 """
                 WITH counter AS (
                     UPDATE sourced.position_counter SET last = last + \(Int64(chains.count)) RETURNING last - \(Int64(chains.count)) AS base
@@ -124,7 +124,7 @@ public final class PostgresEventStore: Sendable {
     /// The position of the newest committed chain; 0 if there is none.
     public func lastPosition() async throws(PostgresStoreError) -> UInt64 {
         try await read { connection, logger in
-            let rows = try await connection.query("SELECT last FROM sourced.position_counter", logger: logger)
+            let rows = try await connection.queryWhileOpen("SELECT last FROM sourced.position_counter", logger: logger)
             for try await last in rows.decode(Int64.self) {
                 return UInt64(last)
             }
@@ -138,7 +138,7 @@ public final class PostgresEventStore: Sendable {
     public func chains(after position: UInt64, limit: Int = defaultPageSize) async throws(PostgresStoreError) -> [CommittedChain] {
         let chains = try await read { connection, logger in
             try await Self.chains(
-                connection.query(
+                connection.queryWhileOpen(
                     """
                     SELECT \(unescaped: ChainColumns.selected) FROM sourced.chains
                     WHERE position > \(Int64(position)) ORDER BY position LIMIT \(Int64(limit))
@@ -157,7 +157,7 @@ public final class PostgresEventStore: Sendable {
     public func chain(at position: UInt64) async throws(PostgresStoreError) -> CommittedChain? {
         try await read { connection, logger in
             try await Self.chains(
-                connection.query(
+                connection.queryWhileOpen(
                     "SELECT \(unescaped: ChainColumns.selected) FROM sourced.chains WHERE position = \(Int64(position))",
                     logger: logger
                 )
@@ -171,7 +171,7 @@ public final class PostgresEventStore: Sendable {
     public func aggregateIDs(of model: String, after: AggregateID?, limit: Int) async throws(PostgresStoreError) -> DataDirectory.IDPage {
         let ids = try await read { connection, logger in
             var ids: [String] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 """
                 SELECT aggregate_id FROM sourced.chains
                 WHERE model = \(model) AND aggregate_id > \(after?.rawValue ?? "") AND first_version = 1
@@ -199,7 +199,7 @@ public final class PostgresEventStore: Sendable {
     public func chains(of key: AggregateKey, after version: UInt64, limit: Int = defaultPageSize) async throws(PostgresStoreError) -> [CommittedChain] {
         try await read { connection, logger in
             try await Self.chains(
-                connection.query(
+                connection.queryWhileOpen(
                     """
                     SELECT \(unescaped: ChainColumns.selected) FROM sourced.chains
                     WHERE model = \(key.model) AND aggregate_id = \(key.id.rawValue) AND first_version > \(Int64(version))
@@ -236,7 +236,7 @@ public final class PostgresEventStore: Sendable {
     /// The position and state a handler saved last, or `nil` if it saved none.
     public func readHandlerState(_ name: String) async throws(PostgresStoreError) -> (position: UInt64, state: [UInt8])? {
         try await read { connection, logger in
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 "SELECT position, state FROM sourced.handler_checkpoints WHERE name = \(name)", logger: logger
             )
             for try await (position, state) in rows.decode((Int64, ByteBuffer).self) {
@@ -249,7 +249,7 @@ public final class PostgresEventStore: Sendable {
     /// Replaces a handler's saved position and state, atomically and durably.
     public func writeHandlerState(_ name: String, position: UInt64, state: [UInt8]) async throws(PostgresStoreError) {
         try await run(on: writer) { connection, logger in
-            _ = try await connection.query(
+            _ = try await connection.queryWhileOpen(
                 """
                 INSERT INTO sourced.handler_checkpoints (name, position, state) VALUES (\(name), \(Int64(position)), \(ByteBuffer(bytes: state)))
                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state
@@ -301,7 +301,7 @@ public final class PostgresEventStore: Sendable {
         do {
             let stale = try await read { connection, logger in
                 var stale: [StaleChain] = []
-                let rows = try await connection.query(
+                let rows = try await connection.queryWhileOpen(
                     """
                     SELECT c.model, c.aggregate_id, c.first_version FROM sourced.chains c
                     JOIN unnest(\(columns.models)::text[], \(columns.ids)::text[], \(columns.firstVersions)::int8[]) AS k(model, aggregate_id, first_version)

@@ -52,50 +52,56 @@ enum PostgresSchema {
         ],
     ]
 
-    /// Creates or migrates the schema; returns the version found before.
+    /// Creates or migrates the schema in one transaction; returns the version found before.
     /// - Throws: ``PostgresStoreError/schemaTooNew(found:supported:)``, or the server's error.
     @discardableResult
     static func migrate(_ connection: PostgresConnection, logger: Logger) async throws -> Int {
+        // Not postgres-nio's `withTransaction`: its BEGIN, COMMIT and ROLLBACK are plain
+        // `query` calls, which wait forever on a connection that closed.
+        try await connection.queryWhileOpen("BEGIN", logger: logger)
         do {
-            return try await migrateInTransaction(connection, logger: logger)
-        } catch let error as PostgresTransactionError {
-            throw error.closureError ?? error.commitError ?? error.beginError ?? error
+            let found = try await migrateInTransaction(connection, logger: logger)
+            try await connection.queryWhileOpen("COMMIT", logger: logger)
+            if found < version {
+                logger.notice("migrated the PostgreSQL event store", metadata: ["from": "\(found)", "to": "\(version)"])
+            }
+            return found
+        } catch {
+            _ = try? await connection.queryWhileOpen("ROLLBACK", logger: logger)
+            throw error
         }
     }
 
     private static func migrateInTransaction(_ connection: PostgresConnection, logger: Logger) async throws -> Int {
-        try await connection.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
-            try await connection.query("CREATE SCHEMA IF NOT EXISTS sourced", logger: logger)
-            try await connection.query(
-                """
-                CREATE TABLE IF NOT EXISTS sourced.schema_version (
-                    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-                    version integer NOT NULL
-                )
-                """,
-                logger: logger
+        try await connection.queryWhileOpen("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+        try await connection.queryWhileOpen("CREATE SCHEMA IF NOT EXISTS sourced", logger: logger)
+        try await connection.queryWhileOpen(
+            """
+            CREATE TABLE IF NOT EXISTS sourced.schema_version (
+                only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+                version integer NOT NULL
             )
-            var found = 0
-            for try await (version) in try await connection.query("SELECT version FROM sourced.schema_version", logger: logger).decode(Int.self) {
-                found = version
-            }
-            guard found <= version else { throw PostgresStoreError.schemaTooNew(found: found, supported: version) }
-            guard found < version else { return found }
-            for migration in migrations[found...] {
-                for statement in migration {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                }
-            }
-            try await connection.query(
-                """
-                INSERT INTO sourced.schema_version (version) VALUES (\(version))
-                ON CONFLICT (only_row) DO UPDATE SET version = excluded.version
-                """,
-                logger: logger
-            )
-            logger.notice("migrated the PostgreSQL event store", metadata: ["from": "\(found)", "to": "\(version)"])
-            return found
+            """,
+            logger: logger
+        )
+        var found = 0
+        for try await (version) in try await connection.queryWhileOpen("SELECT version FROM sourced.schema_version", logger: logger).decode(Int.self) {
+            found = version
         }
+        guard found <= version else { throw PostgresStoreError.schemaTooNew(found: found, supported: version) }
+        guard found < version else { return found }
+        for migration in migrations[found...] {
+            for statement in migration {
+                try await connection.queryWhileOpen(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+        }
+        try await connection.queryWhileOpen(
+            """
+            INSERT INTO sourced.schema_version (version) VALUES (\(version))
+            ON CONFLICT (only_row) DO UPDATE SET version = excluded.version
+            """,
+            logger: logger
+        )
+        return found
     }
 }

@@ -18,8 +18,6 @@ extension PostgresStoreError {
             } else {
                 self = .refused(sqlState: sqlState, message: message)
             }
-        case let error as PostgresTransactionError:
-            self.init(error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError ?? error, committing: committing)
         default:
             let reason = ConnectionSlot.reason(error)
             self = committing ? .outcomeUnknown(reason) : .unavailable(reason)

@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import SourcedCore
+@testable import SourcedPostgres
+import SourcedTestSupport
+import Testing
+
+/// Requests on a connection that closes under them end, with an error, instead of waiting
+/// forever: postgres-nio 1.33 drops a query handed to a closed or closing connection without
+/// failing it (``PostgresNIO/PostgresConnection/queryWhileOpen(_:logger:)``).
+@Suite(.postgresCluster)
+struct ClosedConnectionTests {
+    /// Far beyond a query on an idle local server; only a query that will never end reaches it.
+    static let bound = Duration.seconds(30)
+
+    @Test func aQueryOnAClosedConnectionFails() async throws {
+        let database = try await TestDatabase()
+        let connection = try await connect(database)
+        try await connection.close()
+        let outcome = await Self.outcome { try await connection.queryWhileOpen("SELECT 1", logger: Logger(label: "test")) }
+        #expect(outcome == "the connection closed before the server answered")
+    }
+
+    @Test func aListenOnAClosedConnectionFails() async throws {
+        let database = try await TestDatabase()
+        let connection = try await connect(database)
+        try await connection.close()
+        let outcome = await Self.outcome { try await connection.listen(on: "nothing") { _ in } }
+        #expect(outcome != "ok" && outcome != "did not end", "\(outcome)")
+    }
+
+    /// A connection closed at a random moment around a query, 300 times: every query ends, with
+    /// its rows or an error.
+    @Test func aQueryRacingTheCloseOfItsConnectionEnds() async throws {
+        let database = try await TestDatabase()
+        var outcomes: [String: Int] = [:]
+        for _ in 0..<300 {
+            let connection = try await connect(database)
+            connection.eventLoop.scheduleTask(in: .microseconds(Int64.random(in: 0...1500))) { connection.close().whenComplete { _ in } }
+            let outcome = await Self.outcome {
+                let rows = try await connection.queryWhileOpen("SELECT pg_is_in_recovery()", logger: Logger(label: "test"))
+                for try await _ in rows.decode(Bool.self) {}
+            }
+            outcomes[outcome == "ok" || outcome == "did not end" ? outcome : "failed", default: 0] += 1
+            try? await connection.close()
+        }
+        print("queries racing the close of their connection: \(outcomes)")
+        #expect(outcomes["did not end"] == nil, "\(outcomes)")
+    }
+
+    private func connect(_ database: TestDatabase) async throws -> PostgresConnection {
+        let settings = database.settings
+        return try await PostgresConnection.connect(
+            configuration: .init(unixSocketPath: settings.socketPath, username: settings.user, password: settings.password, database: settings.database),
+            id: 1, logger: Logger(label: "test")
+        )
+    }
+
+    /// `ok`, the error `body` threw, or `did not end` if it is still running after ``bound``.
+    private static func outcome(_ body: @escaping @Sendable () async throws -> Void) async -> String {
+        let outcome = Latch<String>()
+        Task {
+            do {
+                try await body()
+                outcome.fire("ok")
+            } catch {
+                outcome.fire("\(error)")
+            }
+        }
+        let bound = Task {
+            try await Task.sleep(for: Self.bound)
+            outcome.fire("did not end")
+        }
+        defer { bound.cancel() }
+        return await outcome.wait()
+    }
+}
