@@ -11,7 +11,11 @@ final class DaemonProcess: Sendable {
     let dataDirectory: String
     let logPath: String
     private let process: Process
-    private let exit = Latch<Int32>()
+    private let exit = ProcessExit()
+
+    /// How long a daemon may take to exit once it is told to (or fails to start): far beyond a
+    /// clean shutdown under load, so that only a hung daemon reaches it.
+    static let exitTimeout = Duration.seconds(180)
 
     /// The built products folder: the test bundle sits beside the executables.
     static var productsDirectory: URL {
@@ -92,8 +96,11 @@ final class DaemonProcess: Sendable {
     }
 
     /// The exit status, once the process has exited (the signal number if a signal killed it).
+    /// One that has not exited within ``exitTimeout`` is killed, failing the test with its log.
     func exitStatus() async -> Int32 {
-        await exit.wait()
+        await exit.wait(pid: pid, program: "sourced", timeout: Self.exitTimeout) { [logPath] in
+            "Its log ends: " + String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(4000))
+        }
     }
 
     /// The daemon's resident memory now (`VmRSS`), or its peak so far (`VmHWM`), in MiB.

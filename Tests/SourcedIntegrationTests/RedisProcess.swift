@@ -25,6 +25,10 @@ final class RedisProcess: Sendable {
             "--port", "0", "--unixsocket", socketPath, "--unixsocketperm", "700", "--dir", directory.path,
             "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", directory.file("redis.log"),
         ]
+        // Not the test's own outputs: a server outliving the test would hold them open.
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try process.run()
         let path = socketPath
         try await waitUntil { Self.accepts(path) }

@@ -243,6 +243,7 @@ import Testing
         watch.arguments = ["watch", "--from", "0", "--model", "counter"]
         watch.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         watch.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        watch.standardError = FileHandle.nullDevice
         try watch.run()
         func printed() -> [Substring] {
             ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n")

@@ -19,13 +19,15 @@ struct ToolRun: Sendable {
         try await run(executable: DaemonProcess.executable(tool), arguments, environment: environment, input: nil, in: directory)
     }
 
-    /// Runs any program, with `input` as its standard input if given.
+    /// Runs any program, with `input` as its standard input if given; one still running after
+    /// `timeout` is killed and the test fails.
     static func run(
         executable: String,
         _ arguments: [String],
         environment: [String: String] = [:],
         input: String?,
-        in directory: TemporaryDirectory = TemporaryDirectory("run")
+        in directory: TemporaryDirectory = TemporaryDirectory("run"),
+        timeout: Duration = .seconds(300)
     ) async throws -> ToolRun {
         let outputPath = directory.file("stdout-\(UUID().uuidString)")
         let errorsPath = directory.file("stderr-\(UUID().uuidString)")
@@ -44,10 +46,13 @@ struct ToolRun: Sendable {
         process.environment = inherited.merging(environment) { _, new in new }
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorsPath))
-        let exited = Latch<Int32>()
+        let exited = ProcessExit()
         process.terminationHandler = { exited.fire($0.terminationStatus) }
         try process.run()
-        let status = await exited.wait()
+        let status = await exited.wait(pid: process.processIdentifier, program: executable, timeout: timeout) {
+            "Its output so far: \(String(((try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "").suffix(2000))) "
+                + "Its errors: \(String(((try? String(contentsOfFile: errorsPath, encoding: .utf8)) ?? "").suffix(2000)))"
+        }
         return ToolRun(
             status: status,
             output: try String(contentsOfFile: outputPath, encoding: .utf8),

@@ -7,11 +7,14 @@ import Foundation
 ///
 /// The child gets standard input from `/dev/null`, standard output and error appended to
 /// `logPath`, `directory` as its working directory and no other descriptor. It is waited for on a
-/// thread of its own, never on the cooperative pool.
+/// thread of its own, never on the cooperative pool. One still running after `timeout` is killed
+/// with SIGKILL (status 137), so that a hung program fails its test instead of holding the suite.
 public enum SpawnedProgram {
     /// The program's exit status (128 + the signal if a signal ended it).
     /// - Throws: `POSIXError` if it cannot be started.
-    public static func run(_ path: String, _ arguments: [String], environment: [String: String], directory: String, logPath: String) async throws -> Int32 {
+    public static func run(
+        _ path: String, _ arguments: [String], environment: [String: String], directory: String, logPath: String, timeout: Duration = .seconds(300)
+    ) async throws -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -27,6 +30,11 @@ public enum SpawnedProgram {
         let result = posix_spawn(&spawned, path, &actions, nil, argv, envp)
         guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EINVAL) }
         let pid = spawned
+        let bound = Task {
+            try await Task.sleep(for: timeout)
+            kill(pid, SIGKILL)
+        }
+        defer { bound.cancel() }
         return await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 var status: Int32 = 0
