@@ -36,9 +36,7 @@ struct PostgresFailoverDaemonTests {
     private func run(on cluster: PostgresReplicatedCluster) async throws {
         // The daemon's schema goes into the cluster's `postgres` database, so that the test can
         // read the rows back with `psql` on whichever node is the primary at the end.
-        // A killed server refuses connections at once; the timeout is only for a slow machine,
-        // where a connection and its session check can take seconds when every core is busy.
-        let url = cluster.connectionString(database: "postgres", nodes: cluster.nodes, connectTimeout: 30)
+        let url = cluster.connectionString(database: "postgres", nodes: cluster.nodes)
         let daemon = try await DaemonProcess(arguments: ["--postgres", url], logLevel: "info")
         let pid = daemon.pid
         let socket = daemon.socketPath

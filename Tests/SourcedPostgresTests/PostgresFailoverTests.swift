@@ -16,9 +16,8 @@ struct PostgresFailoverTests {
     @Test func acknowledgedCommitsSurviveAFailoverAndTheStoreCarriesOn() async throws {
         try await withReplicatedCluster { cluster in
             try await cluster.createDatabase("events", on: cluster.primary)
-            // Every node, the primary first: the store settles on whichever accepts writes. A
-            // killed server refuses connections at once; the timeout is only for a slow machine.
-            let settings = try PostgresConnectionSettings(parsing: cluster.connectionString(database: "events", nodes: cluster.nodes, connectTimeout: 30))
+            // Every node, the primary first: the store settles on whichever accepts writes.
+            let settings = try PostgresConnectionSettings(parsing: cluster.connectionString(database: "events", nodes: cluster.nodes))
             let store = try await PostgresEventStore.open(settings, logger: Logger(label: "test"))
             let load = FailoverLoad(acknowledgementsAfterPromotion: 20)
             let clock = ContinuousClock()

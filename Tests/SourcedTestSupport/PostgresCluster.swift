@@ -39,9 +39,10 @@ public final class PostgresCluster: Sendable {
         }
     }
 
-    /// A connection string for `database` over the cluster's socket, with the password file.
+    /// A connection string for `database` over the cluster's socket, with the password file and
+    /// a connect timeout (30 s) that a busy machine's slowest connection stays well within.
     public func connectionString(database: String) -> String {
-        "postgres://\(user)@/\(database)?host=\(directory)&passfile=\(passwordFile)"
+        "postgres://\(user)@/\(database)?host=\(directory)&connect_timeout=30&passfile=\(passwordFile)"
     }
 
     /// Creates an empty database owned by ``user``.

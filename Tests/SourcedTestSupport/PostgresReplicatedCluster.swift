@@ -56,8 +56,10 @@ public final class PostgresReplicatedCluster: Sendable {
     }
 
     /// A connection string for `database` naming `nodes` in order, each with its socket and port,
-    /// with the password file and `target_session_attrs`.
-    public func connectionString(database: String, nodes: [PostgresNode], targetSessionAttributes: String = "read-write", connectTimeout: Int = 10) -> String {
+    /// with the password file, `target_session_attrs` and `connect_timeout`: by default 30 s, which
+    /// costs a failover nothing (a killed server refuses connections at once) and which a busy
+    /// machine's slowest connection and session check stay well within (5 s did not, once).
+    public func connectionString(database: String, nodes: [PostgresNode], targetSessionAttributes: String = "read-write", connectTimeout: Int = 30) -> String {
         "postgres://\(user)@/\(database)?host=\(nodes.map(\.directory).joined(separator: ","))&port=\(nodes.map { String($0.port) }.joined(separator: ","))"
             + "&target_session_attrs=\(targetSessionAttributes)&connect_timeout=\(connectTimeout)&passfile=\(passwordFile)"
     }
