@@ -45,7 +45,7 @@ public final class PostgresCommitListener: Sendable {
         let listener = PostgresCommitListener(connection: connection)
         do {
             try await withCheckedThrowingContinuation { (started: CheckedContinuation<Void, any Error>) in
-                listener.task.withLock { $0 = Task { await listener.listen(logger: logger, started: started) } }
+                listener.task.withLock { $0 = Task { await listener.listen(timeout: settings.requestTimeout, logger: logger, started: started) } }
             }
         } catch {
             await listener.close()
@@ -94,7 +94,10 @@ public final class PostgresCommitListener: Sendable {
         await task.withLock { $0 }?.value
     }
 
-    private func listen(logger: Logger, started: CheckedContinuation<Void, any Error>) async {
+    /// Listens until the connection ends. A server that goes silent without closing the
+    /// connection would look like one without commits: the connection is checked every
+    /// ``checkInterval(_:)`` and closed if a check is not answered within `timeout`.
+    private func listen(timeout: Duration, logger: Logger, started: CheckedContinuation<Void, any Error>) async {
         var starting: CheckedContinuation<Void, any Error>? = started
         let reason: String
         do {
@@ -105,13 +108,27 @@ public final class PostgresCommitListener: Sendable {
                 }
                 starting?.resume()
                 starting = nil
-                for try await notification in notifications {
-                    guard let position = UInt64(notification.payload) else {
-                        logger.warning("ignored a notification that names no position", metadata: ["payload": "\(notification.payload)"])
-                        continue
+                let checks = Task { [connection] in
+                    while true {
+                        try await Task.sleep(for: Self.checkInterval(timeout))
+                        try await connection.closing(within: timeout) { try await connection.queryWhileOpen("SELECT 1", logger: logger) }
                     }
-                    publish(position)
                 }
+                do {
+                    for try await notification in notifications {
+                        guard let position = UInt64(notification.payload) else {
+                            logger.warning("ignored a notification that names no position", metadata: ["payload": "\(notification.payload)"])
+                            continue
+                        }
+                        publish(position)
+                    }
+                } catch {
+                    // A check that went unanswered closed the connection: that is why it ended.
+                    checks.cancel()
+                    if case .failure(let timedOut as RequestTimedOut) = await checks.result { throw timedOut }
+                    throw error
+                }
+                checks.cancel()
             }
             reason = "the connection ended"
         } catch {
@@ -129,6 +146,11 @@ public final class PostgresCommitListener: Sendable {
         for waiter in waiters {
             waiter.continuation.resume(throwing: failure)
         }
+    }
+
+    /// How often the listening connection is checked: every 10 s, or every `timeout` if shorter.
+    static func checkInterval(_ timeout: Duration) -> Duration {
+        min(timeout, .seconds(10))
     }
 
     /// Records that positions up to `position` are committed and wakes the readers waiting for them.

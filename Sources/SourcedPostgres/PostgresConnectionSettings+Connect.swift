@@ -53,26 +53,26 @@ extension PostgresConnectionSettings {
     private func open(
         _ server: PostgresHost, eventLoopGroup: any EventLoopGroup, logger: Logger
     ) async throws -> (PostgresConnection, refusal: String?) {
-        let deadline = NIODeadline.now() + connectTimeoutAmount
+        let started = ContinuousClock.now
         let connection = try await PostgresConnection.connect(
             on: eventLoopGroup.any(), configuration: configuration(for: server), id: ConnectionIDs.shared.next(), logger: logger
         )
         guard targetSessionAttributes.needsCheck else { return (connection, nil) }
-        let timer = connection.eventLoop.scheduleTask(deadline: deadline) { connection.close().whenComplete { _ in } }
-        defer { timer.cancel() }
         do {
-            let rows = try await connection.queryWhileOpen(
-                "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'", logger: logger
-            )
-            for try await (inRecovery, readOnly) in rows.decode((Bool, Bool).self) {
-                return (connection, targetSessionAttributes.refusal(inRecovery: inRecovery, readOnly: readOnly))
+            return try await connection.closing(within: connectTimeout - (ContinuousClock.now - started)) {
+                let rows = try await connection.queryWhileOpen(
+                    "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'", logger: logger
+                )
+                for try await (inRecovery, readOnly) in rows.decode((Bool, Bool).self) {
+                    return (connection, targetSessionAttributes.refusal(inRecovery: inRecovery, readOnly: readOnly))
+                }
+                throw ConnectionAttemptFailure(reason: "answered the session check with no row")
             }
-            throw ConnectionAttemptFailure(reason: "answered the session check with no row")
+        } catch is RequestTimedOut {
+            try? await connection.close()
+            throw ConnectionAttemptFailure(reason: "no answer to the session check within connect_timeout \(connectTimeout)")
         } catch {
             try? await connection.close()
-            if NIODeadline.now() >= deadline {
-                throw ConnectionAttemptFailure(reason: "no answer to the session check within connect_timeout \(connectTimeout)")
-            }
             throw error
         }
     }

@@ -35,6 +35,12 @@ public struct PostgresConnectionSettings: Sendable, Equatable, CustomStringConve
     public var applicationName: String?
     /// Which servers qualify when connecting.
     public var targetSessionAttributes: TargetSessionAttributes
+    /// How long a request (a commit, a read, the live feed's check) may go unanswered before its
+    /// connection is closed: a server that stops answering without closing the connection
+    /// (frozen, or cut off by the network) fails the request, and the next one connects again,
+    /// instead of holding it forever. Not part of the connection string, which has no such
+    /// keyword in libpq; `sourced --postgres-timeout` sets it. Default 60 s.
+    public var requestTimeout: Duration = .seconds(60)
 
     /// The first host: a Unix socket directory (starts with `/`) or a host name or address.
     public var host: String {

@@ -49,7 +49,10 @@ public final class PostgresEventStore: Sendable {
     ) async throws -> PostgresEventStore {
         let store = PostgresEventStore(settings: settings, eventLoopGroup: eventLoopGroup, logger: logger)
         do {
-            try await PostgresSchema.migrate(try await store.writer.connection(), logger: logger)
+            let connection = try await store.writer.connection()
+            _ = try await connection.closing(within: settings.requestTimeout) {
+                try await PostgresSchema.migrate(connection, logger: logger)
+            }
         } catch {
             await store.close()
             throw PostgresStoreError(error, committing: false)
@@ -83,30 +86,32 @@ public final class PostgresEventStore: Sendable {
         }
         let base: Int64
         do {
-            let rows = try await connection.queryWhileOpen(
-                """
-                WITH counter AS (
-                    UPDATE sourced.position_counter SET last = last + \(Int64(chains.count)) RETURNING last - \(Int64(chains.count)) AS base
-                ), inserted AS (
-                    INSERT INTO sourced.chains
-                        (position, model, aggregate_id, first_version, event_count, recorded_at, command_id, command_fingerprint, events)
-                    SELECT counter.base + c.n, c.model, c.aggregate_id, c.first_version, c.event_count, c.recorded_at,
-                        NULLIF(c.command_id, ''), CASE WHEN c.command_id = '' THEN NULL ELSE c.command_fingerprint END, c.events
-                    FROM counter, unnest(
-                        \(columns.models)::text[], \(columns.ids)::text[], \(columns.firstVersions)::int8[], \(columns.eventCounts)::int4[],
-                        \(columns.timestamps)::int8[], \(columns.commandIDs)::text[], \(columns.fingerprints)::int8[], \(columns.events)::bytea[]
-                    ) WITH ORDINALITY AS c(model, aggregate_id, first_version, event_count, recorded_at, command_id, command_fingerprint, events, n)
-                ), notified AS (
-                    SELECT pg_notify(\(PostgresSchema.commitChannel), (counter.base + \(Int64(chains.count)))::text) FROM counter
+            base = try await connection.closing(within: settings.requestTimeout) {
+                let rows = try await connection.queryWhileOpen(
+                    """
+                    WITH counter AS (
+                        UPDATE sourced.position_counter SET last = last + \(Int64(chains.count)) RETURNING last - \(Int64(chains.count)) AS base
+                    ), inserted AS (
+                        INSERT INTO sourced.chains
+                            (position, model, aggregate_id, first_version, event_count, recorded_at, command_id, command_fingerprint, events)
+                        SELECT counter.base + c.n, c.model, c.aggregate_id, c.first_version, c.event_count, c.recorded_at,
+                            NULLIF(c.command_id, ''), CASE WHEN c.command_id = '' THEN NULL ELSE c.command_fingerprint END, c.events
+                        FROM counter, unnest(
+                            \(columns.models)::text[], \(columns.ids)::text[], \(columns.firstVersions)::int8[], \(columns.eventCounts)::int4[],
+                            \(columns.timestamps)::int8[], \(columns.commandIDs)::text[], \(columns.fingerprints)::int8[], \(columns.events)::bytea[]
+                        ) WITH ORDINALITY AS c(model, aggregate_id, first_version, event_count, recorded_at, command_id, command_fingerprint, events, n)
+                    ), notified AS (
+                        SELECT pg_notify(\(PostgresSchema.commitChannel), (counter.base + \(Int64(chains.count)))::text) FROM counter
+                    )
+                    SELECT counter.base FROM counter, notified
+                    """,
+                    logger: logger
                 )
-                SELECT counter.base FROM counter, notified
-                """,
-                logger: logger
-            )
-            guard let value = try await rows.decode(Int64.self).first(where: { _ in true }) else {
-                throw PostgresStoreError.corrupt("sourced.position_counter has no row")
+                guard let value = try await rows.decode(Int64.self).first(where: { _ in true }) else {
+                    throw PostgresStoreError.corrupt("sourced.position_counter has no row")
+                }
+                return value
             }
-            base = value
         } catch let error as PSQLError where error.isUniqueViolation(of: "chains_pkey") {
             throw await staleChains(in: chains, error: error)
         } catch {
@@ -278,7 +283,7 @@ public final class PostgresEventStore: Sendable {
             throw PostgresStoreError(error, committing: false)
         }
         do {
-            return try await body(connection, logger)
+            return try await connection.closing(within: settings.requestTimeout) { try await body(connection, logger) }
         } catch {
             let failure = PostgresStoreError(error, committing: false)
             if case .unavailable = failure { await slot.discard(connection) }

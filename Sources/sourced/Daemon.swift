@@ -123,7 +123,7 @@ struct Daemon {
                     globalSegmentSize: settings.segmentSize,
                     globalRetentionBytes: settings.retainGlobal,
                     commandWindow: settings.commandWindow,
-                    postgres: settings.postgres
+                    postgres: settings.postgresStore
                 ),
                 logger: logger,
                 onFatal: { error in shutdown.fire(.storageFailed(error.description)) }

@@ -43,6 +43,7 @@ extension DaemonSettings {
             Field("socket", \.socketPath),
             Field("data-dir", \.dataDirectory),
             Field("postgres", \.postgres, show: { $0?.description ?? "none" }),
+            Field("postgres-timeout", \.postgresTimeout, show: seconds),
             Field("max-aggregates", \.maximumAggregates),
             Field("max-memory", \.maximumMemory, show: optional),
             Field("segment-size", \.segmentSize),

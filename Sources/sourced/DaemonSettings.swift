@@ -15,6 +15,8 @@ struct DaemonSettings: Sendable {
     var dataDirectory: String
     /// The PostgreSQL database chains live in instead of ``dataDirectory``, `nil` for the local logs.
     var postgres: PostgresConnectionSettings?
+    /// How long a request to PostgreSQL may go unanswered (``PostgresConnectionSettings/requestTimeout``).
+    var postgresTimeout: Duration
     /// Where the Lua models are, `nil` for none.
     var modelsDirectory: String?
     var maximumAggregates: Int
@@ -101,6 +103,7 @@ struct DaemonSettings: Sendable {
         } catch {
             throw ValidationError("invalid --postgres (or SOURCED_POSTGRES, or postgres in the configuration file): \(error)")
         }
+        postgresTimeout = .seconds(try setting(flags.postgresTimeout, "postgres-timeout", default: 60, valid: seconds) { Double($0) })
         let models = try setting(flags.modelsDir, "models-dir", default: "") { $0 }
         modelsDirectory = models.isEmpty ? nil : models
         maximumAggregates = try setting(flags.maxAggregates, "max-aggregates", default: 100_000, valid: positive) { Int($0) }

@@ -60,17 +60,22 @@ import Testing
         await b.close()
     }
 
-    @Test func optionsOfTheLocalLogsAreReportedUnused() async throws {
+    @Test func optionsOfTheOtherStoreAreReportedUnused() async throws {
         let cluster = try #require(PostgresClusterTrait.current)
         let daemon = try await DaemonProcess(arguments: [
-            "--postgres", try await cluster.freshDatabase(), "--retain-global", "1MiB", "--sync", "none",
+            "--postgres", try await cluster.freshDatabase(), "--retain-global", "1MiB", "--sync", "none", "--postgres-timeout", "5",
         ], logLevel: "info")
         #expect(await LineClient.answersPing(at: daemon.socketPath))
         #expect(await daemon.stop() == 0)
         let log = daemon.log
         #expect(log.contains("--retain-global is not used: chains live in PostgreSQL"), "\(log)")
         #expect(log.contains("--sync is not used: chains live in PostgreSQL"), "\(log)")
-        #expect(!log.contains("--segment-size is not used"), "only what was given: \(log)")
+        #expect(!log.contains("--segment-size is not used") && !log.contains("--postgres-timeout is not used"), "only what was given: \(log)")
+
+        // And the other way round: the PostgreSQL store's timeout on the local logs.
+        let local = try await DaemonProcess(arguments: ["--postgres-timeout", "5"], logLevel: "info")
+        #expect(await local.stop() == 0)
+        #expect(local.log.contains("--postgres-timeout is not used: chains live in the data directory"), "\(local.log)")
     }
 
     @Test func aDaemonServesWhatAnotherWrote() async throws {

@@ -19,7 +19,10 @@ struct ClosedConnectionTests {
         let database = try await TestDatabase()
         let connection = try await connect(database)
         try await connection.close()
-        let outcome = await Self.outcome { try await connection.queryWhileOpen("SELECT 1", logger: Logger(label: "test")) }
+        let outcome = await outcome(within: Self.bound) {
+            try await connection.queryWhileOpen("SELECT 1", logger: Logger(label: "test"))
+            return "ok"
+        }
         #expect(outcome == "the connection closed before the server answered")
     }
 
@@ -27,7 +30,10 @@ struct ClosedConnectionTests {
         let database = try await TestDatabase()
         let connection = try await connect(database)
         try await connection.close()
-        let outcome = await Self.outcome { try await connection.listen(on: "nothing") { _ in } }
+        let outcome = await outcome(within: Self.bound) {
+            try await connection.listen(on: "nothing") { _ in }
+            return "ok"
+        }
         #expect(outcome != "ok" && outcome != "did not end", "\(outcome)")
     }
 
@@ -39,9 +45,10 @@ struct ClosedConnectionTests {
         for _ in 0..<300 {
             let connection = try await connect(database)
             connection.eventLoop.scheduleTask(in: .microseconds(Int64.random(in: 0...1500))) { connection.close().whenComplete { _ in } }
-            let outcome = await Self.outcome {
+            let outcome = await outcome(within: Self.bound) {
                 let rows = try await connection.queryWhileOpen("SELECT pg_is_in_recovery()", logger: Logger(label: "test"))
                 for try await _ in rows.decode(Bool.self) {}
+                return "ok"
             }
             outcomes[outcome == "ok" || outcome == "did not end" ? outcome : "failed", default: 0] += 1
             try? await connection.close()
@@ -56,24 +63,5 @@ struct ClosedConnectionTests {
             configuration: .init(unixSocketPath: settings.socketPath, username: settings.user, password: settings.password, database: settings.database),
             id: 1, logger: Logger(label: "test")
         )
-    }
-
-    /// `ok`, the error `body` threw, or `did not end` if it is still running after ``bound``.
-    private static func outcome(_ body: @escaping @Sendable () async throws -> Void) async -> String {
-        let outcome = Latch<String>()
-        Task {
-            do {
-                try await body()
-                outcome.fire("ok")
-            } catch {
-                outcome.fire("\(error)")
-            }
-        }
-        let bound = Task {
-            try await Task.sleep(for: Self.bound)
-            outcome.fire("did not end")
-        }
-        defer { bound.cancel() }
-        return await outcome.wait()
     }
 }
