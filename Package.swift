@@ -146,7 +146,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        .target(name: "SourcedTestSupport", dependencies: ["CLinux"], path: "Tests/SourcedTestSupport"),
+        .target(name: "SourcedTestSupport", dependencies: ["CLinux", "SourcedCore"], path: "Tests/SourcedTestSupport"),
         .testTarget(name: "SourcedCoreTests", dependencies: ["SourcedCore", "SourcedJSON"]),
         .testTarget(name: "SourcedJSONTests", dependencies: ["SourcedCore", "SourcedJSON"]),
         .testTarget(

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import SourcedCore
 import Synchronization
 
 /// Wakes readers of the global stream when chains are committed, through PostgreSQL's
@@ -44,9 +45,11 @@ public final class PostgresCommitListener: Sendable {
         let connection = try await settings.connect(eventLoopGroup: eventLoopGroup, logger: logger, role: "commit listener")
         let listener = PostgresCommitListener(connection: connection)
         do {
-            try await withCheckedThrowingContinuation { (started: CheckedContinuation<Void, any Error>) in
-                listener.task.withLock { $0 = Task { await listener.listen(timeout: settings.requestTimeout, logger: logger, started: started) } }
-            }
+            // LISTEN and the first read are a request like any other: bounded, and ended by a close.
+            let started = Latch<Result<Void, any Error>>()
+            listener.task.withLock { $0 = Task { await listener.listen(timeout: settings.requestTimeout, logger: logger, started: started) } }
+            connection.closeFuture.whenComplete { _ in started.fire(.failure(ConnectionClosed())) }
+            try await connection.closing(within: settings.requestTimeout) { try await started.wait().get() }
         } catch {
             await listener.close()
             throw PostgresStoreError(error, committing: false)
@@ -97,8 +100,7 @@ public final class PostgresCommitListener: Sendable {
     /// Listens until the connection ends. A server that goes silent without closing the
     /// connection would look like one without commits: the connection is checked every
     /// ``checkInterval(_:)`` and closed if a check is not answered within `timeout`.
-    private func listen(timeout: Duration, logger: Logger, started: CheckedContinuation<Void, any Error>) async {
-        var starting: CheckedContinuation<Void, any Error>? = started
+    private func listen(timeout: Duration, logger: Logger, started: Latch<Result<Void, any Error>>) async {
         let reason: String
         do {
             try await connection.listen(on: PostgresSchema.commitChannel) { notifications in
@@ -106,12 +108,19 @@ public final class PostgresCommitListener: Sendable {
                 for try await last in rows.decode(Int64.self) {
                     publish(UInt64(last))
                 }
-                starting?.resume()
-                starting = nil
+                started.fire(.success(()))
                 let checks = Task { [connection] in
                     while true {
                         try await Task.sleep(for: Self.checkInterval(timeout))
-                        try await connection.closing(within: timeout) { try await connection.queryWhileOpen("SELECT 1", logger: logger) }
+                        do {
+                            try await connection.closing(within: timeout) { try await connection.queryWhileOpen("SELECT 1", logger: logger) }
+                        } catch is CancellationError {
+                            throw CancellationError()
+                        } catch {
+                            // Whatever failed the check, the feed starts again on a new connection.
+                            try? await connection.close()
+                            throw error
+                        }
                     }
                 }
                 do {
@@ -135,9 +144,7 @@ public final class PostgresCommitListener: Sendable {
             reason = ConnectionSlot.reason(error)
         }
         let failure = PostgresStoreError.listenerLost(reason)
-        if let starting {
-            starting.resume(throwing: failure)
-        }
+        started.fire(.failure(failure))
         let waiters = state.withLock { state in
             state.failure = failure
             defer { state.waiters = [:] }

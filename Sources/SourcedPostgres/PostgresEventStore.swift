@@ -49,10 +49,8 @@ public final class PostgresEventStore: Sendable {
     ) async throws -> PostgresEventStore {
         let store = PostgresEventStore(settings: settings, eventLoopGroup: eventLoopGroup, logger: logger)
         do {
-            let connection = try await store.writer.connection()
-            _ = try await connection.closing(within: settings.requestTimeout) {
-                try await PostgresSchema.migrate(connection, logger: logger)
-            }
+            // Not under the request timeout: a migration may rightly take long on a large table.
+            try await PostgresSchema.migrate(try await store.writer.connection(), logger: logger)
         } catch {
             await store.close()
             throw PostgresStoreError(error, committing: false)

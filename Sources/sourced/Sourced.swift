@@ -43,7 +43,7 @@ struct Sourced: AsyncParsableCommand {
     @Option(help: "Keep chains in this PostgreSQL database instead of --data-dir, which several daemons may share: a libpq connection string, URL (postgres://user@host:5432/db?target_session_attrs=read-write) or key=value pairs, several hosts allowed; keep the password in a password file (passfile=, PGPASSFILE or ~/.pgpass), not here. Snapshots, --sync, --segment-size and --retain-global do not apply; see docs/operations.md, \"Running on PostgreSQL\". (env: SOURCED_POSTGRES; default: none)")
     var postgres: String?
 
-    @Option(help: "Seconds a request to PostgreSQL (a commit, a read, the live feed's check) may go unanswered before its connection is dropped: a frozen or cut-off server then fails the request (a commit answers outcome_unknown) and the next request connects again, to whichever host qualifies. (env: SOURCED_POSTGRES_TIMEOUT; default: 60)")
+    @Option(help: "Seconds a request to PostgreSQL (a commit, a read, the live feed's check) may go unanswered before its connection is dropped: a frozen or cut-off server then fails the request (a commit answers outcome_unknown) and the next request connects again, to whichever host qualifies. (env: SOURCED_POSTGRES_TIMEOUT; default: 60; at most one year)")
     var postgresTimeout: Double?
 
     @Option(help: "Directory of Lua models: every *.lua file in it is served as a model beside the built-in ones (docs/models.md, \"Lua models\"); a file that does not load stops the start. (env: SOURCED_MODELS_DIR; default: none)")

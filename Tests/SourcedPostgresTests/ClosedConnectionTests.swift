@@ -57,6 +57,26 @@ struct ClosedConnectionTests {
         #expect(outcomes["did not end"] == nil, "\(outcomes)")
     }
 
+    /// The same for `LISTEN`, which the commit feed holds open: 100 connections closed at a
+    /// random moment around it, each listen ends.
+    @Test func aListenRacingTheCloseOfItsConnectionEnds() async throws {
+        let database = try await TestDatabase()
+        var ended = 0
+        for _ in 0..<100 {
+            let connection = try await connect(database)
+            connection.eventLoop.scheduleTask(in: .microseconds(Int64.random(in: 0...1500))) { connection.close().whenComplete { _ in } }
+            let outcome = await outcome(within: Self.bound) {
+                try await connection.listen(on: "nothing") { notifications in
+                    for try await _ in notifications {}
+                }
+                return "ok"
+            }
+            if outcome != "did not end" { ended += 1 }
+            try? await connection.close()
+        }
+        #expect(ended == 100)
+    }
+
     private func connect(_ database: TestDatabase) async throws -> PostgresConnection {
         let settings = database.settings
         return try await PostgresConnection.connect(

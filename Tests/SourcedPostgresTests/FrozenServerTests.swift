@@ -20,12 +20,11 @@ struct FrozenServerTests {
     @Test func aCommitToAFrozenServerIsOutcomeUnknownAndTheNextConnectsAgain() async throws {
         let database = try await TestDatabase()
         try await database.openStore().close()
-        var settings = database.settings
-        settings.requestTimeout = Self.timeout
+        let settings = Self.settings(database)
         let store = try await PostgresEventStore.open(settings, logger: Logger(label: "test"))
         _ = try await store.commit([chain("f1", version: 1)])
 
-        let frozen = try await backends(of: database)
+        let frozen = try await backends(of: database, named: settings.applicationName!)
         #expect(!frozen.isEmpty)
         for pid in frozen { kill(pid, SIGSTOP) }
         let clock = ContinuousClock()
@@ -49,11 +48,10 @@ struct FrozenServerTests {
 
     @Test func aFrozenFeedConnectionIsDroppedAndReadersAreTold() async throws {
         let database = try await TestDatabase()
-        var settings = database.settings
-        settings.requestTimeout = Self.timeout
+        let settings = Self.settings(database)
         try await database.openStore().close()
         let listener = try await PostgresCommitListener.start(settings)
-        let frozen = try await backends(of: database)
+        let frozen = try await backends(of: database, named: settings.applicationName!)
         #expect(frozen.count == 1)
         for pid in frozen { kill(pid, SIGSTOP) }
         let outcome = await outcome(within: Self.bound) {
@@ -65,11 +63,21 @@ struct FrozenServerTests {
         await listener.close()
     }
 
-    /// The PIDs of the backends connected to `database`, but the one asking.
-    private func backends(of database: TestDatabase) async throws -> [pid_t] {
+    /// The database's settings with the test's request timeout and an application name of its
+    /// own, by which its backends are found.
+    private static func settings(_ database: TestDatabase) -> PostgresConnectionSettings {
+        var settings = database.settings
+        settings.requestTimeout = timeout
+        settings.applicationName = "frozen-" + UUID().uuidString.prefix(8).lowercased()
+        return settings
+    }
+
+    /// The PIDs of the client backends connected to `database` under `name`.
+    private func backends(of database: TestDatabase, named name: String) async throws -> [pid_t] {
         try await database.withConnection { connection in
             try await connection.query(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", logger: Logger(label: "test")
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND application_name = \(name)",
+                logger: Logger(label: "test")
             ).collect().map { pid_t(try $0.decode(Int32.self)) }
         }
     }

@@ -21,9 +21,12 @@ struct PostgresPrograms: Sendable {
     }
 
     /// Creates a fresh directory `/tmp/<prefix>-<8 hex digits>` (mode 0700) and returns its path:
-    /// short, so that the sockets inside fit the 107 bytes a socket path may have.
+    /// short, so that the sockets inside fit the 107 bytes a socket path may have. Under
+    /// `scripts/test` the run's id comes first (`/tmp/<prefix>-<run>-<8 hex digits>`), so that
+    /// it can stop its own servers and no other run's.
     static func makeDirectory(prefix: String) throws -> String {
-        let directory = "/tmp/\(prefix)-" + UUID().uuidString.prefix(8).lowercased()
+        let run = ProcessInfo.processInfo.environment["SOURCED_TEST_RUN"].map { "\($0)-" } ?? ""
+        let directory = "/tmp/\(prefix)-\(run)" + UUID().uuidString.prefix(8).lowercased()
         guard mkdir(directory, 0o700) == 0 else {
             throw PostgresClusterError(step: "mkdir \(directory)", reason: String(cString: strerror(errno)))
         }

@@ -8,7 +8,7 @@ import Foundation
 /// The child gets standard input from `/dev/null`, standard output and error appended to
 /// `logPath`, `directory` as its working directory and no other descriptor. It is waited for on a
 /// thread of its own, never on the cooperative pool. One still running after `timeout` is killed
-/// with SIGKILL (status 137), so that a hung program fails its test instead of holding the suite.
+/// (``ProcessExit``: status 137, and the test fails).
 public enum SpawnedProgram {
     /// The program's exit status (128 + the signal if a signal ended it).
     /// - Throws: `POSIXError` if it cannot be started.
@@ -30,18 +30,15 @@ public enum SpawnedProgram {
         let result = posix_spawn(&spawned, path, &actions, nil, argv, envp)
         guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EINVAL) }
         let pid = spawned
-        let bound = Task {
-            try await Task.sleep(for: timeout)
-            kill(pid, SIGKILL)
+        let exit = ProcessExit()
+        Thread.detachNewThread {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+            let signal = status & 0x7F
+            exit.fire(signal == 0 ? (status >> 8) & 0xFF : 128 + signal)
         }
-        defer { bound.cancel() }
-        return await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-                let signal = status & 0x7F
-                continuation.resume(returning: signal == 0 ? (status >> 8) & 0xFF : 128 + signal)
-            }
+        return await exit.wait(pid: pid, program: path, timeout: timeout) {
+            "Its output: " + String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(2000))
         }
     }
 }
