@@ -10,8 +10,7 @@ final class DaemonProcess: Sendable {
     let socketPath: String
     let dataDirectory: String
     let logPath: String
-    private let process: Process
-    private let exit = ProcessExit()
+    private let child: SpawnedProgram.Child
 
     /// How long a daemon may take to exit once it is told to (or fails to start): far beyond a
     /// clean shutdown under load, so that only a hung daemon reaches it.
@@ -42,65 +41,62 @@ final class DaemonProcess: Sendable {
         socketPath = directory.file("s.sock")
         dataDirectory = directory.file("data")
         logPath = directory.file("sourced.log")
+        // A new log for each daemon, even in a directory an earlier one used.
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
-        process = Process()
         let locations = defaultLocations ? [] : ["--socket", socketPath, "--data-dir", dataDirectory]
         let level = logLevel.map { ["--log-level", $0] } ?? []
         let full = (command ?? [Self.executable("sourced")]) + locations + level + arguments
-        process.executableURL = URL(fileURLWithPath: full[0])
-        process.arguments = Array(full.dropFirst())
         var inherited = ProcessInfo.processInfo.environment
         for key in ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] {
             inherited[key] = nil
         }
-        process.environment = inherited.merging(environment) { _, new in new }
-        process.standardError = log
-        process.standardOutput = log
-        let exit = exit
-        process.terminationHandler = { process in exit.fire(process.terminationStatus) }
-        try process.run()
+        child = try SpawnedProgram.start(
+            full[0], Array(full.dropFirst()), environment: inherited.merging(environment) { _, new in new }, logPath: logPath
+        )
         if waitUntilReady {
             try await self.waitUntilReady()
         }
     }
 
     deinit {
-        if process.isRunning {
-            process.terminate()
+        if isRunning {
+            Glibc.kill(child.pid, SIGTERM)
         }
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { child.pid }
+
+    private var isRunning: Bool { !child.exit.hasExited }
 
     /// Waits until a connection to the socket is answered.
     func waitUntilReady() async throws {
         do {
             try await waitUntil(timeout: .seconds(30)) {
-                guard process.isRunning else { return true }
+                guard isRunning else { return true }
                 return await LineClient.answersPing(at: socketPath)
             }
         } catch {
             throw DaemonFailed(message: "sourced did not become ready: \(log)")
         }
-        guard process.isRunning else {
+        guard isRunning else {
             throw DaemonFailed(message: "sourced exited with status \(await exitStatus()): \(log)")
         }
     }
 
     /// Sends `signal` and returns the exit status.
     func stop(_ signal: Int32 = SIGTERM) async -> Int32 {
-        Glibc.kill(process.processIdentifier, signal)
+        Glibc.kill(child.pid, signal)
         return await exitStatus()
     }
 
     /// The exit status, once the process has exited (the signal number if a signal killed it).
     /// One that has not exited within ``exitTimeout`` is killed, failing the test with its log.
     func exitStatus() async -> Int32 {
-        await exit.wait(pid: pid, program: "sourced", timeout: Self.exitTimeout) { [logPath] in
+        let status = await child.exit.wait(pid: pid, program: "sourced", timeout: Self.exitTimeout) { [logPath] in
             "Its log ends: " + String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(4000))
         }
+        let signal = status & 0x7F
+        return signal == 0 ? (status >> 8) & 0xFF : signal
     }
 
     /// The daemon's resident memory now (`VmRSS`), or its peak so far (`VmHWM`), in MiB.

@@ -13,6 +13,11 @@ public final class ProcessExit: Sendable {
 
     public init() {}
 
+    /// Whether the process has exited.
+    public var hasExited: Bool {
+        exited.withLock { $0 }
+    }
+
     /// Records the exit status; for whatever reaped the process.
     public func fire(_ exitStatus: Int32) {
         exited.withLock { $0 = true }

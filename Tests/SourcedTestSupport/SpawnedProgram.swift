@@ -1,7 +1,7 @@
 import CLinux
 import Foundation
 
-/// Runs a program to its end with `posix_spawn`, not Foundation's `Process`: `Process` notices an
+/// Runs a program with `posix_spawn`, not Foundation's `Process`: `Process` notices an
 /// exit only once every descendant has closed a descriptor the child inherits (a daemon the
 /// program starts, such as `pg_ctl start`'s server, keeps it open for its whole life), and
 /// `Process.run()` on Linux (Swift 6.3.1) now and then crashes the test process with a read past
@@ -14,12 +14,32 @@ import Foundation
 /// never on the cooperative pool. One still running after `timeout` is killed
 /// (``ProcessExit``: status 137, and the test fails).
 public enum SpawnedProgram {
-    /// The program's exit status (128 + the signal if a signal ended it).
+    /// A started program: its PID, and its exit as `waitpid` reports it (``ProcessExit``).
+    public struct Child: Sendable {
+        public let pid: pid_t
+        public let exit: ProcessExit
+    }
+
+    /// Runs the program to its end; its exit status (128 + the signal if a signal ended it).
     /// - Throws: `POSIXError` if it cannot be started.
     public static func run(
         _ path: String, _ arguments: [String], environment: [String: String], directory: String? = nil,
         inputPath: String = "/dev/null", logPath: String, errorsPath: String? = nil, timeout: Duration = .seconds(300)
     ) async throws -> Int32 {
+        let child = try start(path, arguments, environment: environment, directory: directory, inputPath: inputPath, logPath: logPath, errorsPath: errorsPath)
+        let status = await child.exit.wait(pid: child.pid, program: path, timeout: timeout) {
+            "Its output: " + String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(2000))
+        }
+        let signal = status & 0x7F
+        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+    }
+
+    /// Starts the program and returns at once; a thread of its own waits for its exit.
+    /// - Throws: `POSIXError` if it cannot be started.
+    public static func start(
+        _ path: String, _ arguments: [String], environment: [String: String], directory: String? = nil,
+        inputPath: String = "/dev/null", logPath: String, errorsPath: String? = nil
+    ) throws -> Child {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -57,11 +77,8 @@ public enum SpawnedProgram {
         Thread.detachNewThread {
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-            let signal = status & 0x7F
-            exit.fire(signal == 0 ? (status >> 8) & 0xFF : 128 + signal)
+            exit.fire(status)
         }
-        return await exit.wait(pid: pid, program: path, timeout: timeout) {
-            "Its output: " + String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(2000))
-        }
+        return Child(pid: pid, exit: exit)
     }
 }
